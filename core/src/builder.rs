@@ -1,0 +1,384 @@
+//! Building a [`Validator`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use url::Url;
+
+use crate::access::{AccessPaths, ClaimPath};
+use crate::algorithm::Algorithm;
+use crate::claims::ClaimsPolicy;
+use crate::clock::{Clock, SystemClock};
+use crate::discovery;
+use crate::error::{Error, ErrorKind};
+use crate::http::Fetcher;
+use crate::keys::KeySet;
+use crate::keys::refresh::RefreshGate;
+use crate::response::ResponseOptions;
+use crate::token::VerifiedToken;
+use crate::validator::{AsyncCheck, Config, Inner, SyncCheck, TypeCheck, Validator, fetch_key_set};
+
+/// The default cap on a token's size: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
+/// The default leeway on `exp`, `nbf` and `iat`: 60 s.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// The default timeout of one request to the IdP: 5 s.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default cap on a discovery or JWKS body: 1 MiB.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 1024 * 1024;
+/// The default cooldown between two refreshes caused by unknown `kid`s: 30 s.
+pub const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+
+enum KeySource {
+    Discovery,
+    JwksUri(String),
+    Inline(KeySet),
+}
+
+/// Configures a [`Validator`]. Every setting states its default; `issuer` and at least one
+/// `audience` are required.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwtguard_core::{Algorithm, TypeCheck, Validator};
+///
+/// # async fn run() -> Result<(), jwtguard_core::Error> {
+/// let validator = Validator::builder()
+///     .issuer("https://login.example.com/realms/main")
+///     .audience("orders-api")
+///     .algorithms([Algorithm::RS256, Algorithm::ES256])
+///     .type_check(TypeCheck::AccessToken)
+///     .leeway(Duration::from_secs(30))
+///     .role_path("resource_access.orders-api.roles")
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct ValidatorBuilder {
+    issuer: Option<String>,
+    source: KeySource,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<Algorithm>>,
+    secrets: Vec<(Option<String>, Algorithm, Vec<u8>)>,
+    leeway: Duration,
+    max_age: Option<Duration>,
+    required: Vec<String>,
+    max_token_size: usize,
+    type_check: TypeCheck,
+    clock: Arc<dyn Clock>,
+    allow_insecure_http: bool,
+    http_client: Option<reqwest::Client>,
+    http_timeout: Duration,
+    max_response_size: usize,
+    unknown_kid_cooldown: Duration,
+    access: AccessPaths,
+    sync_checks: Vec<SyncCheck>,
+    async_checks: Vec<AsyncCheck>,
+    response: ResponseOptions,
+}
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            source: KeySource::Discovery,
+            audiences: Vec::new(),
+            algorithms: None,
+            secrets: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            max_age: None,
+            required: vec!["exp".to_owned()],
+            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
+            type_check: TypeCheck::default(),
+            clock: Arc::new(SystemClock),
+            allow_insecure_http: false,
+            http_client: None,
+            http_timeout: DEFAULT_HTTP_TIMEOUT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            unknown_kid_cooldown: DEFAULT_UNKNOWN_KID_COOLDOWN,
+            access: AccessPaths::default(),
+            sync_checks: Vec::new(),
+            async_checks: Vec::new(),
+            response: ResponseOptions::default(),
+        }
+    }
+}
+
+impl ValidatorBuilder {
+    /// The issuer to trust, compared exactly with `iss` and with the discovery document's
+    /// `issuer`. Required. Unless [`jwks_uri`](Self::jwks_uri) or
+    /// [`key_set`](Self::key_set) is set, keys are found by discovery at
+    /// `{issuer}/.well-known/openid-configuration` (then RFC 8414's location).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Fetch keys from this JWKS URL directly, without discovery.
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.source = KeySource::JwksUri(uri.into());
+        self
+    }
+
+    /// Use these keys and never fetch any (for tests, or keys distributed out of band).
+    pub fn key_set(mut self, keys: KeySet) -> Self {
+        self.source = KeySource::Inline(keys);
+        self
+    }
+
+    /// Adds an accepted audience: `aud` must name at least one. At least one is required.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several accepted audiences.
+    pub fn audiences<I: IntoIterator<Item: Into<String>>>(mut self, audiences: I) -> Self {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// The asymmetric algorithms allowed. Default: [`Algorithm::DEFAULT_ALLOWED`] (RS256/384/512,
+    /// PS256/384/512, ES256, ES384, EdDSA). HMAC algorithms listed here are ignored unless a
+    /// secret is configured with [`hmac_secret`](Self::hmac_secret).
+    pub fn algorithms<I: IntoIterator<Item = Algorithm>>(mut self, algorithms: I) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Accepts tokens signed with this HMAC secret (`alg` HS256, HS384 or HS512), with any or
+    /// no `kid`. The secret must be at least as long as the hash (32, 48 or 64 bytes). HMAC is
+    /// never used with a key from a JWKS. Default: none.
+    pub fn hmac_secret(mut self, alg: Algorithm, secret: impl Into<Vec<u8>>) -> Self {
+        self.secrets.push((None, alg, secret.into()));
+        self
+    }
+
+    /// Like [`hmac_secret`](Self::hmac_secret), bound to a `kid`.
+    pub fn hmac_secret_with_kid(
+        mut self,
+        kid: impl Into<String>,
+        alg: Algorithm,
+        secret: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.secrets.push((Some(kid.into()), alg, secret.into()));
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 60 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Refuse tokens whose `iat` is older than this (and tokens without `iat`). Default: no
+    /// maximum age.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Claims that must be present, in addition to `exp`, `iss` and `aud` (always required).
+    pub fn required_claims<I: IntoIterator<Item: Into<String>>>(mut self, claims: I) -> Self {
+        self.required.extend(claims.into_iter().map(Into::into));
+        self
+    }
+
+    /// The largest token accepted, in bytes. Default 8 KiB.
+    pub fn max_token_size(mut self, bytes: usize) -> Self {
+        self.max_token_size = bytes;
+        self
+    }
+
+    /// Which `typ` header values are accepted. Default [`TypeCheck::Lenient`].
+    pub fn type_check(mut self, check: TypeCheck) -> Self {
+        self.type_check = check;
+        self
+    }
+
+    /// The clock used for `exp`, `nbf`, `iat` and the refresh cooldown. Default the system
+    /// clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Like [`clock`](Self::clock), sharing a clock the caller keeps (to move it in tests).
+    pub fn shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Allow plain `http` to non-loopback hosts for discovery and keys. Default `false`:
+    /// `http` is accepted only for `127.0.0.0/8`, `::1` and `localhost`.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The HTTP client to talk to the IdP with (custom CA, mTLS, proxy). Default: one client
+    /// per validator that follows redirects only within the same host.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Timeout of each request to the IdP. Default 5 s.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// The largest discovery or JWKS body accepted. Default 1 MiB.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// After a refresh caused by an unknown `kid`, further unknown `kid`s fail at once, without
+    /// a fetch, for this long. Default 30 s.
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// Where roles and scopes are read from. Default [`AccessPaths::default`].
+    pub fn access_paths(mut self, paths: AccessPaths) -> Self {
+        self.access = paths;
+        self
+    }
+
+    /// Adds a path read for roles, such as `resource_access.my-api.roles`.
+    pub fn role_path(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.access.roles.push(path.into());
+        self
+    }
+
+    /// Adds a path read for scopes.
+    pub fn scope_path(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.access.scopes.push(path.into());
+        self
+    }
+
+    /// Adds a synchronous check, run after the built-in ones. Return
+    /// [`Error::rejected`] to refuse the token.
+    ///
+    /// ```
+    /// # use jwtguard_core::{Error, Validator};
+    /// let builder = Validator::builder().check(|token| match token.claims().get("tenant") {
+    ///     Some(t) if t == "acme" => Ok(()),
+    ///     _ => Err(Error::rejected("wrong tenant")),
+    /// });
+    /// ```
+    pub fn check<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&VerifiedToken) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.sync_checks.push(Arc::new(check));
+        self
+    }
+
+    /// Adds an asynchronous check, run after the synchronous ones (a revocation list, a
+    /// database lookup...).
+    pub fn check_async<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(VerifiedToken) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.async_checks
+            .push(Arc::new(move |token| Box::pin(check(token))));
+        self
+    }
+
+    /// How the adapters render errors. Default terse: no `error_description`, no realm.
+    pub fn response_options(mut self, options: ResponseOptions) -> Self {
+        self.response = options;
+        self
+    }
+
+    /// Checks the configuration, loads the keys (by discovery, from the JWKS URL, or inline),
+    /// and returns the validator.
+    ///
+    /// Fails with [`ErrorKind::Config`] for a wrong configuration, and with
+    /// [`ErrorKind::KeysUnavailable`] or [`ErrorKind::Fetch`] when the IdP can't be reached or
+    /// publishes nothing usable.
+    pub async fn build(self) -> Result<Validator, Error> {
+        let config_error = |msg: &'static str| Error::new(ErrorKind::Config, msg);
+        let issuer = self
+            .issuer
+            .clone()
+            .ok_or_else(|| config_error("an issuer is required: call .issuer(..)"))?;
+        if self.audiences.is_empty() {
+            return Err(config_error("at least one audience is required: call .audience(..)"));
+        }
+        let mut algorithms: Vec<Algorithm> = self
+            .algorithms
+            .clone()
+            .unwrap_or_else(|| Algorithm::DEFAULT_ALLOWED.to_vec())
+            .into_iter()
+            .filter(|alg| !alg.is_hmac())
+            .collect();
+        let mut secrets = KeySet::new();
+        for (kid, alg, secret) in &self.secrets {
+            secrets.insert_secret(kid.as_deref(), *alg, secret)?;
+            if !algorithms.contains(alg) {
+                algorithms.push(*alg);
+            }
+        }
+        if algorithms.is_empty() {
+            return Err(config_error("no algorithm is allowed"));
+        }
+        let fetcher = Fetcher::new(
+            self.http_client.clone(),
+            self.http_timeout,
+            self.max_response_size,
+            self.allow_insecure_http,
+        )?;
+        let mut policy = ClaimsPolicy::new([issuer.clone()], self.audiences.clone());
+        policy.leeway = self.leeway;
+        policy.max_age = self.max_age;
+        policy.required = self.required.clone();
+        let config = Config {
+            issuer: issuer.clone(),
+            policy,
+            algorithms,
+            max_token_size: self.max_token_size,
+            type_check: self.type_check,
+            clock: Arc::clone(&self.clock),
+            access: Arc::new(self.access),
+            sync_checks: self.sync_checks,
+            async_checks: self.async_checks,
+            secrets,
+            response: self.response,
+        };
+        let (keys, jwks_uri) = match self.source {
+            KeySource::Inline(mut keys) => {
+                keys.extend_with(&config.secrets);
+                if keys.is_empty() {
+                    return Err(config_error("the inline key set holds no usable key"));
+                }
+                (keys, None)
+            }
+            KeySource::JwksUri(uri) => {
+                let uri = Url::parse(&uri)
+                    .map_err(|_| config_error("the JWKS URL is not a valid URL"))?;
+                fetcher.check_url(&uri, "JWKS URL")?;
+                (fetch_key_set(&fetcher, &uri, &config).await?, Some(uri))
+            }
+            KeySource::Discovery => {
+                let (_, uri) = discovery::discover(&fetcher, &issuer).await?;
+                (fetch_key_set(&fetcher, &uri, &config).await?, Some(uri))
+            }
+        };
+        tracing::info!(%issuer, keys = keys.len(), "validator ready");
+        Ok(Validator::from_inner(Inner {
+            keys: ArcSwap::from_pointee(keys),
+            jwks_uri,
+            fetcher,
+            gate: Arc::new(RefreshGate::new(self.unknown_kid_cooldown, Arc::clone(&self.clock))),
+            config,
+        }))
+    }
+}

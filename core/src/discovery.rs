@@ -1,0 +1,83 @@
+//! OpenID Connect discovery, with the RFC 8414 authorization-server metadata as fallback.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::http::Fetcher;
+
+/// The parts of the provider metadata jwtguard uses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ProviderMetadata {
+    /// `issuer`: must equal the configured issuer exactly.
+    pub issuer: String,
+    /// `jwks_uri`: where the keys are.
+    pub jwks_uri: String,
+}
+
+/// Where the metadata of `issuer` is published: the OpenID Connect location first, then the
+/// RFC 8414 one (`/.well-known/oauth-authorization-server` inserted before the path).
+pub(crate) fn metadata_urls(issuer: &Url) -> Result<[Url; 2], Error> {
+    let bad = |_| Error::new(ErrorKind::Config, "the issuer is not a valid base URL");
+    let trimmed = issuer.as_str().trim_end_matches('/');
+    let oidc = Url::parse(&format!("{trimmed}/.well-known/openid-configuration")).map_err(bad)?;
+    let path = issuer.path().trim_end_matches('/');
+    let mut rfc8414 = issuer.clone();
+    rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    Ok([oidc, rfc8414])
+}
+
+/// Fetches and checks the metadata of `issuer`; returns it with the checked `jwks_uri`.
+pub(crate) async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<(ProviderMetadata, Url), Error> {
+    let issuer_url = Url::parse(issuer)
+        .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
+    fetcher.check_url(&issuer_url, "issuer")?;
+    let [oidc, rfc8414] = metadata_urls(&issuer_url)?;
+    let mut fetched = fetcher.get(&oidc).await?;
+    if fetched.status == 404 {
+        tracing::debug!(%issuer, "no OpenID configuration; trying RFC 8414 metadata");
+        fetched = fetcher.get(&rfc8414).await?;
+    }
+    if !(200..300).contains(&fetched.status) {
+        return Err(Error::new(
+            ErrorKind::Fetch,
+            format!("discovery for {issuer} answered {}", fetched.status),
+        ));
+    }
+    let metadata: ProviderMetadata = serde_json::from_slice(&fetched.body).map_err(|e| {
+        Error::new(
+            ErrorKind::Fetch,
+            format!("the discovery document of {issuer} is not usable"),
+        )
+        .with_source(e)
+    })?;
+    if metadata.issuer != issuer {
+        return Err(Error::new(
+            ErrorKind::Fetch,
+            format!(
+                "the discovery document names issuer {:?}, not the configured {issuer:?}",
+                metadata.issuer
+            ),
+        ));
+    }
+    let jwks_uri = Url::parse(&metadata.jwks_uri)
+        .map_err(|_| Error::new(ErrorKind::Fetch, "jwks_uri is not a valid URL"))?;
+    fetcher.check_url(&jwks_uri, "jwks_uri")?;
+    Ok((metadata, jwks_uri))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_locations() {
+        let [oidc, rfc] = metadata_urls(&Url::parse("https://idp.example/tenant/").unwrap()).unwrap();
+        assert_eq!(oidc.as_str(), "https://idp.example/tenant/.well-known/openid-configuration");
+        assert_eq!(rfc.as_str(), "https://idp.example/.well-known/oauth-authorization-server/tenant");
+        let [oidc, rfc] = metadata_urls(&Url::parse("https://idp.example").unwrap()).unwrap();
+        assert_eq!(oidc.as_str(), "https://idp.example/.well-known/openid-configuration");
+        assert_eq!(rfc.as_str(), "https://idp.example/.well-known/oauth-authorization-server");
+    }
+}

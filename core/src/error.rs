@@ -1,0 +1,302 @@
+//! The one error type of jwtguard, and what each kind means over HTTP (RFC 6750).
+
+use std::borrow::Cow;
+use std::fmt;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong while configuring a [`Validator`](crate::Validator) or
+/// validating a token.
+///
+/// The error is opaque: ask it what it is with [`Error::kind`] or the `is_*` predicates, and
+/// what it means over HTTP with [`Error::status`] and [`Error::bearer_code`]. Its message names
+/// the check that failed but never contains the token or any value taken from it.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    detail: Cow<'static, str>,
+    scope: Option<String>,
+    source: Option<BoxError>,
+}
+
+/// What went wrong. Each kind maps to one RFC 6750 meaning (see [`ErrorKind::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request carried no token. 401 with a bare `Bearer` challenge.
+    MissingToken,
+    /// The request is malformed: a broken `Authorization` header, or a token in two places.
+    InvalidRequest,
+    /// The token is larger than the configured cap.
+    TokenTooLarge,
+    /// The token is not a well-formed compact JWS carrying a JSON claim set.
+    Malformed,
+    /// The `alg` in the header is not allowed (`none`, HMAC without a secret, unknown, ...).
+    AlgorithmNotAllowed,
+    /// The header asks for something not supported: `crit` extensions, `b64: false`.
+    UnsupportedHeader,
+    /// The `typ` header is not one the validator accepts.
+    InvalidType,
+    /// No key of the issuer's key set has the token's `kid`.
+    UnknownKey,
+    /// More than one key could verify the token, so none is used.
+    AmbiguousKey,
+    /// The key found by `kid` may not be used this way (its `alg`, `use` or `key_ops`).
+    KeyMismatch,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// `iss` is not the expected issuer.
+    InvalidIssuer,
+    /// `aud` names none of the expected audiences.
+    InvalidAudience,
+    /// `exp` has passed (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// The token is older than the configured maximum age.
+    TooOld,
+    /// A required claim is absent.
+    MissingClaim,
+    /// A claim is present but of the wrong type or out of range.
+    InvalidClaim,
+    /// One of the user's claim validators refused the token.
+    Rejected,
+    /// The token is valid but lacks a required role or scope. 403.
+    InsufficientScope,
+    /// The keys needed to check the token can't be had right now (the IdP is unreachable). 503.
+    KeysUnavailable,
+    /// The key set, discovery document or an HTTP exchange with the IdP was unusable.
+    Fetch,
+    /// The validator was configured wrongly. Raised while building, never per request.
+    Config,
+    /// The application is wired wrongly (an extractor without its layer, say). 500.
+    Misconfigured,
+}
+
+impl ErrorKind {
+    /// The HTTP status this kind answers with.
+    ///
+    /// `400` for [`InvalidRequest`](Self::InvalidRequest), `403` for
+    /// [`InsufficientScope`](Self::InsufficientScope), `503` for
+    /// [`KeysUnavailable`](Self::KeysUnavailable) and [`Fetch`](Self::Fetch), `500` for
+    /// [`Config`](Self::Config) and [`Misconfigured`](Self::Misconfigured), and `401` for every
+    /// problem with the token itself.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::InsufficientScope => 403,
+            Self::KeysUnavailable | Self::Fetch => 503,
+            Self::Config | Self::Misconfigured => 500,
+            _ => 401,
+        }
+    }
+
+    /// The RFC 6750 `error` code, if this kind has one.
+    ///
+    /// `None` for a missing token (RFC 6750 §3.1: no error code when the request had no
+    /// authentication) and for server-side kinds.
+    pub fn bearer_code(self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken => None,
+            Self::InvalidRequest => Some("invalid_request"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+            Self::KeysUnavailable | Self::Fetch | Self::Config | Self::Misconfigured => None,
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// A short description fit to show to a client (it says which check failed, nothing
+    /// more). Used as `error_description` when that is switched on.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::MissingToken => "no bearer token in the request",
+            Self::InvalidRequest => "the request carries a malformed or duplicated token",
+            Self::TokenTooLarge => "the token is too large",
+            Self::Malformed => "the token is malformed",
+            Self::AlgorithmNotAllowed => "the token's algorithm is not allowed",
+            Self::UnsupportedHeader => "the token's header is not supported",
+            Self::InvalidType => "the token's type is not accepted",
+            Self::UnknownKey => "the token's signing key is unknown",
+            Self::AmbiguousKey => "the token's signing key is ambiguous",
+            Self::KeyMismatch => "the token's signing key may not be used this way",
+            Self::InvalidSignature => "the token's signature is invalid",
+            Self::InvalidIssuer => "the token's issuer is not trusted",
+            Self::InvalidAudience => "the token is meant for another audience",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::IssuedInFuture => "the token is issued in the future",
+            Self::TooOld => "the token is too old",
+            Self::MissingClaim => "the token lacks a required claim",
+            Self::InvalidClaim => "the token has an invalid claim",
+            Self::Rejected => "the token was rejected",
+            Self::InsufficientScope => "the token lacks a required role or scope",
+            Self::KeysUnavailable | Self::Fetch => "the token can't be checked right now",
+            Self::Config | Self::Misconfigured => "the server is misconfigured",
+        }
+    }
+}
+
+impl Error {
+    /// A new error of `kind`. `detail` says what failed; it must not contain token data.
+    pub fn new(kind: ErrorKind, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind,
+                detail: detail.into(),
+                scope: None,
+                source: None,
+            }),
+        }
+    }
+
+    /// An [`ErrorKind::Rejected`] error, for the user's own claim validators.
+    ///
+    /// ```
+    /// let err = jwtguard_core::Error::rejected("tenant is suspended");
+    /// assert!(err.is_rejected());
+    /// assert_eq!(err.status(), 401);
+    /// ```
+    pub fn rejected(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Rejected, detail)
+    }
+
+    /// An [`ErrorKind::InsufficientScope`] error naming the scopes that would have been
+    /// enough (sent as the `scope` attribute of the challenge).
+    pub fn insufficient_scope(detail: impl Into<Cow<'static, str>>, scope: Option<String>) -> Self {
+        let mut err = Self::new(ErrorKind::InsufficientScope, detail);
+        err.inner.scope = scope;
+        err
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The HTTP status to answer with (see [`ErrorKind::status`]).
+    pub fn status(&self) -> u16 {
+        self.inner.kind.status()
+    }
+
+    /// The RFC 6750 `error` code (see [`ErrorKind::bearer_code`]).
+    pub fn bearer_code(&self) -> Option<&'static str> {
+        self.inner.kind.bearer_code()
+    }
+
+    /// The scopes that would have satisfied a failed scope requirement, space-separated.
+    pub fn required_scope(&self) -> Option<&str> {
+        self.inner.scope.as_deref()
+    }
+
+    /// The request had no token.
+    pub fn is_missing_token(&self) -> bool {
+        self.kind() == ErrorKind::MissingToken
+    }
+
+    /// The request was malformed (400).
+    pub fn is_invalid_request(&self) -> bool {
+        self.kind() == ErrorKind::InvalidRequest
+    }
+
+    /// The token itself is not acceptable (401 `invalid_token`).
+    pub fn is_invalid_token(&self) -> bool {
+        self.bearer_code() == Some("invalid_token")
+    }
+
+    /// The token's `exp` has passed.
+    pub fn is_expired(&self) -> bool {
+        self.kind() == ErrorKind::Expired
+    }
+
+    /// The signature did not verify.
+    pub fn is_invalid_signature(&self) -> bool {
+        self.kind() == ErrorKind::InvalidSignature
+    }
+
+    /// A user validator refused the token.
+    pub fn is_rejected(&self) -> bool {
+        self.kind() == ErrorKind::Rejected
+    }
+
+    /// A role or scope requirement failed (403).
+    pub fn is_insufficient_scope(&self) -> bool {
+        self.kind() == ErrorKind::InsufficientScope
+    }
+
+    /// The keys or the IdP can't be reached: try again later (503).
+    pub fn is_unavailable(&self) -> bool {
+        self.status() == 503
+    }
+
+    /// The validator or the application is configured wrongly.
+    pub fn is_config(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Config | ErrorKind::Misconfigured)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("detail", &self.inner.detail);
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.inner.kind.description())?;
+        if !self.inner.detail.is_empty() {
+            write!(f, ": {}", self.inner.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source.as_deref().map(|e| e as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_rfc_6750() {
+        assert_eq!(ErrorKind::MissingToken.status(), 401);
+        assert_eq!(ErrorKind::MissingToken.bearer_code(), None);
+        assert_eq!(ErrorKind::InvalidRequest.status(), 400);
+        assert_eq!(ErrorKind::Expired.bearer_code(), Some("invalid_token"));
+        assert_eq!(ErrorKind::InsufficientScope.status(), 403);
+        assert_eq!(ErrorKind::KeysUnavailable.status(), 503);
+        assert_eq!(ErrorKind::Misconfigured.status(), 500);
+    }
+
+    #[test]
+    fn display_names_the_check_not_the_token() {
+        let err = Error::new(ErrorKind::InvalidAudience, "aud matched none of 1 audience(s)");
+        assert_eq!(
+            err.to_string(),
+            "the token is meant for another audience: aud matched none of 1 audience(s)"
+        );
+        assert!(err.is_invalid_token());
+    }
+}

@@ -1,0 +1,172 @@
+//! The HTTP side: one shared client, URL policy, timeouts and body caps.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::redirect;
+use url::{Host, Url};
+
+use crate::error::{Error, ErrorKind};
+
+/// How the validator talks to the IdP.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+    timeout: Duration,
+    max_body: usize,
+    allow_insecure_http: bool,
+}
+
+/// A fetched body and its status.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Fetcher {
+    pub(crate) fn new(
+        client: Option<reqwest::Client>,
+        timeout: Duration,
+        max_body: usize,
+        allow_insecure_http: bool,
+    ) -> Result<Self, Error> {
+        let client = match client {
+            Some(client) => client,
+            None => default_client(timeout)?,
+        };
+        Ok(Self {
+            client,
+            timeout,
+            max_body,
+            allow_insecure_http,
+        })
+    }
+
+    /// `https`, or `http` to a loopback host, or `http` anywhere if the user opted in.
+    pub(crate) fn check_url(&self, url: &Url, what: &str) -> Result<(), Error> {
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if self.allow_insecure_http || is_loopback(url) => Ok(()),
+            "http" => Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the {what} uses plain http on a non-loopback host; use https or opt in with allow_insecure_http"
+                ),
+            )),
+            _ => Err(Error::new(
+                ErrorKind::Config,
+                format!("the {what} is not an http(s) URL"),
+            )),
+        }
+    }
+
+    /// GETs `url`, reading at most the body cap. Transport failures and 5xx answers are
+    /// [`ErrorKind::KeysUnavailable`]; an oversized body is [`ErrorKind::Fetch`].
+    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, Error> {
+        let unavailable = |e: reqwest::Error| {
+            Error::new(
+                ErrorKind::KeysUnavailable,
+                format!("GET {url} failed{}", describe(&e)),
+            )
+            .with_source(e)
+        };
+        let mut response = self
+            .client
+            .get(url.clone())
+            .header("accept", "application/json")
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status().as_u16();
+        if status >= 500 {
+            return Err(Error::new(
+                ErrorKind::KeysUnavailable,
+                format!("GET {url} answered {status}"),
+            ));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body as u64)
+        {
+            return Err(self.too_large(url));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(self.too_large(url));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched { status, body })
+    }
+
+    fn too_large(&self, url: &Url) -> Error {
+        Error::new(
+            ErrorKind::Fetch,
+            format!("GET {url}: body over the cap of {} bytes", self.max_body),
+        )
+    }
+}
+
+fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        ": timed out"
+    } else if e.is_connect() {
+        ": could not connect"
+    } else {
+        ""
+    }
+}
+
+fn default_client(timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(redirect::Policy::custom(|attempt| {
+            let same_host = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.host_str() == attempt.url().host_str());
+            if attempt.previous().len() > 3 || !same_host {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
+        .user_agent(concat!("jwtguard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e))
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetcher(allow: bool) -> Fetcher {
+        Fetcher::new(None, Duration::from_secs(1), 1024, allow).unwrap()
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_unless_opted_in() {
+        let strict = fetcher(false);
+        for ok in ["https://idp.example", "http://127.0.0.1:8080", "http://[::1]/", "http://localhost"] {
+            assert!(strict.check_url(&Url::parse(ok).unwrap(), "issuer").is_ok(), "{ok}");
+        }
+        for bad in ["http://idp.example", "http://10.0.0.1", "ftp://idp.example", "file:///etc/passwd"] {
+            let err = strict.check_url(&Url::parse(bad).unwrap(), "issuer").unwrap_err();
+            assert!(err.is_config(), "{bad}");
+        }
+        assert!(fetcher(true).check_url(&Url::parse("http://idp.example").unwrap(), "issuer").is_ok());
+    }
+}

@@ -1,0 +1,222 @@
+//! Key sets: the verifying keys of one issuer, parsed once into the form the crypto backend
+//! verifies with, and looked up by `kid` and algorithm.
+
+mod jwk;
+pub(crate) mod refresh;
+mod rsa_checks;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::ParsedPublicKey;
+
+use crate::algorithm::Algorithm;
+use crate::error::{Error, ErrorKind};
+
+pub use jwk::SkippedKey;
+
+/// The verifying keys of one issuer.
+///
+/// Built from a JWKS document with [`KeySet::from_jwks`] (each key parsed once, unusable keys
+/// skipped and logged), optionally with HMAC secrets added by
+/// [`KeySet::insert_secret`]. Immutable once built: a refresh builds a new set and swaps it in.
+#[derive(Default)]
+pub struct KeySet {
+    keys: Vec<VerifyingKey>,
+    skipped: Vec<SkippedKey>,
+}
+
+/// One verifying key and the algorithms it may be used with.
+#[derive(Clone)]
+pub(crate) struct VerifyingKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) verifiers: Vec<(Algorithm, Verifier)>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Verifier {
+    Public(ParsedPublicKey),
+    Hmac(hmac::Key),
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Public(_) => "Verifier::Public",
+            Self::Hmac(_) => "Verifier::Hmac",
+        })
+    }
+}
+
+impl Verifier {
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+            Self::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+        }
+    }
+}
+
+impl KeySet {
+    /// An empty key set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a JWKS document (`{"keys":[...]}`), keeping the signing keys usable with one of
+    /// `allowed`.
+    ///
+    /// Keys marked `use: enc`, keys whose `key_ops` lack `verify`, private and symmetric keys,
+    /// RSA keys under 2048 bits or with a ROCA fingerprint, keys whose `alg` contradicts their
+    /// type or curve, and keys of unsupported types are skipped: each skip is logged and listed
+    /// by [`KeySet::skipped`], and one bad key never fails the whole set. Keys that share a
+    /// `kid` are all kept; a token naming such a `kid` is refused as
+    /// [`ErrorKind::AmbiguousKey`] when more than one of them could verify it.
+    ///
+    /// Fails with [`ErrorKind::Fetch`] when the document is not a JSON object with a `keys`
+    /// array.
+    ///
+    /// ```
+    /// use jwtguard_core::{Algorithm, KeySet};
+    ///
+    /// let jwks = br#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"s"}]}"#;
+    /// let set = KeySet::from_jwks(jwks, &Algorithm::DEFAULT_ALLOWED).unwrap();
+    /// assert!(set.is_empty());
+    /// assert_eq!(set.skipped().len(), 1); // symmetric keys never come from a JWKS
+    /// ```
+    pub fn from_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<Self, Error> {
+        jwk::parse_jwks(document, allowed)
+    }
+
+    /// Adds an HMAC secret for `alg` (HS256, HS384 or HS512), optionally bound to a `kid`.
+    ///
+    /// The secret must be at least as long as the hash output (32, 48 or 64 bytes, RFC 7518
+    /// §3.2); shorter or empty secrets are refused with [`ErrorKind::Config`].
+    pub fn insert_secret(
+        &mut self,
+        kid: Option<&str>,
+        alg: Algorithm,
+        secret: &[u8],
+    ) -> Result<(), Error> {
+        let Some((hmac_alg, min_len)) = alg.hmac() else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a secret needs an HMAC algorithm (HS256, HS384 or HS512)",
+            ));
+        };
+        if secret.len() < min_len {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("an {alg} secret must be at least {min_len} bytes"),
+            ));
+        }
+        self.keys.push(VerifyingKey {
+            kid: kid.map(str::to_owned),
+            verifiers: vec![(alg, Verifier::Hmac(hmac::Key::new(hmac_alg, secret)))],
+        });
+        Ok(())
+    }
+
+    /// The number of usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is usable.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The `kid`s of the usable keys (keys without one are not listed).
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|k| k.kid.as_deref())
+    }
+
+    /// Whether a usable key has this `kid`.
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// The algorithms some key of the set can verify.
+    pub fn algorithms(&self) -> BTreeSet<Algorithm> {
+        self.keys
+            .iter()
+            .flat_map(|k| k.verifiers.iter().map(|(alg, _)| *alg))
+            .collect()
+    }
+
+    /// The keys of the document that were skipped, and why.
+    pub fn skipped(&self) -> &[SkippedKey] {
+        &self.skipped
+    }
+
+    pub(crate) fn extend_with(&mut self, other: &KeySet) {
+        self.keys.extend(other.keys.iter().cloned());
+    }
+
+    /// Finds the one key that may verify a token with this `kid` and `alg`.
+    ///
+    /// With a `kid`: the keys with that `kid`; without one: every key, and then exactly one
+    /// must be usable with `alg`.
+    pub(crate) fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Verifier, Error> {
+        let mut named = 0usize;
+        let mut found: Option<&Verifier> = None;
+        let mut usable = 0usize;
+        for key in &self.keys {
+            if kid.is_some() && key.kid.as_deref() != kid {
+                continue;
+            }
+            named += 1;
+            if let Some((_, verifier)) = key.verifiers.iter().find(|(a, _)| *a == alg) {
+                usable += 1;
+                found = Some(verifier);
+            }
+        }
+        match (usable, found) {
+            (1, Some(verifier)) => Ok(verifier),
+            (0, _) if named == 0 || kid.is_none() => Err(Error::new(
+                ErrorKind::UnknownKey,
+                if kid.is_some() {
+                    "no key with this kid"
+                } else {
+                    "no kid in the header and no key for its algorithm"
+                },
+            )),
+            (0, _) => Err(Error::new(
+                ErrorKind::KeyMismatch,
+                "the key with this kid may not be used with the header's algorithm",
+            )),
+            _ => Err(Error::new(
+                ErrorKind::AmbiguousKey,
+                if kid.is_some() {
+                    "several keys share this kid"
+                } else {
+                    "no kid in the header and several keys for its algorithm"
+                },
+            )),
+        }
+    }
+
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySet")
+            .field(
+                "keys",
+                &self
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.kid.as_deref().unwrap_or("-"),
+                            k.verifiers.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .field("skipped", &self.skipped.len())
+            .finish()
+    }
+}
