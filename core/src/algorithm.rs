@@ -31,6 +31,8 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
+    /// ECDSA on P-521 with SHA-512. Not in the default allow-list.
+    ES512,
     /// EdDSA with Ed25519.
     EdDSA,
     /// HMAC with SHA-256. Only with a configured secret.
@@ -52,7 +54,7 @@ pub(crate) enum Family {
 
 impl Algorithm {
     /// Every algorithm, in a stable order.
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 13] = [
         Self::RS256,
         Self::RS384,
         Self::RS512,
@@ -61,6 +63,7 @@ impl Algorithm {
         Self::PS512,
         Self::ES256,
         Self::ES384,
+        Self::ES512,
         Self::EdDSA,
         Self::HS256,
         Self::HS384,
@@ -91,6 +94,7 @@ impl Algorithm {
             Self::PS512 => "PS512",
             Self::ES256 => "ES256",
             Self::ES384 => "ES384",
+            Self::ES512 => "ES512",
             Self::EdDSA => "EdDSA",
             Self::HS256 => "HS256",
             Self::HS384 => "HS384",
@@ -108,7 +112,7 @@ impl Algorithm {
             Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
                 Family::Rsa
             }
-            Self::ES256 | Self::ES384 => Family::Ec,
+            Self::ES256 | Self::ES384 | Self::ES512 => Family::Ec,
             Self::EdDSA => Family::Okp,
             Self::HS256 | Self::HS384 | Self::HS512 => Family::Hmac,
         }
@@ -125,6 +129,7 @@ impl Algorithm {
             Self::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
             Self::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
             Self::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+            Self::ES512 => &sig::ECDSA_P521_SHA512_FIXED,
             Self::EdDSA => &sig::ED25519,
             Self::HS256 | Self::HS384 | Self::HS512 => return None,
         })
@@ -183,7 +188,7 @@ mod tests {
         for alg in Algorithm::ALL {
             assert_eq!(alg.as_str().parse::<Algorithm>().unwrap(), alg);
         }
-        for bad in ["none", "None", "NONE", "rs256", "ES512", ""] {
+        for bad in ["none", "None", "NONE", "rs256", "ES521", ""] {
             assert_eq!(
                 bad.parse::<Algorithm>().unwrap_err().kind(),
                 ErrorKind::AlgorithmNotAllowed

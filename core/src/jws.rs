@@ -37,7 +37,7 @@ pub struct JwsHeader {
 pub struct CompactJws<'a> {
     header: JwsHeader,
     signing_input: &'a str,
-    payload: &'a str,
+    payload: Vec<u8>,
     signature: Vec<u8>,
 }
 
@@ -59,7 +59,8 @@ impl<'a> CompactJws<'a> {
     /// 3. a header that is one JSON object without duplicate members, with a string `alg`
     ///    ([`ErrorKind::Malformed`]);
     /// 4. `alg` one of `allowed` ([`ErrorKind::AlgorithmNotAllowed`]; `none` never is);
-    /// 5. no `crit`, and no `b64` other than `true` ([`ErrorKind::UnsupportedHeader`]).
+    /// 5. no `crit`, and no `b64` other than `true` ([`ErrorKind::UnsupportedHeader`]);
+    /// 6. payload and signature of canonical base64url ([`ErrorKind::Malformed`]).
     pub fn parse(token: &'a str, max_size: usize, allowed: &[Algorithm]) -> Result<Self, Error> {
         if token.len() > max_size {
             return Err(Error::new(
@@ -84,13 +85,15 @@ impl<'a> CompactJws<'a> {
         let header_bytes =
             base64url::decode(header_b64).map_err(|_| malformed("header is not base64url"))?;
         let header = parse_header(&header_bytes, allowed)?;
+        let payload_bytes =
+            base64url::decode(payload).map_err(|_| malformed("payload is not base64url"))?;
         let signature =
             base64url::decode(signature_b64).map_err(|_| malformed("signature is not base64url"))?;
         let signing_input = &token[..header_b64.len() + 1 + payload.len()];
         Ok(Self {
             header,
             signing_input,
-            payload,
+            payload: payload_bytes,
             signature,
         })
     }
@@ -103,17 +106,15 @@ impl<'a> CompactJws<'a> {
     /// Verifies the signature with the one key of `keys` that matches the header's `kid` and
     /// `alg` ([`ErrorKind::UnknownKey`], [`ErrorKind::KeyMismatch`] or
     /// [`ErrorKind::AmbiguousKey`] when there is no such single key,
-    /// [`ErrorKind::InvalidSignature`] when it does not verify), then decodes the payload.
+    /// [`ErrorKind::InvalidSignature`] when it does not verify).
     pub fn verify(&self, keys: &KeySet) -> Result<VerifiedJws, Error> {
         let verifier = keys.select(self.header.kid.as_deref(), self.header.alg)?;
         if !verifier.verify(self.signing_input.as_bytes(), &self.signature) {
             return Err(Error::new(ErrorKind::InvalidSignature, "signature mismatch"));
         }
-        let payload = base64url::decode(self.payload)
-            .map_err(|_| Error::new(ErrorKind::Malformed, "payload is not base64url"))?;
         Ok(VerifiedJws {
             header: self.header.clone(),
-            payload,
+            payload: self.payload.clone(),
         })
     }
 }

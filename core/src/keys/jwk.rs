@@ -135,6 +135,7 @@ fn parse_key(entry: Value, allowed: &[Algorithm]) -> Result<Vec<(Algorithm, Veri
             let (fixed, len) = match ec.curve {
                 EllipticCurve::P256 => (Algorithm::ES256, 32),
                 EllipticCurve::P384 => (Algorithm::ES384, 48),
+                EllipticCurve::P521 => (Algorithm::ES512, 66),
                 _ => return Err("unsupported EC curve"),
             };
             let algs = candidates(Family::Ec, Some(fixed))?;
@@ -248,7 +249,7 @@ mod tests {
             (r#","alg":"ES384""#, "alg contradicts the key type or curve"),
             (r#","alg":"RS256""#, "alg contradicts the key type or curve"),
             (r#","alg":"HS256""#, "HMAC keys never come from a key set"),
-            (r#","alg":"ES512""#, "unsupported or unknown alg"),
+            (r#","alg":"ES521""#, "unsupported or unknown alg"),
         ] {
             let set = parse(&ec(extra));
             assert!(set.is_empty(), "{extra}");

@@ -1,0 +1,203 @@
+//! Every Wycheproof JOSE vector (JSON Web Signature and JSON Web Key) against the JWS layer.
+//! The suite fails unless every verdict is right.
+//!
+//! How a test group's keys reach jwtguard, following the product's own rules:
+//! - a group with `public` keys: they are parsed as a JWKS, exactly as a fetched key set is;
+//! - a group with only `private` keys (symmetric material): the HMAC keys are configured as
+//!   secrets one by one, which is the only way HMAC keys enter jwtguard. A set that mixes
+//!   symmetric and asymmetric keys can't be configured at all (HMAC secrets are never taken
+//!   from a key set, and private keys are never verification keys), so its tokens have no key.
+//!   The secrets are decoded leniently: they stand for the user's configuration, and a
+//!   non-canonical encoding there must not hide what the vector is about (duplicate `kid`s).
+//!
+//! Where jwtguard deliberately answers otherwise than a vector, the vector is listed in
+//! [`DIVERGENCES`] with jwtguard's exact answer and the reason; the test asserts that answer,
+//! so a change in behaviour fails the suite as surely as a wrong verdict.
+
+use std::fs;
+use std::path::Path;
+
+use jwtguard_core::jws::CompactJws;
+use jwtguard_core::{Algorithm, ErrorKind, KeySet};
+use serde_json::{Value, json};
+
+fn load(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wycheproof").join(name);
+    serde_json::from_slice(&fs::read(path).expect("test vectors")).expect("vector JSON")
+}
+
+fn as_keys(set_or_key: &Value) -> Vec<Value> {
+    match set_or_key.get("keys") {
+        Some(Value::Array(keys)) => keys.clone(),
+        _ => vec![set_or_key.clone()],
+    }
+}
+
+fn key_set(group: &Value) -> KeySet {
+    if let Some(public) = group.get("public") {
+        let document = json!({ "keys": as_keys(public) }).to_string();
+        return KeySet::from_jwks(document.as_bytes(), &Algorithm::ALL).expect("a JWKS document");
+    }
+    let private = as_keys(&group["private"]);
+    let mut set = KeySet::new();
+    if private.iter().any(|k| k["kty"] != "oct") {
+        return set;
+    }
+    for key in private {
+        let Some(alg) = key["alg"].as_str().and_then(|a| a.parse::<Algorithm>().ok()) else {
+            continue;
+        };
+        let Some(secret) = key["k"].as_str().and_then(decode) else {
+            continue;
+        };
+        // Short and empty secrets are refused here, so their tokens find no key.
+        let _ = set.insert_secret(key["kid"].as_str(), alg, &secret);
+    }
+    set
+}
+
+fn decode(b64: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let lenient = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    lenient.decode(b64).ok()
+}
+
+/// jwtguard's answer where it deliberately differs from a vector's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Valid,
+    Refused(ErrorKind),
+}
+
+/// (file, tcId, jwtguard's answer, why).
+const DIVERGENCES: &[(&str, u64, Answer, &str)] = &[
+    (
+        "json_web_signature_test.json",
+        346,
+        Answer::Refused(ErrorKind::KeyMismatch),
+        "the key declares alg PS256 and the token says PS384: a JWK's alg binds the key to that \
+         one algorithm (RFC 7517 §4.4, RFC 8725 §3.1), and the token can't widen it",
+    ),
+    (
+        "json_web_signature_test.json",
+        350,
+        Answer::Refused(ErrorKind::KeyMismatch),
+        "as tcId 346, with key_ops",
+    ),
+    (
+        "json_web_signature_test.json",
+        347,
+        Answer::Refused(ErrorKind::UnknownKey),
+        "the key declares alg \"ES521\", which is no JWA algorithm (P-521 is ES512): a key with \
+         an unknown alg is skipped, so the token has no key",
+    ),
+    (
+        "json_web_signature_test.json",
+        351,
+        Answer::Refused(ErrorKind::UnknownKey),
+        "as tcId 347, with key_ops",
+    ),
+    (
+        "json_web_signature_test.json",
+        367,
+        Answer::Valid,
+        "byte for byte the same JWS as tcId 357, which the same group marks valid with the same \
+         key: no answer can satisfy both, and the token is correct",
+    ),
+    (
+        "json_web_signature_test.json",
+        370,
+        Answer::Valid,
+        "as tcId 367: identical to the valid tcId 357",
+    ),
+    (
+        "json_web_signature_test.json",
+        372,
+        Answer::Refused(ErrorKind::Malformed),
+        "a '?' inside the header segment is not base64url (RFC 7515 §2, §7.1); decoders that \
+         skip it accept a string that is not the signed one",
+    ),
+    (
+        "json_web_signature_test.json",
+        373,
+        Answer::Refused(ErrorKind::Malformed),
+        "as tcId 372, in the payload segment",
+    ),
+];
+
+/// Runs every vector of a file; returns (passed, total) and the failures.
+fn run(file: &str) -> (usize, usize, Vec<String>) {
+    let doc = load(file);
+    let mut passed = 0;
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for group in doc["testGroups"].as_array().expect("test groups") {
+        let keys = key_set(group);
+        for test in group["tests"].as_array().expect("tests") {
+            total += 1;
+            let jws = test["jws"].as_str().unwrap_or_default();
+            let outcome = CompactJws::parse(jws, 1 << 20, &Algorithm::ALL)
+                .and_then(|parsed| parsed.verify(&keys));
+            let answer = match &outcome {
+                Ok(_) => Answer::Valid,
+                Err(e) => Answer::Refused(e.kind()),
+            };
+            let divergence = DIVERGENCES
+                .iter()
+                .find(|(f, id, _, _)| *f == file && test["tcId"] == *id);
+            let right = match divergence {
+                Some((_, _, ours, _)) => answer == *ours,
+                None => outcome.is_ok() == (test["result"] == "valid"),
+            };
+            if right {
+                passed += 1;
+            } else {
+                failures.push(format!(
+                    "{file} tcId {} ({} / {}): expected {} {:?}, got {:?}",
+                    test["tcId"],
+                    group["comment"],
+                    test["comment"],
+                    test["result"],
+                    divergence.map(|d| d.2),
+                    outcome.map(|_| "valid").map_err(|e| e.to_string()),
+                ));
+            }
+        }
+    }
+    (passed, total, failures)
+}
+
+#[test]
+fn json_web_signature_vectors() {
+    let (passed, total, failures) = run("json_web_signature_test.json");
+    assert!(failures.is_empty(), "{passed}/{total} right:\n{}", failures.join("\n"));
+    assert_eq!(total, 401, "every vector of the file ran");
+}
+
+#[test]
+fn every_divergence_names_a_real_vector() {
+    let doc = load("json_web_signature_test.json");
+    for (_, id, _, why) in DIVERGENCES {
+        assert!(!why.is_empty());
+        let found = doc["testGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["tests"].as_array().into_iter().flatten())
+            .any(|t| t["tcId"] == *id);
+        assert!(found, "tcId {id}");
+    }
+}
+
+#[test]
+fn json_web_key_vectors() {
+    let (passed, total, failures) = run("json_web_key_test.json");
+    assert!(failures.is_empty(), "{passed}/{total} right:\n{}", failures.join("\n"));
+    assert_eq!(total, 26, "every vector of the file ran");
+}

@@ -1,0 +1,353 @@
+//! A local OpenID issuer on loopback: discovery and JWKS over real HTTP, with knobs for the
+//! situations a validator must survive.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::keys::TestKey;
+use crate::token::TokenBuilder;
+
+/// The audience of the tokens an [`Issuer`] mints unless told otherwise.
+pub const DEFAULT_AUDIENCE: &str = "https://api.example.test";
+
+/// An OpenID issuer serving `/.well-known/openid-configuration` and `/jwks` on
+/// `127.0.0.1:<free port>`, and minting tokens with its current key.
+///
+/// It counts requests per path, rotates keys, serves broken documents on demand, and can be
+/// taken down (connections refused) and brought back on the same port.
+///
+/// ```no_run
+/// # async fn run() {
+/// use jwtguard_testkit::Issuer;
+///
+/// let issuer = Issuer::start().await;
+/// let token = issuer.token().claim("scope", "read").sign();
+/// assert_eq!(issuer.hits("/jwks"), 0);
+/// issuer.rotate();                 // a new current key; the old one stays published
+/// issuer.take_down().await;         // the IdP is unreachable
+/// issuer.bring_up().await;          // and back
+/// # }
+/// ```
+pub struct Issuer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
+}
+
+struct Shared {
+    url: String,
+    state: Mutex<IssuerState>,
+}
+
+struct IssuerState {
+    /// Published keys; the first is the current signing key.
+    keys: Vec<Arc<TestKey>>,
+    hits: HashMap<String, usize>,
+    jwks_override: Option<(u16, String)>,
+    discovery_issuer: Option<String>,
+    delay: Duration,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, IssuerState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Issuer {
+    /// Starts an issuer with one RS256 key (`kid` `"rsa-1"`).
+    pub async fn start() -> Self {
+        Self::start_with(vec![TestKey::rsa("rsa-1")]).await
+    }
+
+    /// Starts an issuer publishing `keys`; the first one signs.
+    ///
+    /// # Panics
+    /// If `keys` is empty or no loopback port can be bound.
+    pub async fn start_with(keys: Vec<TestKey>) -> Self {
+        assert!(!keys.is_empty(), "an issuer needs at least one key");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let shared = Arc::new(Shared {
+            url: format!("http://{addr}"),
+            state: Mutex::new(IssuerState {
+                keys: keys.into_iter().map(Arc::new).collect(),
+                hits: HashMap::new(),
+                jwks_override: None,
+                discovery_issuer: None,
+                delay: Duration::ZERO,
+            }),
+        });
+        let issuer = Self {
+            server: Mutex::new(Some(serve(listener, Arc::clone(&shared)))),
+            shared,
+            addr,
+        };
+        issuer
+    }
+
+    /// The issuer identifier: `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.shared.url
+    }
+
+    /// The JWKS location: `{url}/jwks`.
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/jwks", self.shared.url)
+    }
+
+    /// The current signing key.
+    pub fn signing_key(&self) -> Arc<TestKey> {
+        Arc::clone(&self.shared.lock().keys[0])
+    }
+
+    /// The published JWKS document.
+    pub fn jwks(&self) -> Value {
+        let state = self.shared.lock();
+        crate::keys::jwks(state.keys.iter().map(|k| &**k))
+    }
+
+    /// A token from this issuer, signed by the current key, with `iss`, `aud`
+    /// ([`DEFAULT_AUDIENCE`]), `sub` (`"user-1"`), `iat` (now), `exp` (now + 300 s) and `jti`.
+    /// Change any of it before signing.
+    pub fn token(&self) -> IssuedToken {
+        IssuedToken {
+            key: self.signing_key(),
+            issuer: self.shared.url.clone(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Generates a new RS256 key and makes it the signing key; the old keys stay published.
+    /// Returns the new key's `kid`.
+    pub fn rotate(&self) -> String {
+        let mut state = self.shared.lock();
+        let kid = format!("rsa-{}", state.keys.len() + 1);
+        state.keys.insert(0, Arc::new(TestKey::rsa(kid.clone())));
+        kid
+    }
+
+    /// Makes `key` the signing key; the old keys stay published.
+    pub fn rotate_to(&self, key: TestKey) {
+        self.shared.lock().keys.insert(0, Arc::new(key));
+    }
+
+    /// Stops publishing the key with this `kid` (unless it is the only one).
+    pub fn retire(&self, kid: &str) {
+        let mut state = self.shared.lock();
+        if state.keys.len() > 1 {
+            state.keys.retain(|k| k.kid() != kid);
+        }
+    }
+
+    /// Serves this status and body at `/jwks` instead of the keys (`None`: the keys again).
+    pub fn override_jwks(&self, answer: Option<(u16, String)>) {
+        self.shared.lock().jwks_override = answer;
+    }
+
+    /// Publishes this `issuer` in the discovery document instead of the real one (`None`: the
+    /// real one again).
+    pub fn override_discovery_issuer(&self, issuer: Option<String>) {
+        self.shared.lock().discovery_issuer = issuer;
+    }
+
+    /// Delays every answer by this long (default none).
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.lock().delay = delay;
+    }
+
+    /// How many requests reached `path` (such as `"/jwks"`).
+    pub fn hits(&self, path: &str) -> usize {
+        self.shared.lock().hits.get(path).copied().unwrap_or(0)
+    }
+
+    /// Forgets the request counts.
+    pub fn reset_hits(&self) {
+        self.shared.lock().hits.clear();
+    }
+
+    /// Closes the listener and every connection: requests are refused until
+    /// [`bring_up`](Self::bring_up).
+    pub async fn take_down(&self) {
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((stop, task)) = server {
+            let _ = stop.send(());
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// Listens again on the same port.
+    ///
+    /// # Panics
+    /// If the port can't be bound again within a few seconds.
+    pub async fn bring_up(&self) {
+        if self.server.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+            return;
+        }
+        let mut attempts = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if attempts < 50 => {
+                    attempts += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("could not bind {} again: {e}", self.addr),
+            }
+        };
+        *self.server.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(serve(listener, Arc::clone(&self.shared)));
+    }
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        if let Some((stop, task)) = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = stop.send(());
+            task.abort();
+        }
+    }
+}
+
+/// A token being minted by an [`Issuer`]: registered claims filled in, the rest yours.
+pub struct IssuedToken {
+    key: Arc<TestKey>,
+    issuer: String,
+    extra: Vec<Edit>,
+}
+
+enum Edit {
+    Claim(String, Value),
+    RemoveClaim(String),
+    Header(String, Value),
+}
+
+impl IssuedToken {
+    /// Sets a claim (replacing a default one).
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.extra.push(Edit::Claim(name.to_owned(), value.into()));
+        self
+    }
+
+    /// Removes a claim (a default one too).
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.extra.push(Edit::RemoveClaim(name.to_owned()));
+        self
+    }
+
+    /// Sets a header member.
+    pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.extra.push(Edit::Header(name.to_owned(), value.into()));
+        self
+    }
+
+    /// Signs the token with the issuer's current key.
+    pub fn sign(self) -> String {
+        self.with_builder(|b| b.sign())
+    }
+
+    /// Hands the finished builder over for any other ending (unsigned, HMAC, raw signature).
+    pub fn with_builder<R>(self, finish: impl FnOnce(TokenBuilder<'_>) -> R) -> R {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut builder = self.key.token().claims(json!({
+            "iss": self.issuer,
+            "aud": DEFAULT_AUDIENCE,
+            "sub": "user-1",
+            "iat": now,
+            "exp": now + 300,
+            "jti": format!("jti-{now}-{}", std::process::id()),
+        }));
+        for edit in self.extra {
+            builder = match edit {
+                Edit::Claim(name, value) => builder.claim(&name, value),
+                Edit::RemoveClaim(name) => builder.without_claim(&name),
+                Edit::Header(name, value) => builder.header(&name, value),
+            };
+        }
+        finish(builder)
+    }
+}
+
+fn serve(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let app = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), count_and_delay))
+        .with_state(shared);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (stop, task)
+}
+
+async fn count_and_delay(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let delay = {
+        let mut state = shared.lock();
+        *state.hits.entry(request.uri().path().to_owned()).or_default() += 1;
+        state.delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(request).await
+}
+
+async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
+    let issuer = shared
+        .lock()
+        .discovery_issuer
+        .clone()
+        .unwrap_or_else(|| shared.url.clone());
+    axum::Json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{}/jwks", shared.url),
+        "token_endpoint": format!("{}/token", shared.url),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+    }))
+    .into_response()
+}
+
+async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    let state = shared.lock();
+    if let Some((status, body)) = &state.jwks_override {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    }
+    let document = crate::keys::jwks(state.keys.iter().map(|k| &**k));
+    axum::Json(document).into_response()
+}

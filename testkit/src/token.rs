@@ -1,0 +1,141 @@
+//! Minting tokens: well-formed ones, and every kind of malformed one.
+
+use aws_lc_rs::hmac;
+use serde_json::{Map, Value, json};
+
+use crate::b64;
+use crate::keys::TestKey;
+
+/// Builds a compact JWS signed by a [`TestKey`] (or an HMAC secret, or nothing at all).
+///
+/// The header starts as `{"alg": <key alg>, "kid": <key kid>, "typ": "at+jwt"}`; every member
+/// can be replaced or removed, including to values a validator must refuse.
+///
+/// ```
+/// use jwtguard_testkit::TestKey;
+/// use serde_json::json;
+///
+/// let key = TestKey::ed25519("k1");
+/// let token = key
+///     .token()
+///     .claims(json!({"iss": "https://idp.test", "sub": "alice"}))
+///     .header("alg", "none")
+///     .unsigned();
+/// assert!(token.ends_with('.'));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenBuilder<'k> {
+    key: &'k TestKey,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+}
+
+impl<'k> TokenBuilder<'k> {
+    pub(crate) fn new(key: &'k TestKey) -> Self {
+        let header = json!({"alg": key.alg(), "kid": key.kid(), "typ": "at+jwt"});
+        Self {
+            key,
+            header: header.as_object().cloned().unwrap_or_default(),
+            claims: Map::new(),
+        }
+    }
+
+    /// Sets a header member.
+    pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.header.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Removes a header member.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.header.remove(name);
+        self
+    }
+
+    /// Sets a claim.
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Sets several claims from a JSON object (members of other values are ignored).
+    pub fn claims(mut self, claims: Value) -> Self {
+        if let Value::Object(members) = claims {
+            self.claims.extend(members);
+        }
+        self
+    }
+
+    /// Removes a claim.
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// The header as it stands.
+    pub fn header_json(&self) -> String {
+        Value::Object(self.header.clone()).to_string()
+    }
+
+    /// The claims as they stand.
+    pub fn claims_json(&self) -> String {
+        Value::Object(self.claims.clone()).to_string()
+    }
+
+    /// Signs with the key, as the header's `alg` says when the key can (an RSA key signs as
+    /// any RSA algorithm), else as the key's own algorithm.
+    pub fn sign(&self) -> String {
+        let alg = self
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or(self.key.alg());
+        let input = self.signing_input();
+        let signature = self.key.sign_as(alg, input.as_bytes());
+        format!("{input}.{}", b64(&signature))
+    }
+
+    /// Signs with an HMAC secret, using SHA-256, -384 or -512 as the header's `alg` says
+    /// (HS256 otherwise).
+    pub fn sign_hmac(&self, secret: &[u8]) -> String {
+        let algorithm = match self.header.get("alg").and_then(Value::as_str) {
+            Some("HS384") => hmac::HMAC_SHA384,
+            Some("HS512") => hmac::HMAC_SHA512,
+            _ => hmac::HMAC_SHA256,
+        };
+        let input = self.signing_input();
+        let tag = hmac::sign(&hmac::Key::new(algorithm, secret), input.as_bytes());
+        format!("{input}.{}", b64(tag.as_ref()))
+    }
+
+    /// No signature at all: `header.payload.`.
+    pub fn unsigned(&self) -> String {
+        format!("{}.", self.signing_input())
+    }
+
+    /// The given signature bytes, whatever they are.
+    pub fn with_signature(&self, signature: &[u8]) -> String {
+        format!("{}.{}", self.signing_input(), b64(signature))
+    }
+
+    /// `base64url(header).base64url(claims)`.
+    pub fn signing_input(&self) -> String {
+        format!(
+            "{}.{}",
+            b64(self.header_json().as_bytes()),
+            b64(self.claims_json().as_bytes())
+        )
+    }
+}
+
+/// A compact JWS from raw header and payload text (duplicate members, broken JSON, anything)
+/// signed by `key` over exactly those bytes.
+pub fn mint_raw(key: &TestKey, header_json: &str, payload_json: &str) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header_json.as_bytes()),
+        b64(payload_json.as_bytes())
+    );
+    let signature = key.sign(input.as_bytes());
+    format!("{input}.{}", b64(&signature))
+}
