@@ -58,6 +58,7 @@ struct IssuerState {
     hits: HashMap<String, usize>,
     jwks_override: Option<(u16, String)>,
     discovery_issuer: Option<String>,
+    openid_configuration: bool,
     delay: Duration,
 }
 
@@ -88,6 +89,7 @@ impl Issuer {
                 hits: HashMap::new(),
                 jwks_override: None,
                 discovery_issuer: None,
+                openid_configuration: true,
                 delay: Duration::ZERO,
             }),
         });
@@ -162,6 +164,12 @@ impl Issuer {
     /// real one again).
     pub fn override_discovery_issuer(&self, issuer: Option<String>) {
         self.shared.lock().discovery_issuer = issuer;
+    }
+
+    /// Whether `/.well-known/openid-configuration` is served (default `true`); the RFC 8414
+    /// `/.well-known/oauth-authorization-server` document is always served.
+    pub fn serve_openid_configuration(&self, serve: bool) {
+        self.shared.lock().openid_configuration = serve;
     }
 
     /// Delays every answer by this long (default none).
@@ -298,7 +306,8 @@ impl IssuedToken {
 
 fn serve(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
+        .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/jwks", get(jwks))
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count_and_delay))
         .with_state(shared);
@@ -323,6 +332,13 @@ async fn count_and_delay(State(shared): State<Arc<Shared>>, request: Request, ne
         tokio::time::sleep(delay).await;
     }
     next.run(request).await
+}
+
+async fn openid_configuration(state: State<Arc<Shared>>) -> Response {
+    if !state.lock().openid_configuration {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    discovery(state).await
 }
 
 async fn discovery(State(shared): State<Arc<Shared>>) -> Response {

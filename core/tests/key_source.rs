@@ -1,0 +1,243 @@
+//! The validator against a local issuer over real HTTP: discovery, its checks, key rotation,
+//! unknown kids, outages and broken documents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jwtguard_core::{ErrorKind, Validator};
+use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
+
+async fn validator_for(issuer: &Issuer) -> Validator {
+    Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .build()
+        .await
+        .expect("validator")
+}
+
+#[tokio::test]
+async fn discovery_then_keys_then_a_valid_token() {
+    let issuer = Issuer::start().await;
+    let validator = validator_for(&issuer).await;
+    assert_eq!(validator.jwks_uri().unwrap().as_str(), issuer.jwks_uri());
+    let token = issuer.token().claim("roles", vec!["admin"]).sign();
+    let verified = validator.validate(&token).await.unwrap();
+    assert!(verified.has_role("admin"));
+    assert_eq!(issuer.hits("/.well-known/openid-configuration"), 1);
+    assert_eq!(issuer.hits("/jwks"), 1);
+}
+
+#[tokio::test]
+async fn rfc_8414_metadata_is_the_fallback() {
+    let issuer = Issuer::start().await;
+    issuer.serve_openid_configuration(false);
+    let validator = validator_for(&issuer).await;
+    assert!(validator.validate(&issuer.token().sign()).await.is_ok());
+    assert_eq!(issuer.hits("/.well-known/oauth-authorization-server"), 1);
+}
+
+#[tokio::test]
+async fn a_jwks_uri_can_be_set_directly() {
+    let issuer = Issuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .jwks_uri(issuer.jwks_uri())
+        .audience(DEFAULT_AUDIENCE)
+        .build()
+        .await
+        .unwrap();
+    assert!(validator.validate(&issuer.token().sign()).await.is_ok());
+    assert_eq!(issuer.hits("/.well-known/openid-configuration"), 0);
+}
+
+#[tokio::test]
+async fn a_discovery_document_for_another_issuer_is_refused() {
+    let issuer = Issuer::start().await;
+    issuer.override_discovery_issuer(Some("https://evil.example.test".into()));
+    let err = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fetch);
+    assert!(err.to_string().contains("evil.example.test"), "{err}");
+    assert_eq!(issuer.hits("/jwks"), 0);
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_off_loopback_before_any_request() {
+    let err = Validator::builder()
+        .issuer("http://idp.example.test")
+        .audience(DEFAULT_AUDIENCE)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
+
+#[tokio::test]
+async fn an_unreachable_idp_is_a_clear_error_at_build() {
+    let issuer = Issuer::start().await;
+    issuer.take_down().await;
+    let err = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .http_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeysUnavailable);
+    assert_eq!(err.status(), 503);
+}
+
+#[tokio::test]
+async fn missing_settings_are_config_errors() {
+    let no_issuer = Validator::builder().audience("a").build().await.unwrap_err();
+    assert_eq!(no_issuer.kind(), ErrorKind::Config);
+    let no_audience = Validator::builder().issuer("https://x").build().await.unwrap_err();
+    assert_eq!(no_audience.kind(), ErrorKind::Config);
+    let short_secret = Validator::builder()
+        .issuer("https://x")
+        .audience("a")
+        .hmac_secret(jwtguard_core::Algorithm::HS256, b"short".to_vec())
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(short_secret.kind(), ErrorKind::Config);
+}
+
+#[tokio::test]
+async fn a_rotation_costs_one_fetch_however_many_requests_see_it() {
+    let issuer = Issuer::start().await;
+    let validator = validator_for(&issuer).await;
+    let old = issuer.token().sign();
+    issuer.rotate();
+    let new = issuer.token().sign();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let validator = validator.clone();
+        let token = if i % 2 == 0 { old.clone() } else { new.clone() };
+        tasks.push(tokio::spawn(async move { validator.validate(&token).await }));
+    }
+    for task in tasks {
+        task.await.unwrap().expect("old and new tokens both pass");
+    }
+    assert_eq!(issuer.hits("/jwks"), 2, "the initial fetch and one refresh");
+}
+
+#[tokio::test]
+async fn random_kids_cause_at_most_one_fetch_per_cooldown() {
+    let issuer = Issuer::start().await;
+    let validator = validator_for(&issuer).await;
+    let good = issuer.token().sign();
+    for i in 0..300 {
+        let token = issuer.token().header("kid", format!("random-{i}")).sign();
+        let err = validator.validate(&token).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownKey);
+        if i % 50 == 0 {
+            assert!(validator.validate(&good).await.is_ok());
+        }
+    }
+    assert_eq!(issuer.hits("/jwks"), 2, "the initial fetch and one refresh");
+}
+
+#[tokio::test]
+async fn an_outage_keeps_known_keys_and_answers_503_for_unknown_ones() {
+    let issuer = Issuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .http_timeout(Duration::from_secs(2))
+        .unknown_kid_cooldown(Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    let known = issuer.token().sign();
+    issuer.rotate();
+    let unknown = issuer.token().sign();
+    issuer.take_down().await;
+
+    assert!(validator.validate(&known).await.is_ok());
+    let err = validator.validate(&unknown).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeysUnavailable);
+    assert_eq!(err.status(), 503);
+
+    issuer.bring_up().await;
+    assert!(validator.validate(&unknown).await.is_ok(), "healed without a restart");
+}
+
+#[tokio::test]
+async fn a_garbage_key_set_keeps_the_old_one() {
+    let issuer = Issuer::start().await;
+    let validator = validator_for(&issuer).await;
+    let token = issuer.token().sign();
+    for (status, body) in [
+        (200, "not json".to_owned()),
+        (200, r#"{"keys":[]}"#.to_owned()),
+        (200, r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#.to_owned()),
+        (404, "{}".to_owned()),
+        (500, "{}".to_owned()),
+    ] {
+        issuer.override_jwks(Some((status, body.clone())));
+        let err = validator.refresh().await.unwrap_err();
+        assert!(err.is_unavailable(), "{status} {body}: {err}");
+        assert!(validator.validate(&token).await.is_ok(), "{status} {body}");
+    }
+    issuer.override_jwks(None);
+    validator.refresh().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_key_set_is_refused() {
+    let keys: Vec<TestKey> = (0..12).map(|i| TestKey::ec_p256(format!("ec-{i}"))).collect();
+    let issuer = Issuer::start_with(keys).await;
+    let err = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .max_response_size(1024)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fetch);
+    assert!(err.to_string().contains("cap"), "{err}");
+}
+
+#[tokio::test]
+async fn async_and_sync_checks_run_after_the_built_in_ones() {
+    let issuer = Issuer::start().await;
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .check(|token| match token.claims().get("tenant").and_then(|t| t.as_str()) {
+            Some("acme") => Ok(()),
+            _ => Err(jwtguard_core::Error::rejected("wrong tenant")),
+        })
+        .check_async(move |token| {
+            let counter = Arc::clone(&counter);
+            async move {
+                tokio::task::yield_now().await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if token.subject() == Some("banned") {
+                    Err(jwtguard_core::Error::rejected("revoked"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let ok = issuer.token().claim("tenant", "acme").sign();
+    assert!(validator.validate(&ok).await.is_ok());
+    let wrong_tenant = issuer.token().claim("tenant", "other").sign();
+    assert!(validator.validate(&wrong_tenant).await.unwrap_err().is_rejected());
+    let banned = issuer.token().claim("tenant", "acme").claim("sub", "banned").sign();
+    assert!(validator.validate(&banned).await.unwrap_err().is_rejected());
+    let expired = issuer.token().claim("tenant", "acme").claim("exp", 1000).sign();
+    assert!(validator.validate(&expired).await.unwrap_err().is_expired());
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2, "async checks only after sync ones pass");
+}
