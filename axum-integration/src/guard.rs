@@ -1,0 +1,135 @@
+//! Role and scope guards for route groups, as tower layers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum_core::response::{IntoResponse, Response};
+use http::Request;
+use jwtguard_core::{Error, ErrorKind, Requirement};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::context::AuthContext;
+use crate::rejection::AuthRejection;
+
+/// Refuses requests whose token does not meet a [`Requirement`] with 403
+/// `insufficient_scope`. Goes inside [`JwtLayer`](crate::JwtLayer) (add it to the routes
+/// first, then `JwtLayer` to the router).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use jwtguard_axum::RequireLayer;
+///
+/// let admin: Router = Router::new()
+///     .route("/admin", get(|| async { "welcome" }))
+///     .route_layer(RequireLayer::role("admin"));
+/// let writers: Router = Router::new()
+///     .route("/orders", get(|| async { "ok" }))
+///     .route_layer(RequireLayer::any_scope(["orders:write", "orders:admin"]));
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequireLayer {
+    requirement: Arc<Requirement>,
+}
+
+impl RequireLayer {
+    /// A guard for any requirement.
+    pub fn new(requirement: Requirement) -> Self {
+        Self {
+            requirement: Arc::new(requirement),
+        }
+    }
+
+    /// The token must have this role.
+    pub fn role(role: impl Into<String>) -> Self {
+        Self::new(Requirement::role(role))
+    }
+
+    /// The token must have at least one of these roles.
+    pub fn any_role<I: IntoIterator<Item: Into<String>>>(roles: I) -> Self {
+        Self::new(Requirement::any_role(roles))
+    }
+
+    /// The token must have all of these roles.
+    pub fn all_roles<I: IntoIterator<Item: Into<String>>>(roles: I) -> Self {
+        Self::new(Requirement::all_roles(roles))
+    }
+
+    /// The token must have this scope.
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self::new(Requirement::scope(scope))
+    }
+
+    /// The token must have at least one of these scopes.
+    pub fn any_scope<I: IntoIterator<Item: Into<String>>>(scopes: I) -> Self {
+        Self::new(Requirement::any_scope(scopes))
+    }
+
+    /// The token must have all of these scopes.
+    pub fn all_scopes<I: IntoIterator<Item: Into<String>>>(scopes: I) -> Self {
+        Self::new(Requirement::all_scopes(scopes))
+    }
+}
+
+impl<S> Layer<S> for RequireLayer {
+    type Service = RequireService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireService {
+            inner,
+            requirement: Arc::clone(&self.requirement),
+        }
+    }
+}
+
+/// The service made by [`RequireLayer`].
+#[derive(Clone, Debug)]
+pub struct RequireService<S> {
+    inner: S,
+    requirement: Arc<Requirement>,
+}
+
+impl<S, B> Service<Request<B>> for RequireService<S>
+where
+    S: Service<Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match check(&self.requirement, request.extensions().get::<AuthContext>()) {
+            Ok(()) => Box::pin(self.inner.call(request)),
+            Err(rejection) => {
+                let response = rejection.into_response();
+                Box::pin(async move { Ok(response) })
+            }
+        }
+    }
+}
+
+fn check(requirement: &Requirement, context: Option<&AuthContext>) -> Result<(), AuthRejection> {
+    let Some(context) = context else {
+        return Err(AuthRejection::missing_layer(
+            "a jwtguard guard is used on a route without JwtLayer",
+        ));
+    };
+    let options = context.validator.response_options();
+    let Some(token) = &context.token else {
+        return Err(AuthRejection::new(
+            Error::new(ErrorKind::MissingToken, "no bearer token"),
+            options,
+        ));
+    };
+    requirement
+        .check(token)
+        .map_err(|e| AuthRejection::new(e, options))
+}

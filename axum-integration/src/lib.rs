@@ -1,0 +1,44 @@
+//! axum 0.8 adapter for jwtguard.
+//!
+//! - [`JwtLayer`] validates the bearer token of every request with a
+//!   [`Validator`](jwtguard_core::Validator);
+//! - [`Claims<T>`] hands the claims to handlers as the handler's own type
+//!   (`Option<Claims<T>>` for optional authentication), [`Authenticated`] the whole verified
+//!   token;
+//! - [`RequireLayer`] guards route groups by role or scope;
+//! - [`AuthRejection`] answers every failure per RFC 6750.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use jwtguard_axum::{Claims, JwtLayer, RequireLayer};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct User { sub: String }
+//!
+//! async fn me(Claims(user): Claims<User>) -> String { user.sub }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let validator = jwtguard_core::Validator::builder()
+//!     .issuer("https://idp.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()
+//!     .await?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .merge(Router::new().route("/admin", get(|| async { "hi" })).route_layer(RequireLayer::role("admin")))
+//!     .layer(JwtLayer::new(validator));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+mod context;
+mod extract;
+mod guard;
+mod layer;
+mod rejection;
+
+pub use extract::{Authenticated, Claims};
+pub use guard::{RequireLayer, RequireService};
+pub use layer::{JwtLayer, JwtService};
+pub use rejection::AuthRejection;

@@ -1,0 +1,97 @@
+//! Rejections that know their status: every failure answers per RFC 6750.
+
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::StatusCode;
+use jwtguard_core::{Error, ErrorKind, ResponseOptions};
+
+/// Why a request was refused: the core [`Error`], rendered with the validator's
+/// [`ResponseOptions`].
+///
+/// | situation | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | no token | 401 | `Bearer` |
+/// | malformed request (two tokens, bad header) | 400 | `Bearer error="invalid_request"` |
+/// | bad token (expired, forged, wrong audience, ...) | 401 | `Bearer error="invalid_token"` |
+/// | missing role or scope | 403 | `Bearer error="insufficient_scope"` |
+/// | keys unavailable (IdP unreachable) | 503 | none |
+/// | extractor or guard without [`JwtLayer`](crate::JwtLayer) | 500 | none |
+///
+/// The body is a small JSON object (`{"error":"invalid_token"}`); it never contains the
+/// token.
+#[derive(Debug)]
+pub struct AuthRejection {
+    error: Error,
+    options: ResponseOptions,
+}
+
+impl AuthRejection {
+    pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
+        Self {
+            error,
+            options: options.clone(),
+        }
+    }
+
+    pub(crate) fn missing_layer(what: &'static str) -> Self {
+        Self::new(
+            Error::new(ErrorKind::Misconfigured, what),
+            &ResponseOptions::default(),
+        )
+    }
+
+    /// The underlying error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Turns the rejection back into its error.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The status this rejection answers with.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for AuthRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        if self.error.is_config() {
+            log_misconfiguration(&self.error);
+        }
+        let parts = self.error.to_response(&self.options);
+        let mut response = Response::new(Body::from(parts.body));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = parts
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// Misconfigurations are the application's bug: log them, since the client only sees a bare
+/// 500.
+fn log_misconfiguration(error: &Error) {
+    tracing::error!(%error, "jwtguard is wired wrongly");
+}

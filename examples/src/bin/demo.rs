@@ -1,0 +1,165 @@
+//! The one-command demo: an embedded issuer (the jwtguard test kit) and the protected example
+//! API in one process, driven over real HTTP, with a table of what was asked, what came back,
+//! and why.
+
+use std::process::ExitCode;
+
+use jwtguard::{ResponseOptions, Validator};
+use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
+use jwtguard_examples::axum_app;
+
+struct Case {
+    what: &'static str,
+    path: &'static str,
+    token: Option<String>,
+    expected: u16,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let issuer = Issuer::start().await;
+    let validator = match Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        // The demo shows why each request was refused; by default answers are terser.
+        .response_options(ResponseOptions {
+            describe: true,
+            realm: None,
+        })
+        .build()
+        .await
+    {
+        Ok(validator) => validator,
+        Err(err) => {
+            eprintln!("demo: could not build the validator: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("demo: could not listen on loopback: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let api = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum_app(validator)).await;
+    });
+
+    println!("jwtguard demo");
+    println!("  issuer (embedded test kit): {}", issuer.url());
+    println!("  protected API (axum):       {api}   audience {DEFAULT_AUDIENCE}");
+    println!();
+
+    let user = || issuer.token().claim("roles", vec!["user"]).claim("scope", "read");
+    let attacker = TestKey::rsa("rsa-1");
+    let cases = vec![
+        Case { what: "valid token", path: "/me", token: Some(user().sign()), expected: 200 },
+        Case { what: "no token", path: "/me", token: None, expected: 401 },
+        Case {
+            what: "expired token",
+            path: "/me",
+            token: Some(user().claim("exp", 1_600_000_000u64).claim("iat", 1_599_999_000u64).sign()),
+            expected: 401,
+        },
+        Case {
+            what: "wrong audience",
+            path: "/me",
+            token: Some(user().claim("aud", "https://other-api.example.test").sign()),
+            expected: 401,
+        },
+        Case {
+            what: "forged signature",
+            path: "/me",
+            token: Some(user().with_builder(|b| {
+                let input = b.signing_input();
+                format!("{input}.{}", jwtguard::testkit::b64(&attacker.sign(input.as_bytes())))
+            })),
+            expected: 401,
+        },
+        Case {
+            what: "alg: none",
+            path: "/me",
+            token: Some(user().header("alg", "none").with_builder(|b| b.unsigned())),
+            expected: 401,
+        },
+        Case { what: "missing role admin", path: "/admin", token: Some(user().sign()), expected: 403 },
+        Case {
+            what: "role admin present",
+            path: "/admin",
+            token: Some(issuer.token().claim("roles", vec!["admin"]).sign()),
+            expected: 200,
+        },
+        Case { what: "missing scope write", path: "/scoped", token: Some(user().sign()), expected: 403 },
+        Case {
+            what: "scope write present",
+            path: "/scoped",
+            token: Some(issuer.token().claim("scope", "read write").sign()),
+            expected: 200,
+        },
+    ];
+
+    let client = reqwest::Client::new();
+    let mut failures = 0;
+    print_row("#", "request", "status", "expected", "why");
+    for (i, case) in cases.iter().enumerate() {
+        let (status, why) = call(&client, &api, case.path, case.token.as_deref()).await;
+        failures += usize::from(status != case.expected);
+        print_row(
+            &(i + 1).to_string(),
+            &format!("GET {} ({})", case.path, case.what),
+            &status.to_string(),
+            &case.expected.to_string(),
+            &why,
+        );
+    }
+
+    // The IdP goes down and a token signed with a key the API has never seen arrives.
+    issuer.rotate();
+    let unknown_key = issuer.token().sign();
+    issuer.take_down().await;
+    let (status, why) = call(&client, &api, "/me", Some(&unknown_key)).await;
+    failures += usize::from(status != 503);
+    print_row(
+        &(cases.len() + 1).to_string(),
+        "GET /me (new key while the IdP is down)",
+        &status.to_string(),
+        "503",
+        &why,
+    );
+
+    println!();
+    if failures == 0 {
+        println!("every answer was as expected");
+        ExitCode::SUCCESS
+    } else {
+        println!("{failures} answer(s) differed from what was expected");
+        ExitCode::FAILURE
+    }
+}
+
+async fn call(client: &reqwest::Client, api: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = client.get(format!("{api}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let why = match (body["error"].as_str(), body["error_description"].as_str()) {
+                _ if status == 200 => "accepted".to_owned(),
+                (Some(code), Some(description)) => format!("{code}: {description}"),
+                (Some(code), None) => code.to_owned(),
+                _ => body.to_string(),
+            };
+            (status, why)
+        }
+        Err(err) => (0, format!("request failed: {err}")),
+    }
+}
+
+fn print_row(n: &str, request: &str, status: &str, expected: &str, why: &str) {
+    println!("{n:>3}  {request:<44} {status:>6} {expected:>8}  {why}");
+}

@@ -1,0 +1,115 @@
+//! The example servers' shared parts: the command line and the routes of the contract
+//! (`/health`, `/me`, `/admin`, `/scoped`).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use jwtguard::Validator;
+use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
+use serde_json::Value;
+
+/// The command line both example servers take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerArgs {
+    /// `--issuer URL`: the issuer to trust (discovery at `URL/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// `--audience AUD`: the expected audience.
+    pub audience: String,
+    /// `--bind ADDR`: where to listen. Default `127.0.0.1:8080`.
+    pub bind: SocketAddr,
+}
+
+/// The usage line.
+pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)]";
+
+impl ServerArgs {
+    /// Parses `--issuer`, `--audience` and `--bind` (also as `--name=value`).
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
+        let mut issuer = None;
+        let mut audience = None;
+        let mut bind: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match name.as_str() {
+                "--issuer" => issuer = Some(value()?),
+                "--audience" => audience = Some(value()?),
+                "--bind" => {
+                    let text = value()?;
+                    bind = text
+                        .parse()
+                        .map_err(|_| format!("--bind {text:?} is not an address like 127.0.0.1:8080"))?;
+                }
+                "-h" | "--help" => return Err(USAGE.to_owned()),
+                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            }
+        }
+        Ok(Self {
+            issuer: issuer.ok_or_else(|| format!("--issuer is required\n{USAGE}"))?,
+            audience: audience.ok_or_else(|| format!("--audience is required\n{USAGE}"))?,
+            bind,
+        })
+    }
+}
+
+/// The contract's routes on axum:
+///
+/// | route | auth | answer |
+/// |---|---|---|
+/// | `GET /health` | none | 200 |
+/// | `GET /me` | valid token | 200, the token's claims as JSON |
+/// | `GET /admin` | role `admin` | 200; 403 without the role |
+/// | `GET /scoped` | scope `write` | 200; 403 without the scope |
+pub fn axum_app(validator: Validator) -> Router {
+    let protected = Router::new()
+        .route("/me", get(me))
+        .merge(
+            Router::new()
+                .route("/admin", get(|| async { Json(serde_json::json!({"admin": true})) }))
+                .route_layer(RequireLayer::role("admin")),
+        )
+        .merge(
+            Router::new()
+                .route("/scoped", get(|| async { Json(serde_json::json!({"write": true})) }))
+                .route_layer(RequireLayer::scope("write")),
+        )
+        .layer(JwtLayer::new(validator));
+    Router::new().route("/health", get(|| async { "ok" })).merge(protected)
+}
+
+async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
+    Json(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServerArgs, String> {
+        ServerArgs::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn command_line() {
+        let args = parse(&["--issuer", "https://idp", "--audience=api", "--bind", "0.0.0.0:9000"]).unwrap();
+        assert_eq!(args.issuer, "https://idp");
+        assert_eq!(args.audience, "api");
+        assert_eq!(args.bind.port(), 9000);
+        assert_eq!(parse(&["--issuer", "i", "--audience", "a"]).unwrap().bind.port(), 8080);
+        assert!(parse(&["--issuer", "i"]).unwrap_err().contains("--audience is required"));
+        assert!(parse(&["--issuer"]).unwrap_err().contains("needs a value"));
+        assert!(parse(&["--nope"]).unwrap_err().contains("unknown argument"));
+        assert!(parse(&["--issuer", "i", "--audience", "a", "--bind", "x"]).is_err());
+    }
+}

@@ -1,0 +1,39 @@
+//! jwtguard protects web APIs with OAuth 2.0 / OpenID Connect access tokens.
+//!
+//! One framework-independent core (re-exported here) validates tokens strictly: RFC 8725,
+//! RFC 9068 and RFC 6750, keys found by discovery and swapped atomically, the algorithm always
+//! taken from the key and the configuration, never from the token. Adapters put it into web
+//! frameworks:
+//!
+//! - feature `axum`: [`axum`] (`jwtguard::axum::{JwtLayer, Claims, RequireLayer}`);
+//! - feature `test-util`: [`testkit`], a local issuer and token minting for your tests.
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use ::axum::{Router, routing::get};
+//! use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct User { sub: String }
+//!
+//! let validator = jwtguard::Validator::builder()
+//!     .issuer("https://idp.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()
+//!     .await?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|Claims(user): Claims<User>| async move { user.sub }))
+//!     .layer(JwtLayer::new(validator));
+//! # Ok(()) }
+//! ```
+
+pub use jwtguard_core::*;
+
+/// The axum adapter (feature `axum`).
+#[cfg(feature = "axum")]
+pub use jwtguard_axum as axum;
+
+/// The test kit (feature `test-util`).
+#[cfg(feature = "test-util")]
+pub use jwtguard_testkit as testkit;
