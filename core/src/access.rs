@@ -75,7 +75,10 @@ pub struct AccessPaths {
 impl Default for AccessPaths {
     fn default() -> Self {
         Self {
-            roles: vec![ClaimPath::new("roles"), ClaimPath::new("realm_access.roles")],
+            roles: vec![
+                ClaimPath::new("roles"),
+                ClaimPath::new("realm_access.roles"),
+            ],
             scopes: vec![
                 ClaimPath::new("scope"),
                 ClaimPath::new("scp"),
@@ -249,7 +252,10 @@ mod tests {
             "permissions": "p q",
         });
         assert_eq!(values(&paths.roles, claims.clone()), ["a", "b"]);
-        assert_eq!(values(&paths.scopes, claims), ["read", "write", "x", "p", "q"]);
+        assert_eq!(
+            values(&paths.scopes, claims),
+            ["read", "write", "x", "p", "q"]
+        );
     }
 
     #[test]
@@ -262,7 +268,8 @@ mod tests {
 
     #[test]
     fn nested_and_literal_paths() {
-        let claims = json!({"resource_access": {"my-api": {"roles": ["ops"]}}, "https://x.io/roles": ["r"]});
+        let claims =
+            json!({"resource_access": {"my-api": {"roles": ["ops"]}}, "https://x.io/roles": ["r"]});
         let nested = [ClaimPath::new("resource_access.my-api.roles")];
         assert_eq!(values(&nested, claims.clone()), ["ops"]);
         let literal = [ClaimPath::from_segments(["https://x.io/roles"])];

@@ -311,7 +311,9 @@ impl ValidatorBuilder {
             .clone()
             .ok_or_else(|| config_error("an issuer is required: call .issuer(..)"))?;
         if self.audiences.is_empty() {
-            return Err(config_error("at least one audience is required: call .audience(..)"));
+            return Err(config_error(
+                "at least one audience is required: call .audience(..)",
+            ));
         }
         let mut algorithms: Vec<Algorithm> = self
             .algorithms
@@ -377,7 +379,10 @@ impl ValidatorBuilder {
             keys: ArcSwap::from_pointee(keys),
             jwks_uri,
             fetcher,
-            gate: Arc::new(RefreshGate::new(self.unknown_kid_cooldown, Arc::clone(&self.clock))),
+            gate: Arc::new(RefreshGate::new(
+                self.unknown_kid_cooldown,
+                Arc::clone(&self.clock),
+            )),
             config,
         }))
     }

@@ -107,7 +107,7 @@ pub fn check_claims(
     let Some(iss) = iss else {
         return Err(Error::new(ErrorKind::MissingClaim, "iss is required"));
     };
-    if !policy.issuers.iter().any(|accepted| *accepted == iss) {
+    if !policy.issuers.contains(&iss) {
         return Err(Error::new(
             ErrorKind::InvalidIssuer,
             "iss is not the expected issuer",
@@ -126,20 +126,23 @@ pub fn check_claims(
     }
 
     let leeway = policy.leeway.as_secs();
-    if let Some(exp) = exp {
-        if exp.saturating_add(leeway) <= now {
-            return Err(Error::new(ErrorKind::Expired, "exp has passed"));
-        }
+    if let Some(exp) = exp
+        && exp.saturating_add(leeway) <= now
+    {
+        return Err(Error::new(ErrorKind::Expired, "exp has passed"));
     }
-    if let Some(nbf) = nbf {
-        if nbf > now.saturating_add(leeway) {
-            return Err(Error::new(ErrorKind::NotYetValid, "nbf is in the future"));
-        }
+    if let Some(nbf) = nbf
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(Error::new(ErrorKind::NotYetValid, "nbf is in the future"));
     }
-    if let Some(iat) = iat {
-        if iat > now.saturating_add(leeway) {
-            return Err(Error::new(ErrorKind::IssuedInFuture, "iat is in the future"));
-        }
+    if let Some(iat) = iat
+        && iat > now.saturating_add(leeway)
+    {
+        return Err(Error::new(
+            ErrorKind::IssuedInFuture,
+            "iat is in the future",
+        ));
     }
     if let Some(max_age) = policy.max_age {
         let Some(iat) = iat else {
@@ -149,7 +152,10 @@ pub fn check_claims(
             ));
         };
         if now.saturating_sub(iat) > max_age.as_secs().saturating_add(leeway) {
-            return Err(Error::new(ErrorKind::TooOld, "iat is older than the maximum age"));
+            return Err(Error::new(
+                ErrorKind::TooOld,
+                "iat is older than the maximum age",
+            ));
         }
     }
 
@@ -189,7 +195,10 @@ fn audience_claim(claims: &Map<String, Value>) -> Result<Option<Vec<String>>, Er
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(invalid("aud", "is neither a string nor an array of strings")),
+        Some(_) => Err(invalid(
+            "aud",
+            "is neither a string nor an array of strings",
+        )),
     }
 }
 
@@ -244,9 +253,18 @@ mod tests {
 
     #[test]
     fn issuer_is_exact() {
-        assert_eq!(kind(with("iss", json!("https://idp/"))), ErrorKind::InvalidIssuer);
-        assert_eq!(kind(with("iss", json!("HTTPS://IDP"))), ErrorKind::InvalidIssuer);
-        assert_eq!(kind(with("iss", json!(["https://idp"]))), ErrorKind::InvalidClaim);
+        assert_eq!(
+            kind(with("iss", json!("https://idp/"))),
+            ErrorKind::InvalidIssuer
+        );
+        assert_eq!(
+            kind(with("iss", json!("HTTPS://IDP"))),
+            ErrorKind::InvalidIssuer
+        );
+        assert_eq!(
+            kind(with("iss", json!(["https://idp"]))),
+            ErrorKind::InvalidClaim
+        );
         let mut no_iss = base();
         no_iss.as_object_mut().unwrap().remove("iss");
         assert_eq!(kind(no_iss), ErrorKind::MissingClaim);
@@ -255,10 +273,16 @@ mod tests {
     #[test]
     fn audience_is_any_of() {
         assert!(check(with("aud", json!(["other", "api"]))).is_ok());
-        assert_eq!(kind(with("aud", json!("other"))), ErrorKind::InvalidAudience);
+        assert_eq!(
+            kind(with("aud", json!("other"))),
+            ErrorKind::InvalidAudience
+        );
         assert_eq!(kind(with("aud", json!([]))), ErrorKind::InvalidClaim);
         assert_eq!(kind(with("aud", json!(7))), ErrorKind::InvalidClaim);
-        assert_eq!(kind(with("aud", json!(["api", 7]))), ErrorKind::InvalidClaim);
+        assert_eq!(
+            kind(with("aud", json!(["api", 7]))),
+            ErrorKind::InvalidClaim
+        );
         let mut no_aud = base();
         no_aud.as_object_mut().unwrap().remove("aud");
         assert_eq!(kind(no_aud), ErrorKind::MissingClaim);
@@ -267,8 +291,18 @@ mod tests {
     #[test]
     fn dates_have_strict_types() {
         for name in ["exp", "nbf", "iat"] {
-            for bad in [json!("1700000000"), Value::Null, json!(1.7e9), json!(-1), json!(1e30)] {
-                assert_eq!(kind(with(name, bad.clone())), ErrorKind::InvalidClaim, "{name}={bad}");
+            for bad in [
+                json!("1700000000"),
+                Value::Null,
+                json!(1.7e9),
+                json!(-1),
+                json!(1e30),
+            ] {
+                assert_eq!(
+                    kind(with(name, bad.clone())),
+                    ErrorKind::InvalidClaim,
+                    "{name}={bad}"
+                );
             }
             assert_eq!(kind(with(name, json!(u64::MAX))), ErrorKind::InvalidClaim);
         }
@@ -288,7 +322,10 @@ mod tests {
         assert!(check(with("nbf", json!(NOW + 60))).is_ok());
         assert_eq!(kind(with("nbf", json!(NOW + 61))), ErrorKind::NotYetValid);
         assert!(check(with("iat", json!(NOW + 60))).is_ok());
-        assert_eq!(kind(with("iat", json!(NOW + 61))), ErrorKind::IssuedInFuture);
+        assert_eq!(
+            kind(with("iat", json!(NOW + 61))),
+            ErrorKind::IssuedInFuture
+        );
     }
 
     #[test]

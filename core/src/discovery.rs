@@ -29,7 +29,10 @@ pub(crate) fn metadata_urls(issuer: &Url) -> Result<[Url; 2], Error> {
 }
 
 /// Fetches and checks the metadata of `issuer`; returns it with the checked `jwks_uri`.
-pub(crate) async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<(ProviderMetadata, Url), Error> {
+pub(crate) async fn discover(
+    fetcher: &Fetcher,
+    issuer: &str,
+) -> Result<(ProviderMetadata, Url), Error> {
     let issuer_url = Url::parse(issuer)
         .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
     fetcher.check_url(&issuer_url, "issuer")?;
@@ -73,11 +76,24 @@ mod tests {
 
     #[test]
     fn metadata_locations() {
-        let [oidc, rfc] = metadata_urls(&Url::parse("https://idp.example/tenant/").unwrap()).unwrap();
-        assert_eq!(oidc.as_str(), "https://idp.example/tenant/.well-known/openid-configuration");
-        assert_eq!(rfc.as_str(), "https://idp.example/.well-known/oauth-authorization-server/tenant");
+        let [oidc, rfc] =
+            metadata_urls(&Url::parse("https://idp.example/tenant/").unwrap()).unwrap();
+        assert_eq!(
+            oidc.as_str(),
+            "https://idp.example/tenant/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            rfc.as_str(),
+            "https://idp.example/.well-known/oauth-authorization-server/tenant"
+        );
         let [oidc, rfc] = metadata_urls(&Url::parse("https://idp.example").unwrap()).unwrap();
-        assert_eq!(oidc.as_str(), "https://idp.example/.well-known/openid-configuration");
-        assert_eq!(rfc.as_str(), "https://idp.example/.well-known/oauth-authorization-server");
+        assert_eq!(
+            oidc.as_str(),
+            "https://idp.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            rfc.as_str(),
+            "https://idp.example/.well-known/oauth-authorization-server"
+        );
     }
 }

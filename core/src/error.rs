@@ -292,7 +292,10 @@ mod tests {
 
     #[test]
     fn display_names_the_check_not_the_token() {
-        let err = Error::new(ErrorKind::InvalidAudience, "aud matched none of 1 audience(s)");
+        let err = Error::new(
+            ErrorKind::InvalidAudience,
+            "aud matched none of 1 audience(s)",
+        );
         assert_eq!(
             err.to_string(),
             "the token is meant for another audience: aud matched none of 1 audience(s)"

@@ -77,7 +77,11 @@ mod tests {
         assert!(one("Basic dXNlcjpwYXNz").unwrap_err().is_missing_token());
         assert!(one("Bearer").unwrap_err().is_invalid_request());
         assert!(one("Bearer ").unwrap_err().is_invalid_request());
-        assert!(one("Bearer a.b.c trailing").unwrap_err().is_invalid_request());
+        assert!(
+            one("Bearer a.b.c trailing")
+                .unwrap_err()
+                .is_invalid_request()
+        );
         assert!(one("Bearer a\"b").unwrap_err().is_invalid_request());
         assert!(one("Bearer ===").unwrap_err().is_invalid_request());
     }

@@ -137,7 +137,9 @@ fn default_client(timeout: Duration) -> Result<reqwest::Client, Error> {
         }))
         .user_agent(concat!("jwtguard/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e))
+        .map_err(|e| {
+            Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e)
+        })
 }
 
 pub(crate) fn is_loopback(url: &Url) -> bool {
@@ -160,13 +162,32 @@ mod tests {
     #[test]
     fn plain_http_only_on_loopback_unless_opted_in() {
         let strict = fetcher(false);
-        for ok in ["https://idp.example", "http://127.0.0.1:8080", "http://[::1]/", "http://localhost"] {
-            assert!(strict.check_url(&Url::parse(ok).unwrap(), "issuer").is_ok(), "{ok}");
+        for ok in [
+            "https://idp.example",
+            "http://127.0.0.1:8080",
+            "http://[::1]/",
+            "http://localhost",
+        ] {
+            assert!(
+                strict.check_url(&Url::parse(ok).unwrap(), "issuer").is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["http://idp.example", "http://10.0.0.1", "ftp://idp.example", "file:///etc/passwd"] {
-            let err = strict.check_url(&Url::parse(bad).unwrap(), "issuer").unwrap_err();
+        for bad in [
+            "http://idp.example",
+            "http://10.0.0.1",
+            "ftp://idp.example",
+            "file:///etc/passwd",
+        ] {
+            let err = strict
+                .check_url(&Url::parse(bad).unwrap(), "issuer")
+                .unwrap_err();
             assert!(err.is_config(), "{bad}");
         }
-        assert!(fetcher(true).check_url(&Url::parse("http://idp.example").unwrap(), "issuer").is_ok());
+        assert!(
+            fetcher(true)
+                .check_url(&Url::parse("http://idp.example").unwrap(), "issuer")
+                .is_ok()
+        );
     }
 }

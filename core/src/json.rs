@@ -10,7 +10,9 @@ use serde_json::{Map, Number, Value};
 /// Parses `bytes` as a JSON object, refusing duplicate member names anywhere inside it.
 pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue.deserialize(&mut de).map_err(|e| e.to_string())?;
+    let value = StrictValue
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     match value {
         Value::Object(map) => Ok(map),

@@ -87,8 +87,8 @@ impl<'a> CompactJws<'a> {
         let header = parse_header(&header_bytes, allowed)?;
         let payload_bytes =
             base64url::decode(payload).map_err(|_| malformed("payload is not base64url"))?;
-        let signature =
-            base64url::decode(signature_b64).map_err(|_| malformed("signature is not base64url"))?;
+        let signature = base64url::decode(signature_b64)
+            .map_err(|_| malformed("signature is not base64url"))?;
         let signing_input = &token[..header_b64.len() + 1 + payload.len()];
         Ok(Self {
             header,
@@ -110,7 +110,10 @@ impl<'a> CompactJws<'a> {
     pub fn verify(&self, keys: &KeySet) -> Result<VerifiedJws, Error> {
         let verifier = keys.select(self.header.kid.as_deref(), self.header.alg)?;
         if !verifier.verify(self.signing_input.as_bytes(), &self.signature) {
-            return Err(Error::new(ErrorKind::InvalidSignature, "signature mismatch"));
+            return Err(Error::new(
+                ErrorKind::InvalidSignature,
+                "signature mismatch",
+            ));
         }
         Ok(VerifiedJws {
             header: self.header.clone(),

@@ -28,7 +28,8 @@ use crate::token::VerifiedToken;
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 pub(crate) type SyncCheck = Arc<dyn Fn(&VerifiedToken) -> Result<(), Error> + Send + Sync>;
-pub(crate) type AsyncCheck = Arc<dyn Fn(VerifiedToken) -> BoxFuture<Result<(), Error>> + Send + Sync>;
+pub(crate) type AsyncCheck =
+    Arc<dyn Fn(VerifiedToken) -> BoxFuture<Result<(), Error>> + Send + Sync>;
 
 /// Which `typ` header values are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -219,7 +220,11 @@ pub(crate) async fn fetch_and_swap(inner: &Inner) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) async fn fetch_key_set(fetcher: &Fetcher, uri: &Url, config: &Config) -> Result<KeySet, Error> {
+pub(crate) async fn fetch_key_set(
+    fetcher: &Fetcher,
+    uri: &Url,
+    config: &Config,
+) -> Result<KeySet, Error> {
     let fetched = fetcher.get(uri).await?;
     if !(200..300).contains(&fetched.status) {
         return Err(Error::new(
@@ -255,7 +260,13 @@ mod tests {
 
     #[test]
     fn typ_policies() {
-        for ok in [None, Some("JWT"), Some("jwt"), Some("at+jwt"), Some("application/AT+JWT")] {
+        for ok in [
+            None,
+            Some("JWT"),
+            Some("jwt"),
+            Some("at+jwt"),
+            Some("application/AT+JWT"),
+        ] {
             assert!(TypeCheck::Lenient.accepts(ok), "{ok:?}");
         }
         assert!(!TypeCheck::Lenient.accepts(Some("JOSE")));

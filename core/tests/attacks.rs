@@ -26,7 +26,10 @@ fn keys() -> &'static Keys {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn claims() -> Value {
@@ -65,10 +68,28 @@ async fn a_good_token_passes() {
 #[tokio::test]
 async fn alg_none_in_any_case() {
     for none in ["none", "None", "NONE", "nOnE"] {
-        let token = keys().rsa.token().claims(claims()).header("alg", none).unsigned();
-        assert_eq!(kind_of(&token).await, ErrorKind::AlgorithmNotAllowed, "{none}");
-        let with_sig = keys().rsa.token().claims(claims()).header("alg", none).sign();
-        assert_eq!(kind_of(&with_sig).await, ErrorKind::AlgorithmNotAllowed, "{none}");
+        let token = keys()
+            .rsa
+            .token()
+            .claims(claims())
+            .header("alg", none)
+            .unsigned();
+        assert_eq!(
+            kind_of(&token).await,
+            ErrorKind::AlgorithmNotAllowed,
+            "{none}"
+        );
+        let with_sig = keys()
+            .rsa
+            .token()
+            .claims(claims())
+            .header("alg", none)
+            .sign();
+        assert_eq!(
+            kind_of(&with_sig).await,
+            ErrorKind::AlgorithmNotAllowed,
+            "{none}"
+        );
     }
 }
 
@@ -101,10 +122,20 @@ async fn hs256_signed_with_the_rsa_public_key() {
 #[tokio::test]
 async fn a_jwk_whose_alg_differs_from_the_header() {
     // rsa-1 is published with alg RS256; the token says PS256 and is signed as PS256.
-    let token = keys().rsa.token().claims(claims()).header("alg", "PS256").sign();
+    let token = keys()
+        .rsa
+        .token()
+        .claims(claims())
+        .header("alg", "PS256")
+        .sign();
     assert_eq!(kind_of(&token).await, ErrorKind::KeyMismatch);
     // An EC key named in an RSA token.
-    let token = keys().rsa.token().claims(claims()).header("kid", "ec-1").sign();
+    let token = keys()
+        .rsa
+        .token()
+        .claims(claims())
+        .header("kid", "ec-1")
+        .sign();
     assert_eq!(kind_of(&token).await, ErrorKind::KeyMismatch);
 }
 
@@ -122,12 +153,19 @@ async fn unknown_crit_header() {
 
 #[tokio::test]
 async fn unencoded_payload_b64_false() {
-    for header in [json!({"b64": false, "crit": ["b64"]}), json!({"b64": false})] {
+    for header in [
+        json!({"b64": false, "crit": ["b64"]}),
+        json!({"b64": false}),
+    ] {
         let mut builder = keys().rsa.token().claims(claims());
         for (name, value) in header.as_object().unwrap() {
             builder = builder.header(name, value.clone());
         }
-        assert_eq!(kind_of(&builder.sign()).await, ErrorKind::UnsupportedHeader, "{header}");
+        assert_eq!(
+            kind_of(&builder.sign()).await,
+            ErrorKind::UnsupportedHeader,
+            "{header}"
+        );
     }
 }
 
@@ -174,7 +212,11 @@ async fn jku_x5u_and_jwk_headers_are_never_fetched_nor_used() {
         ("jwk", attacker.public_jwk()),
     ] {
         // Signed by the attacker, whose key is only in the header or behind the URL.
-        let token = attacker.token().claims(claims.clone()).header(name, value.clone()).sign();
+        let token = attacker
+            .token()
+            .claims(claims.clone())
+            .header(name, value.clone())
+            .sign();
         let err = validator.validate(&token).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnknownKey, "{name}");
         // The same, naming the real key's kid.
@@ -195,8 +237,20 @@ async fn jku_x5u_and_jwk_headers_are_never_fetched_nor_used() {
 
 #[tokio::test]
 async fn kid_with_path_or_sql_text() {
-    for kid in ["../../../../etc/passwd", "' OR '1'='1", "rsa-1' --", "/dev/null", "rsa-1\u{0}", ""] {
-        let token = keys().rsa.token().claims(claims()).header("kid", kid).sign();
+    for kid in [
+        "../../../../etc/passwd",
+        "' OR '1'='1",
+        "rsa-1' --",
+        "/dev/null",
+        "rsa-1\u{0}",
+        "",
+    ] {
+        let token = keys()
+            .rsa
+            .token()
+            .claims(claims())
+            .header("kid", kid)
+            .sign();
         assert_eq!(kind_of(&token).await, ErrorKind::UnknownKey, "{kid:?}");
     }
     let token = keys().rsa.token().claims(claims()).header("kid", 5).sign();
@@ -218,7 +272,11 @@ async fn time_claims_of_the_wrong_type() {
             let mut claims = claims();
             claims[name] = bad.clone();
             let token = keys().rsa.token().claims(claims).sign();
-            assert_eq!(kind_of(&token).await, ErrorKind::InvalidClaim, "{name}: {bad}");
+            assert_eq!(
+                kind_of(&token).await,
+                ErrorKind::InvalidClaim,
+                "{name}: {bad}"
+            );
         }
     }
 }
@@ -230,7 +288,10 @@ async fn audience_as_empty_array_or_number() {
         (json!(42), ErrorKind::InvalidClaim),
         (json!([42]), ErrorKind::InvalidClaim),
         (json!({"aud": AUD}), ErrorKind::InvalidClaim),
-        (json!("https://other.example.test"), ErrorKind::InvalidAudience),
+        (
+            json!("https://other.example.test"),
+            ErrorKind::InvalidAudience,
+        ),
     ] {
         let mut claims = claims();
         claims["aud"] = bad.clone();
@@ -244,13 +305,28 @@ async fn duplicate_json_members() {
     let rsa = &keys().rsa;
     let payload = claims().to_string();
     let header = r#"{"alg":"RS256","kid":"rsa-1","alg":"RS256"}"#;
-    assert_eq!(kind_of(&mint_raw(rsa, header, &payload)).await, ErrorKind::Malformed);
+    assert_eq!(
+        kind_of(&mint_raw(rsa, header, &payload)).await,
+        ErrorKind::Malformed
+    );
     let header = r#"{"alg":"RS256","kid":"rsa-1"}"#;
     let doubled = payload.replacen('{', &format!("{{\"iss\":\"{ISS}\","), 1);
-    assert_eq!(kind_of(&mint_raw(rsa, header, &doubled)).await, ErrorKind::Malformed);
+    assert_eq!(
+        kind_of(&mint_raw(rsa, header, &doubled)).await,
+        ErrorKind::Malformed
+    );
     let nested = payload.replacen('{', r#"{"realm_access":{"roles":[],"roles":["admin"]},"#, 1);
-    assert_eq!(kind_of(&mint_raw(rsa, header, &nested)).await, ErrorKind::Malformed);
-    assert!(validator().await.validate(&mint_raw(rsa, header, &payload)).await.is_ok());
+    assert_eq!(
+        kind_of(&mint_raw(rsa, header, &nested)).await,
+        ErrorKind::Malformed
+    );
+    assert!(
+        validator()
+            .await
+            .validate(&mint_raw(rsa, header, &payload))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -278,7 +354,10 @@ async fn non_canonical_base64url() {
         .to_owned();
     let standard: String = signature.replace('-', "+").replace('_', "/");
     if standard != signature {
-        assert_eq!(kind_of(&join(parts[0], parts[1], &standard)).await, ErrorKind::Malformed);
+        assert_eq!(
+            kind_of(&join(parts[0], parts[1], &standard)).await,
+            ErrorKind::Malformed
+        );
     }
     let plus = join(parts[0], parts[1], &format!("+{}", &parts[2][1..]));
     assert_eq!(kind_of(&plus).await, ErrorKind::Malformed);
@@ -286,7 +365,11 @@ async fn non_canonical_base64url() {
     let last = parts[2].chars().last().unwrap();
     let alphabet = "AQgw";
     let flipped = if alphabet.contains(last) { 'B' } else { 'A' };
-    let trailing = join(parts[0], parts[1], &format!("{}{flipped}", &parts[2][..parts[2].len() - 1]));
+    let trailing = join(
+        parts[0],
+        parts[1],
+        &format!("{}{flipped}", &parts[2][..parts[2].len() - 1]),
+    );
     assert_eq!(kind_of(&trailing).await, ErrorKind::Malformed);
 }
 
@@ -327,7 +410,13 @@ async fn ecdsa_signatures_in_der_or_all_zero() {
     let builder = ec.token().claims(claims());
     let raw = ec.sign(builder.signing_input().as_bytes());
     assert_eq!(raw.len(), 64);
-    assert!(validator().await.validate(&builder.with_signature(&raw)).await.is_ok());
+    assert!(
+        validator()
+            .await
+            .validate(&builder.with_signature(&raw))
+            .await
+            .is_ok()
+    );
     let der = builder.with_signature(&raw_to_der(&raw));
     assert_eq!(kind_of(&der).await, ErrorKind::InvalidSignature);
     let zeros = builder.with_signature(&[0; 64]);
@@ -354,13 +443,23 @@ async fn a_forged_signature() {
     let mut claims = claims();
     claims["sub"] = "admin".into();
     let parts: Vec<&str> = token.split('.').collect();
-    let swapped = format!("{}.{}.{}", parts[0], b64(claims.to_string().as_bytes()), parts[2]);
+    let swapped = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    );
     assert_eq!(kind_of(&swapped).await, ErrorKind::InvalidSignature);
 }
 
 #[tokio::test]
 async fn typ_can_be_required_and_is_checked_by_default() {
-    let jose = keys().rsa.token().claims(claims()).header("typ", "JOSE").sign();
+    let jose = keys()
+        .rsa
+        .token()
+        .claims(claims())
+        .header("typ", "JOSE")
+        .sign();
     assert_eq!(kind_of(&jose).await, ErrorKind::InvalidType);
     let k = keys();
     let document = jwks([&k.rsa]).to_string();
@@ -372,8 +471,16 @@ async fn typ_can_be_required_and_is_checked_by_default() {
         .build()
         .await
         .unwrap();
-    let jwt = keys().rsa.token().claims(claims()).header("typ", "JWT").sign();
-    assert_eq!(strict.validate(&jwt).await.unwrap_err().kind(), ErrorKind::InvalidType);
+    let jwt = keys()
+        .rsa
+        .token()
+        .claims(claims())
+        .header("typ", "JWT")
+        .sign();
+    assert_eq!(
+        strict.validate(&jwt).await.unwrap_err().kind(),
+        ErrorKind::InvalidType
+    );
     assert!(strict.validate(&good()).await.is_ok());
 }
 
@@ -381,11 +488,23 @@ async fn typ_can_be_required_and_is_checked_by_default() {
 async fn garbage_never_panics() {
     let validator = validator().await;
     for junk in [
-        "", ".", "..", "...", "a.b.c", "e30.e30.", "e30.e30.e30", "\u{0}.\u{0}.\u{0}",
-        "eyJhbGciOiJSUzI1NiJ9", "eyJhbGciOiJSUzI1NiJ9..", "💥.💥.💥",
+        "",
+        ".",
+        "..",
+        "...",
+        "a.b.c",
+        "e30.e30.",
+        "e30.e30.e30",
+        "\u{0}.\u{0}.\u{0}",
+        "eyJhbGciOiJSUzI1NiJ9",
+        "eyJhbGciOiJSUzI1NiJ9..",
+        "💥.💥.💥",
     ] {
         let err = validator.validate(junk).await.unwrap_err();
         assert!(err.is_invalid_token(), "{junk:?}: {err}");
-        assert!(!err.to_string().contains(junk) || junk.len() < 4, "{junk:?}");
+        assert!(
+            !err.to_string().contains(junk) || junk.len() < 4,
+            "{junk:?}"
+        );
     }
 }

@@ -94,9 +94,17 @@ async fn an_unreachable_idp_is_a_clear_error_at_build() {
 
 #[tokio::test]
 async fn missing_settings_are_config_errors() {
-    let no_issuer = Validator::builder().audience("a").build().await.unwrap_err();
+    let no_issuer = Validator::builder()
+        .audience("a")
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(no_issuer.kind(), ErrorKind::Config);
-    let no_audience = Validator::builder().issuer("https://x").build().await.unwrap_err();
+    let no_audience = Validator::builder()
+        .issuer("https://x")
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(no_audience.kind(), ErrorKind::Config);
     let short_secret = Validator::builder()
         .issuer("https://x")
@@ -119,7 +127,9 @@ async fn a_rotation_costs_one_fetch_however_many_requests_see_it() {
     for i in 0..64 {
         let validator = validator.clone();
         let token = if i % 2 == 0 { old.clone() } else { new.clone() };
-        tasks.push(tokio::spawn(async move { validator.validate(&token).await }));
+        tasks.push(tokio::spawn(
+            async move { validator.validate(&token).await },
+        ));
     }
     for task in tasks {
         task.await.unwrap().expect("old and new tokens both pass");
@@ -165,7 +175,10 @@ async fn an_outage_keeps_known_keys_and_answers_503_for_unknown_ones() {
     assert_eq!(err.status(), 503);
 
     issuer.bring_up().await;
-    assert!(validator.validate(&unknown).await.is_ok(), "healed without a restart");
+    assert!(
+        validator.validate(&unknown).await.is_ok(),
+        "healed without a restart"
+    );
 }
 
 #[tokio::test]
@@ -191,7 +204,9 @@ async fn a_garbage_key_set_keeps_the_old_one() {
 
 #[tokio::test]
 async fn an_oversized_key_set_is_refused() {
-    let keys: Vec<TestKey> = (0..12).map(|i| TestKey::ec_p256(format!("ec-{i}"))).collect();
+    let keys: Vec<TestKey> = (0..12)
+        .map(|i| TestKey::ec_p256(format!("ec-{i}")))
+        .collect();
     let issuer = Issuer::start_with(keys).await;
     let err = Validator::builder()
         .issuer(issuer.url())
@@ -212,10 +227,12 @@ async fn async_and_sync_checks_run_after_the_built_in_ones() {
     let validator = Validator::builder()
         .issuer(issuer.url())
         .audience(DEFAULT_AUDIENCE)
-        .check(|token| match token.claims().get("tenant").and_then(|t| t.as_str()) {
-            Some("acme") => Ok(()),
-            _ => Err(jwtguard_core::Error::rejected("wrong tenant")),
-        })
+        .check(
+            |token| match token.claims().get("tenant").and_then(|t| t.as_str()) {
+                Some("acme") => Ok(()),
+                _ => Err(jwtguard_core::Error::rejected("wrong tenant")),
+            },
+        )
         .check_async(move |token| {
             let counter = Arc::clone(&counter);
             async move {
@@ -234,10 +251,28 @@ async fn async_and_sync_checks_run_after_the_built_in_ones() {
     let ok = issuer.token().claim("tenant", "acme").sign();
     assert!(validator.validate(&ok).await.is_ok());
     let wrong_tenant = issuer.token().claim("tenant", "other").sign();
-    assert!(validator.validate(&wrong_tenant).await.unwrap_err().is_rejected());
-    let banned = issuer.token().claim("tenant", "acme").claim("sub", "banned").sign();
+    assert!(
+        validator
+            .validate(&wrong_tenant)
+            .await
+            .unwrap_err()
+            .is_rejected()
+    );
+    let banned = issuer
+        .token()
+        .claim("tenant", "acme")
+        .claim("sub", "banned")
+        .sign();
     assert!(validator.validate(&banned).await.unwrap_err().is_rejected());
-    let expired = issuer.token().claim("tenant", "acme").claim("exp", 1000).sign();
+    let expired = issuer
+        .token()
+        .claim("tenant", "acme")
+        .claim("exp", 1000)
+        .sign();
     assert!(validator.validate(&expired).await.unwrap_err().is_expired());
-    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2, "async checks only after sync ones pass");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "async checks only after sync ones pass"
+    );
 }

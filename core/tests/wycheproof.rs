@@ -22,7 +22,9 @@ use jwtguard_core::{Algorithm, ErrorKind, KeySet};
 use serde_json::{Value, json};
 
 fn load(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wycheproof").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/wycheproof")
+        .join(name);
     serde_json::from_slice(&fs::read(path).expect("test vectors")).expect("vector JSON")
 }
 
@@ -44,7 +46,10 @@ fn key_set(group: &Value) -> KeySet {
         return set;
     }
     for key in private {
-        let Some(alg) = key["alg"].as_str().and_then(|a| a.parse::<Algorithm>().ok()) else {
+        let Some(alg) = key["alg"]
+            .as_str()
+            .and_then(|a| a.parse::<Algorithm>().ok())
+        else {
             continue;
         };
         let Some(secret) = key["k"].as_str().and_then(decode) else {
@@ -176,7 +181,11 @@ fn run(file: &str) -> (usize, usize, Vec<String>) {
 #[test]
 fn json_web_signature_vectors() {
     let (passed, total, failures) = run("json_web_signature_test.json");
-    assert!(failures.is_empty(), "{passed}/{total} right:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{passed}/{total} right:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(total, 401, "every vector of the file ran");
 }
 
@@ -198,6 +207,10 @@ fn every_divergence_names_a_real_vector() {
 #[test]
 fn json_web_key_vectors() {
     let (passed, total, failures) = run("json_web_key_test.json");
-    assert!(failures.is_empty(), "{passed}/{total} right:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{passed}/{total} right:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(total, 26, "every vector of the file ran");
 }

@@ -80,7 +80,9 @@ impl Issuer {
     /// If `keys` is empty or no loopback port can be bound.
     pub async fn start_with(keys: Vec<TestKey>) -> Self {
         assert!(!keys.is_empty(), "an issuer needs at least one key");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             url: format!("http://{addr}"),
@@ -93,12 +95,11 @@ impl Issuer {
                 delay: Duration::ZERO,
             }),
         });
-        let issuer = Self {
+        Self {
             server: Mutex::new(Some(serve(listener, Arc::clone(&shared)))),
             shared,
             addr,
-        };
-        issuer
+        }
     }
 
     /// The issuer identifier: `http://127.0.0.1:<port>`.
@@ -198,7 +199,10 @@ impl Issuer {
         if let Some((stop, task)) = server {
             let _ = stop.send(());
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -209,16 +213,20 @@ impl Issuer {
     /// # Panics
     /// If the port can't be bound again within a few seconds.
     pub async fn bring_up(&self) {
-        if self.server.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+        if self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+        {
             return;
         }
         let mut attempts = 0;
         let listener = loop {
             match TcpListener::bind(self.addr).await {
                 Ok(listener) => break listener,
-                Err(e) if attempts < 50 => {
+                Err(_) if attempts < 50 => {
                     attempts += 1;
-                    let _ = e;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("could not bind {} again: {e}", self.addr),
@@ -306,10 +314,16 @@ impl IssuedToken {
 
 fn serve(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
         .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/jwks", get(jwks))
-        .layer(middleware::from_fn_with_state(Arc::clone(&shared), count_and_delay))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            count_and_delay,
+        ))
         .with_state(shared);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -322,10 +336,17 @@ fn serve(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, Jo
     (stop, task)
 }
 
-async fn count_and_delay(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn count_and_delay(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let delay = {
         let mut state = shared.lock();
-        *state.hits.entry(request.uri().path().to_owned()).or_default() += 1;
+        *state
+            .hits
+            .entry(request.uri().path().to_owned())
+            .or_default() += 1;
         state.delay
     };
     if !delay.is_zero() {
@@ -362,7 +383,12 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     let state = shared.lock();
     if let Some((status, body)) = &state.jwks_override {
         let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+        return (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response();
     }
     let document = crate::keys::jwks(state.keys.iter().map(|k| &**k));
     axum::Json(document).into_response()

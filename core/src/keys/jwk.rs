@@ -69,7 +69,10 @@ pub(super) fn parse_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<KeySe
     Ok(set)
 }
 
-fn parse_key(entry: Value, allowed: &[Algorithm]) -> Result<Vec<(Algorithm, Verifier)>, &'static str> {
+fn parse_key(
+    entry: Value,
+    allowed: &[Algorithm],
+) -> Result<Vec<(Algorithm, Verifier)>, &'static str> {
     let Value::Object(members) = entry else {
         return Err("not a JSON object");
     };
@@ -87,25 +90,26 @@ fn parse_key(entry: Value, allowed: &[Algorithm]) -> Result<Vec<(Algorithm, Veri
     }
     let jwk: Jwk = serde_json::from_value(Value::Object(members))
         .map_err(|_| "unsupported key type or malformed members")?;
-    let candidates = |family: Family, fixed: Option<Algorithm>| -> Result<Vec<Algorithm>, &'static str> {
-        if let Some(alg) = declared {
-            if alg.family() != family || fixed.is_some_and(|f| f != alg) {
+    let candidates =
+        |family: Family, fixed: Option<Algorithm>| -> Result<Vec<Algorithm>, &'static str> {
+            if let Some(alg) = declared
+                && (alg.family() != family || fixed.is_some_and(|f| f != alg))
+            {
                 return Err("alg contradicts the key type or curve");
             }
-        }
-        let algs: Vec<Algorithm> = allowed
-            .iter()
-            .copied()
-            .filter(|a| a.family() == family)
-            .filter(|a| fixed.is_none_or(|f| f == *a))
-            .filter(|a| declared.is_none_or(|d| d == *a))
-            .collect();
-        if algs.is_empty() {
-            Err("no allowed algorithm for this key")
-        } else {
-            Ok(algs)
-        }
-    };
+            let algs: Vec<Algorithm> = allowed
+                .iter()
+                .copied()
+                .filter(|a| a.family() == family)
+                .filter(|a| fixed.is_none_or(|f| f == *a))
+                .filter(|a| declared.is_none_or(|d| d == *a))
+                .collect();
+            if algs.is_empty() {
+                Err("no allowed algorithm for this key")
+            } else {
+                Ok(algs)
+            }
+        };
     match &jwk.algorithm {
         AlgorithmParameters::RSA(rsa) => {
             let algs = candidates(Family::Rsa, None)?;
@@ -120,7 +124,10 @@ fn parse_key(entry: Value, allowed: &[Algorithm]) -> Result<Vec<(Algorithm, Veri
             if has_roca_fingerprint(&n) {
                 return Err("RSA key has the ROCA fingerprint (CVE-2017-15361)");
             }
-            let components = RsaPublicKeyComponents { n: &n[..], e: &e[..] };
+            let components = RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            };
             algs.into_iter()
                 .map(|alg| {
                     let params = alg.rsa_parameters().ok_or("not an RSA algorithm")?;
@@ -228,7 +235,10 @@ mod tests {
     fn an_ec_key_is_kept_with_its_curve_algorithm() {
         let set = parse(&ec(r#","kid":"a","use":"sig""#));
         assert_eq!(set.len(), 1);
-        assert_eq!(set.algorithms().into_iter().collect::<Vec<_>>(), [Algorithm::ES256]);
+        assert_eq!(
+            set.algorithms().into_iter().collect::<Vec<_>>(),
+            [Algorithm::ES256]
+        );
         assert!(set.select(Some("a"), Algorithm::ES256).is_ok());
         assert_eq!(
             set.select(Some("a"), Algorithm::RS256).unwrap_err().kind(),
@@ -281,14 +291,22 @@ mod tests {
         let set = parse(&format!(r#"{{"keys":[{key},{key}]}}"#));
         assert_eq!(set.len(), 2);
         assert_eq!(
-            set.select(Some("dup"), Algorithm::ES256).unwrap_err().kind(),
+            set.select(Some("dup"), Algorithm::ES256)
+                .unwrap_err()
+                .kind(),
             ErrorKind::AmbiguousKey
         );
     }
 
     #[test]
     fn documents_without_keys_are_refused() {
-        for doc in ["[]", "{}", r#"{"keys":{}}"#, "not json", r#"{"keys":[],"keys":[]}"#] {
+        for doc in [
+            "[]",
+            "{}",
+            r#"{"keys":{}}"#,
+            "not json",
+            r#"{"keys":[],"keys":[]}"#,
+        ] {
             let err = parse_jwks(doc.as_bytes(), &Algorithm::DEFAULT_ALLOWED).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Fetch, "{doc}");
         }

@@ -37,7 +37,7 @@ pub(crate) struct VerifyingKey {
 #[derive(Clone)]
 pub(crate) enum Verifier {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 impl fmt::Debug for Verifier {
@@ -113,7 +113,10 @@ impl KeySet {
         }
         self.keys.push(VerifyingKey {
             kid: kid.map(str::to_owned),
-            verifiers: vec![(alg, Verifier::Hmac(hmac::Key::new(hmac_alg, secret)))],
+            verifiers: vec![(
+                alg,
+                Verifier::Hmac(Box::new(hmac::Key::new(hmac_alg, secret))),
+            )],
         });
         Ok(())
     }
@@ -197,7 +200,6 @@ impl KeySet {
             )),
         }
     }
-
 }
 
 impl fmt::Debug for KeySet {
@@ -211,7 +213,10 @@ impl fmt::Debug for KeySet {
                     .map(|k| {
                         (
                             k.kid.as_deref().unwrap_or("-"),
-                            k.verifiers.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+                            k.verifiers
+                                .iter()
+                                .map(|(a, _)| a.as_str())
+                                .collect::<Vec<_>>(),
                         )
                     })
                     .collect::<Vec<_>>(),

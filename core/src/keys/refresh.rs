@@ -55,7 +55,10 @@ impl RefreshGate {
     /// Notes a fetch that ran outside the gate (an explicit refresh).
     pub(crate) fn record(&self, ok: bool) {
         let now = self.now_millis();
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).last = Some((now, ok));
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last = Some((now, ok));
     }
 
     /// Joins the fetch in flight, or starts one with `start` unless the cooldown forbids it.
@@ -72,10 +75,10 @@ impl RefreshGate {
             if let Some(receiver) = &state.in_flight {
                 receiver.clone()
             } else {
-                if let Some((finished, ok)) = state.last {
-                    if self.now_millis() < finished + self.cooldown.as_millis() {
-                        return Outcome::CoolingDown { last_failed: !ok };
-                    }
+                if let Some((finished, ok)) = state.last
+                    && self.now_millis() < finished + self.cooldown.as_millis()
+                {
+                    return Outcome::CoolingDown { last_failed: !ok };
                 }
                 let (sender, receiver) = watch::channel(None);
                 state.in_flight = Some(receiver.clone());
@@ -135,11 +138,16 @@ mod tests {
         release.send(true).unwrap();
         for caller in callers {
             let outcome = caller.await.unwrap();
-            assert!(matches!(outcome, Outcome::Refreshed | Outcome::CoolingDown { last_failed: false }));
+            assert!(matches!(
+                outcome,
+                Outcome::Refreshed | Outcome::CoolingDown { last_failed: false }
+            ));
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
 
-        let again = gate.refresh(|| async { unreachable!("inside the cooldown") }).await;
+        let again = gate
+            .refresh(|| async { unreachable!("inside the cooldown") })
+            .await;
         assert_eq!(again, Outcome::CoolingDown { last_failed: false });
 
         clock.advance(Duration::from_secs(31));

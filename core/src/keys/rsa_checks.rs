@@ -29,7 +29,9 @@ const ROCA_PRIMES: [u32; 38] = [
 /// test for some prime almost surely; a ROCA key passes it for all of them.
 pub(crate) fn has_roca_fingerprint(n: &[u8]) -> bool {
     ROCA_PRIMES.iter().all(|&p| {
-        let residue = n.iter().fold(0u32, |acc, &b| (acc * 256 + u32::from(b)) % p);
+        let residue = n
+            .iter()
+            .fold(0u32, |acc, &b| (acc * 256 + u32::from(b)) % p);
         in_subgroup_of_65537(residue, p)
     })
 }
