@@ -50,7 +50,10 @@ fn required(context: &AuthContext) -> Result<&VerifiedToken, AuthRejection> {
     })
 }
 
-fn typed<T: DeserializeOwned>(context: &AuthContext, token: &VerifiedToken) -> Result<T, AuthRejection> {
+fn typed<T: DeserializeOwned>(
+    context: &AuthContext,
+    token: &VerifiedToken,
+) -> Result<T, AuthRejection> {
     token
         .deserialize()
         .map_err(|e| AuthRejection::new(e, context.validator.response_options()))

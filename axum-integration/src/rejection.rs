@@ -2,8 +2,8 @@
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::StatusCode;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use jwtguard_core::{Error, ErrorKind, ResponseOptions};
 
 /// Why a request was refused: the core [`Error`], rendered with the validator's

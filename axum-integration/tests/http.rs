@@ -48,8 +48,14 @@ impl Server {
             .unwrap();
         let required = Router::new()
             .route("/me", get(me))
-            .route("/tenant", get(|Claims(t): Claims<NeedsTenant>| async move { t.tenant }))
-            .route("/token", get(|Authenticated(t): Authenticated| async move { t.issuer().to_owned() }))
+            .route(
+                "/tenant",
+                get(|Claims(t): Claims<NeedsTenant>| async move { t.tenant }),
+            )
+            .route(
+                "/token",
+                get(|Authenticated(t): Authenticated| async move { t.issuer().to_owned() }),
+            )
             .merge(
                 Router::new()
                     .route("/admin", get(|| async { "admin" }))
@@ -65,9 +71,18 @@ impl Server {
             .route("/maybe", get(maybe))
             .layer(JwtLayer::optional(validator));
         let unprotected = Router::new()
-            .route("/unwired", get(|Claims(c): Claims| async move { c.to_string() }))
-            .route("/unguarded", get(|| async { "x" }).route_layer(RequireLayer::role("admin")));
-        let app = Router::new().merge(required).merge(optional).merge(unprotected);
+            .route(
+                "/unwired",
+                get(|Claims(c): Claims| async move { c.to_string() }),
+            )
+            .route(
+                "/unguarded",
+                get(|| async { "x" }).route_layer(RequireLayer::role("admin")),
+            );
+        let app = Router::new()
+            .merge(required)
+            .merge(optional)
+            .merge(unprotected);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -104,7 +119,11 @@ async fn a_valid_token_reaches_the_handler_as_a_typed_value() {
     let (status, _, body) = server.bearer("/me", &token).await;
     assert_eq!((status, body.as_str()), (200, "user-1 [\"ops\"]"));
     let (status, _, body) = server.get("/me", &[&format!("bEaReR {token}")]).await;
-    assert_eq!((status, body.as_str()), (200, "user-1 [\"ops\"]"), "scheme is case-insensitive");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "user-1 [\"ops\"]"),
+        "scheme is case-insensitive"
+    );
     let (status, _, body) = server.bearer("/token", &token).await;
     assert_eq!((status, body), (200, server.issuer.url().to_owned()));
 }
@@ -124,11 +143,18 @@ async fn no_token_is_401_with_a_bare_challenge() {
 async fn a_bad_token_is_401_invalid_token_and_never_echoed() {
     let server = Server::start().await;
     let expired = server.issuer.token().claim("exp", 1_600_000_000u64).sign();
-    let other_audience = server.issuer.token().claim("aud", "https://other.test").sign();
+    let other_audience = server
+        .issuer
+        .token()
+        .claim("aud", "https://other.test")
+        .sign();
     for token in [expired.as_str(), other_audience.as_str(), "not.a.token"] {
         let (status, challenge, body) = server.bearer("/me", token).await;
         assert_eq!(status, 401);
-        assert_eq!(challenge.as_deref(), Some(r#"Bearer error="invalid_token""#));
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
         assert_eq!(body, r#"{"error":"invalid_token"}"#);
         assert!(!body.contains(token));
     }
@@ -139,20 +165,35 @@ async fn malformed_requests_are_400() {
     let server = Server::start().await;
     let token = server.issuer.token().sign();
     let bearer = format!("Bearer {token}");
-    for authorization in [vec![bearer.as_str(), bearer.as_str()], vec!["Bearer a b"], vec!["Bearer"]] {
+    for authorization in [
+        vec![bearer.as_str(), bearer.as_str()],
+        vec!["Bearer a b"],
+        vec!["Bearer"],
+    ] {
         let (status, challenge, _) = server.get("/me", &authorization).await;
         assert_eq!(status, 400, "{authorization:?}");
-        assert_eq!(challenge.as_deref(), Some(r#"Bearer error="invalid_request""#));
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer error="invalid_request""#)
+        );
     }
 }
 
 #[tokio::test]
 async fn guards_answer_403_insufficient_scope() {
     let server = Server::start().await;
-    let plain = server.issuer.token().claim("roles", vec!["user"]).claim("scope", "read").sign();
+    let plain = server
+        .issuer
+        .token()
+        .claim("roles", vec!["user"])
+        .claim("scope", "read")
+        .sign();
     let (status, challenge, body) = server.bearer("/admin", &plain).await;
     assert_eq!(status, 403);
-    assert_eq!(challenge.as_deref(), Some(r#"Bearer error="insufficient_scope""#));
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer error="insufficient_scope""#)
+    );
     assert_eq!(body, r#"{"error":"insufficient_scope"}"#);
     let (status, challenge, _) = server.bearer("/write", &plain).await;
     assert_eq!(status, 403);
@@ -160,7 +201,12 @@ async fn guards_answer_403_insufficient_scope() {
         challenge.as_deref(),
         Some(r#"Bearer error="insufficient_scope", scope="read write""#)
     );
-    let ops = server.issuer.token().claim("roles", vec!["ops"]).claim("scope", "write read").sign();
+    let ops = server
+        .issuer
+        .token()
+        .claim("roles", vec!["ops"])
+        .claim("scope", "write read")
+        .sign();
     assert_eq!(server.bearer("/admin", &ops).await.0, 200);
     assert_eq!(server.bearer("/write", &ops).await.0, 200);
     let keycloak = server
@@ -169,9 +215,17 @@ async fn guards_answer_403_insufficient_scope() {
         .claim("realm_access", serde_json::json!({"roles": ["admin"]}))
         .sign();
     assert_eq!(server.bearer("/admin", &keycloak).await.0, 200);
-    let wrong_type = server.issuer.token().claim("roles", "admin-not-an-array-but-ok").sign();
+    let wrong_type = server
+        .issuer
+        .token()
+        .claim("roles", "admin-not-an-array-but-ok")
+        .sign();
     assert_eq!(server.bearer("/admin", &wrong_type).await.0, 403);
-    let object = server.issuer.token().claim("roles", serde_json::json!({"admin": true})).sign();
+    let object = server
+        .issuer
+        .token()
+        .claim("roles", serde_json::json!({"admin": true}))
+        .sign();
     assert_eq!(server.bearer("/admin", &object).await.0, 403);
 }
 
@@ -181,9 +235,15 @@ async fn claims_that_do_not_fit_the_type_are_401() {
     let token = server.issuer.token().sign();
     let (status, challenge, _) = server.bearer("/tenant", &token).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge.as_deref(), Some(r#"Bearer error="invalid_token""#));
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
     let with_tenant = server.issuer.token().claim("tenant", "acme").sign();
-    assert_eq!(server.bearer("/tenant", &with_tenant).await, (200, None, "acme".to_owned()));
+    assert_eq!(
+        server.bearer("/tenant", &with_tenant).await,
+        (200, None, "acme".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -192,7 +252,11 @@ async fn optional_authentication() {
     assert_eq!(server.get("/maybe", &[]).await.2, "anonymous");
     let token = server.issuer.token().sign();
     assert_eq!(server.bearer("/maybe", &token).await.2, "user-1");
-    assert_eq!(server.bearer("/maybe", "bad.token.here").await.0, 401, "a bad token is still refused");
+    assert_eq!(
+        server.bearer("/maybe", "bad.token.here").await.0,
+        401,
+        "a bad token is still refused"
+    );
 }
 
 #[tokio::test]

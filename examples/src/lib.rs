@@ -47,9 +47,9 @@ impl ServerArgs {
                 "--audience" => audience = Some(value()?),
                 "--bind" => {
                     let text = value()?;
-                    bind = text
-                        .parse()
-                        .map_err(|_| format!("--bind {text:?} is not an address like 127.0.0.1:8080"))?;
+                    bind = text.parse().map_err(|_| {
+                        format!("--bind {text:?} is not an address like 127.0.0.1:8080")
+                    })?;
                 }
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -76,16 +76,24 @@ pub fn axum_app(validator: Validator) -> Router {
         .route("/me", get(me))
         .merge(
             Router::new()
-                .route("/admin", get(|| async { Json(serde_json::json!({"admin": true})) }))
+                .route(
+                    "/admin",
+                    get(|| async { Json(serde_json::json!({"admin": true})) }),
+                )
                 .route_layer(RequireLayer::role("admin")),
         )
         .merge(
             Router::new()
-                .route("/scoped", get(|| async { Json(serde_json::json!({"write": true})) }))
+                .route(
+                    "/scoped",
+                    get(|| async { Json(serde_json::json!({"write": true})) }),
+                )
                 .route_layer(RequireLayer::scope("write")),
         )
         .layer(JwtLayer::new(validator));
-    Router::new().route("/health", get(|| async { "ok" })).merge(protected)
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(protected)
 }
 
 async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
@@ -102,12 +110,29 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let args = parse(&["--issuer", "https://idp", "--audience=api", "--bind", "0.0.0.0:9000"]).unwrap();
+        let args = parse(&[
+            "--issuer",
+            "https://idp",
+            "--audience=api",
+            "--bind",
+            "0.0.0.0:9000",
+        ])
+        .unwrap();
         assert_eq!(args.issuer, "https://idp");
         assert_eq!(args.audience, "api");
         assert_eq!(args.bind.port(), 9000);
-        assert_eq!(parse(&["--issuer", "i", "--audience", "a"]).unwrap().bind.port(), 8080);
-        assert!(parse(&["--issuer", "i"]).unwrap_err().contains("--audience is required"));
+        assert_eq!(
+            parse(&["--issuer", "i", "--audience", "a"])
+                .unwrap()
+                .bind
+                .port(),
+            8080
+        );
+        assert!(
+            parse(&["--issuer", "i"])
+                .unwrap_err()
+                .contains("--audience is required")
+        );
         assert!(parse(&["--issuer"]).unwrap_err().contains("needs a value"));
         assert!(parse(&["--nope"]).unwrap_err().contains("unknown argument"));
         assert!(parse(&["--issuer", "i", "--audience", "a", "--bind", "x"]).is_err());

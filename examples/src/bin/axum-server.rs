@@ -8,8 +8,7 @@ use jwtguard_examples::{ServerArgs, axum_app};
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = match ServerArgs::parse(std::env::args().skip(1)) {
@@ -27,7 +26,10 @@ async fn main() {
     {
         Ok(validator) => validator,
         Err(err) => {
-            eprintln!("could not set up token validation for {}: {err}", args.issuer);
+            eprintln!(
+                "could not set up token validation for {}: {err}",
+                args.issuer
+            );
             std::process::exit(1);
         }
     };

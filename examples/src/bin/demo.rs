@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use jwtguard::{ResponseOptions, Validator};
 use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
+use jwtguard::{ResponseOptions, Validator};
 use jwtguard_examples::axum_app;
 
 struct Case {
@@ -52,15 +52,35 @@ async fn main() -> ExitCode {
     println!("  protected API (axum):       {api}   audience {DEFAULT_AUDIENCE}");
     println!();
 
-    let user = || issuer.token().claim("roles", vec!["user"]).claim("scope", "read");
+    let user = || {
+        issuer
+            .token()
+            .claim("roles", vec!["user"])
+            .claim("scope", "read")
+    };
     let attacker = TestKey::rsa("rsa-1");
     let cases = vec![
-        Case { what: "valid token", path: "/me", token: Some(user().sign()), expected: 200 },
-        Case { what: "no token", path: "/me", token: None, expected: 401 },
+        Case {
+            what: "valid token",
+            path: "/me",
+            token: Some(user().sign()),
+            expected: 200,
+        },
+        Case {
+            what: "no token",
+            path: "/me",
+            token: None,
+            expected: 401,
+        },
         Case {
             what: "expired token",
             path: "/me",
-            token: Some(user().claim("exp", 1_600_000_000u64).claim("iat", 1_599_999_000u64).sign()),
+            token: Some(
+                user()
+                    .claim("exp", 1_600_000_000u64)
+                    .claim("iat", 1_599_999_000u64)
+                    .sign(),
+            ),
             expected: 401,
         },
         Case {
@@ -74,7 +94,10 @@ async fn main() -> ExitCode {
             path: "/me",
             token: Some(user().with_builder(|b| {
                 let input = b.signing_input();
-                format!("{input}.{}", jwtguard::testkit::b64(&attacker.sign(input.as_bytes())))
+                format!(
+                    "{input}.{}",
+                    jwtguard::testkit::b64(&attacker.sign(input.as_bytes()))
+                )
             })),
             expected: 401,
         },
@@ -84,14 +107,24 @@ async fn main() -> ExitCode {
             token: Some(user().header("alg", "none").with_builder(|b| b.unsigned())),
             expected: 401,
         },
-        Case { what: "missing role admin", path: "/admin", token: Some(user().sign()), expected: 403 },
+        Case {
+            what: "missing role admin",
+            path: "/admin",
+            token: Some(user().sign()),
+            expected: 403,
+        },
         Case {
             what: "role admin present",
             path: "/admin",
             token: Some(issuer.token().claim("roles", vec!["admin"]).sign()),
             expected: 200,
         },
-        Case { what: "missing scope write", path: "/scoped", token: Some(user().sign()), expected: 403 },
+        Case {
+            what: "missing scope write",
+            path: "/scoped",
+            token: Some(user().sign()),
+            expected: 403,
+        },
         Case {
             what: "scope write present",
             path: "/scoped",
@@ -139,7 +172,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn call(client: &reqwest::Client, api: &str, path: &str, token: Option<&str>) -> (u16, String) {
+async fn call(
+    client: &reqwest::Client,
+    api: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
     let mut request = client.get(format!("{api}{path}"));
     if let Some(token) = token {
         request = request.bearer_auth(token);
