@@ -508,3 +508,84 @@ async fn garbage_never_panics() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_supported_algorithm_verifies_end_to_end() {
+    let mut keys = vec![
+        TestKey::ec_p256("es256"),
+        TestKey::ec_p384("es384"),
+        TestKey::ed25519("eddsa"),
+    ];
+    for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+        keys.push(TestKey::rsa_for(alg.to_lowercase(), alg));
+    }
+    let document = jwks(keys.iter()).to_string();
+    let secret = [42u8; 64];
+    let validator = Validator::builder()
+        .issuer(ISS)
+        .audience(AUD)
+        .key_set(KeySet::from_jwks(document.as_bytes(), &Algorithm::ALL).unwrap())
+        .hmac_secret_with_kid("hs", Algorithm::HS512, secret)
+        .build()
+        .await
+        .unwrap();
+    for key in &keys {
+        let token = key.token().claims(claims()).sign();
+        let verified = validator
+            .validate(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", key.alg()));
+        assert_eq!(verified.header().alg.as_str(), key.alg());
+    }
+    let hs = keys[0]
+        .token()
+        .claims(claims())
+        .header("alg", "HS512")
+        .header("kid", "hs")
+        .sign_hmac(&secret);
+    assert!(validator.validate(&hs).await.is_ok());
+    let wrong_secret = keys[0]
+        .token()
+        .claims(claims())
+        .header("alg", "HS512")
+        .header("kid", "hs")
+        .sign_hmac(&[1u8; 64]);
+    assert_eq!(
+        validator.validate(&wrong_secret).await.unwrap_err().kind(),
+        ErrorKind::InvalidSignature
+    );
+    // HS256 was not configured: only HS512 is allowed.
+    let hs256 = keys[0]
+        .token()
+        .claims(claims())
+        .header("alg", "HS256")
+        .header("kid", "hs")
+        .sign_hmac(&secret);
+    assert_eq!(
+        validator.validate(&hs256).await.unwrap_err().kind(),
+        ErrorKind::AlgorithmNotAllowed
+    );
+}
+
+#[tokio::test]
+async fn a_key_without_alg_serves_every_allowed_algorithm_of_its_type() {
+    let rsa = &keys().rsa;
+    let document = serde_json::json!({"keys": [rsa.public_jwk_without_alg()]}).to_string();
+    let validator = Validator::builder()
+        .issuer(ISS)
+        .audience(AUD)
+        .algorithms([Algorithm::RS256, Algorithm::PS256])
+        .key_set(KeySet::from_jwks(document.as_bytes(), &Algorithm::DEFAULT_ALLOWED).unwrap())
+        .build()
+        .await
+        .unwrap();
+    for alg in ["RS256", "PS256"] {
+        let token = rsa.token().claims(claims()).header("alg", alg).sign();
+        assert!(validator.validate(&token).await.is_ok(), "{alg}");
+    }
+    let rs512 = rsa.token().claims(claims()).header("alg", "RS512").sign();
+    assert_eq!(
+        validator.validate(&rs512).await.unwrap_err().kind(),
+        ErrorKind::AlgorithmNotAllowed
+    );
+}
