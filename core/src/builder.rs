@@ -4,21 +4,25 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use url::Url;
 
 use crate::access::{AccessPaths, ClaimPath};
 use crate::algorithm::Algorithm;
+use crate::cache::{KeyCache, MemoryKeyCache};
 use crate::claims::ClaimsPolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::discovery;
 use crate::error::{Error, ErrorKind};
 use crate::http::Fetcher;
-use crate::keys::KeySet;
-use crate::keys::refresh::RefreshGate;
+use crate::issuer::IssuerTemplate;
+use crate::keys::source::{KeySource, Origin, SourceSettings};
+use crate::keys::{KeySet, RefreshPolicy};
 use crate::response::ResponseOptions;
 use crate::token::VerifiedToken;
-use crate::validator::{AsyncCheck, Config, Inner, SyncCheck, TypeCheck, Validator, fetch_key_set};
+use crate::validator::{
+    AsyncCheck, Config, Inner, IssuerEntry, IssuerMatch, SyncCheck, TypeCheck, Validator,
+    spawn_refresher,
+};
 
 /// The default cap on a token's size: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
@@ -31,13 +35,18 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 1024 * 1024;
 /// The default cooldown between two refreshes caused by unknown `kid`s: 30 s.
 pub const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
 
-enum KeySource {
+enum SourceSpec {
     Discovery,
     JwksUri(String),
     Inline(KeySet),
 }
 
-/// Configures a [`Validator`]. Every setting states its default; `issuer` and at least one
+struct IssuerSpec {
+    matcher: IssuerMatch,
+    source: SourceSpec,
+}
+
+/// Configures a [`Validator`]. Every setting states its default; at least one issuer and one
 /// `audience` are required.
 ///
 /// ```
@@ -57,8 +66,8 @@ enum KeySource {
 /// # Ok(()) }
 /// ```
 pub struct ValidatorBuilder {
-    issuer: Option<String>,
-    source: KeySource,
+    issuers: Vec<IssuerSpec>,
+    misuse: Option<&'static str>,
     audiences: Vec<String>,
     algorithms: Option<Vec<Algorithm>>,
     secrets: Vec<(Option<String>, Algorithm, Vec<u8>)>,
@@ -72,7 +81,9 @@ pub struct ValidatorBuilder {
     http_client: Option<reqwest::Client>,
     http_timeout: Duration,
     max_response_size: usize,
-    unknown_kid_cooldown: Duration,
+    refresh: RefreshPolicy,
+    cache: Arc<dyn KeyCache>,
+    background_refresh: Option<Duration>,
     access: AccessPaths,
     sync_checks: Vec<SyncCheck>,
     async_checks: Vec<AsyncCheck>,
@@ -82,8 +93,8 @@ pub struct ValidatorBuilder {
 impl Default for ValidatorBuilder {
     fn default() -> Self {
         Self {
-            issuer: None,
-            source: KeySource::Discovery,
+            issuers: Vec::new(),
+            misuse: None,
             audiences: Vec::new(),
             algorithms: None,
             secrets: Vec::new(),
@@ -97,7 +108,9 @@ impl Default for ValidatorBuilder {
             http_client: None,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
-            unknown_kid_cooldown: DEFAULT_UNKNOWN_KID_COOLDOWN,
+            refresh: RefreshPolicy::default(),
+            cache: Arc::new(MemoryKeyCache::new()),
+            background_refresh: None,
             access: AccessPaths::default(),
             sync_checks: Vec::new(),
             async_checks: Vec::new(),
@@ -107,24 +120,51 @@ impl Default for ValidatorBuilder {
 }
 
 impl ValidatorBuilder {
-    /// The issuer to trust, compared exactly with `iss` and with the discovery document's
-    /// `issuer`. Required. Unless [`jwks_uri`](Self::jwks_uri) or
-    /// [`key_set`](Self::key_set) is set, keys are found by discovery at
+    /// Adds an issuer to trust, compared exactly with `iss` and with the discovery document's
+    /// `issuer`. At least one issuer is required; each has its own key set, and a token is
+    /// only ever checked with the keys of its own `iss`. Unless [`jwks_uri`](Self::jwks_uri)
+    /// or [`key_set`](Self::key_set) follows, keys are found by discovery at
     /// `{issuer}/.well-known/openid-configuration` (then RFC 8414's location).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        self.issuers.push(IssuerSpec {
+            matcher: IssuerMatch::Exact(issuer.into()),
+            source: SourceSpec::Discovery,
+        });
         self
     }
 
-    /// Fetch keys from this JWKS URL directly, without discovery.
+    /// Adds an issuer template for multi-tenant IdPs (such as
+    /// `https://login.microsoftonline.com/{tid}/v2.0`) whose tenants share the keys at
+    /// `jwks_uri`. The tenant comes from the token but never names a URL: the keys are only
+    /// ever fetched from `jwks_uri`.
+    pub fn issuer_template(
+        mut self,
+        template: IssuerTemplate,
+        jwks_uri: impl Into<String>,
+    ) -> Self {
+        self.issuers.push(IssuerSpec {
+            matcher: IssuerMatch::Template(template),
+            source: SourceSpec::JwksUri(jwks_uri.into()),
+        });
+        self
+    }
+
+    /// Fetch the keys of the issuer added last from this JWKS URL directly, without discovery.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
-        self.source = KeySource::JwksUri(uri.into());
+        match self.issuers.last_mut() {
+            Some(last) => last.source = SourceSpec::JwksUri(uri.into()),
+            None => self.misuse = Some("jwks_uri(..) must follow issuer(..)"),
+        }
         self
     }
 
-    /// Use these keys and never fetch any (for tests, or keys distributed out of band).
+    /// Use these keys for the issuer added last and never fetch any (for tests, or keys
+    /// distributed out of band).
     pub fn key_set(mut self, keys: KeySet) -> Self {
-        self.source = KeySource::Inline(keys);
+        match self.issuers.last_mut() {
+            Some(last) => last.source = SourceSpec::Inline(keys),
+            None => self.misuse = Some("key_set(..) must follow issuer(..)"),
+        }
         self
     }
 
@@ -238,9 +278,39 @@ impl ValidatorBuilder {
     }
 
     /// After a refresh caused by an unknown `kid`, further unknown `kid`s fail at once, without
-    /// a fetch, for this long. Default 30 s.
+    /// a fetch, for this long. Default 30 s. (A shortcut for the field of
+    /// [`refresh_policy`](Self::refresh_policy).)
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
-        self.unknown_kid_cooldown = cooldown;
+        self.refresh.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// How keys are kept fresh: max age, refresh ahead, cooldown, stale limit, retries,
+    /// breaker. Default [`RefreshPolicy::default`].
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh = policy;
+        self
+    }
+
+    /// Where fetched key sets are cached, such as a
+    /// [`RedisKeyCache`](crate::cache::RedisKeyCache) shared by many instances. Default: a
+    /// [`MemoryKeyCache`] of this validator's own.
+    pub fn key_cache(mut self, cache: impl KeyCache) -> Self {
+        self.cache = Arc::new(cache);
+        self
+    }
+
+    /// Like [`key_cache`](Self::key_cache), for a cache already behind an `Arc`.
+    pub fn shared_key_cache(mut self, cache: Arc<dyn KeyCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Refresh every issuer's keys in a background task every `every`, for as long as the
+    /// validator lives. Default: no background task (keys are still refreshed ahead of their
+    /// max age, on demand). Needs a tokio runtime.
+    pub fn background_refresh(mut self, every: Duration) -> Self {
+        self.background_refresh = Some(every);
         self
     }
 
@@ -298,18 +368,20 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Checks the configuration, loads the keys (by discovery, from the JWKS URL, or inline),
-    /// and returns the validator.
+    /// Checks the configuration, loads the keys of every issuer (from the key cache, by
+    /// discovery, from the JWKS URL, or inline), and returns the validator.
     ///
     /// Fails with [`ErrorKind::Config`] for a wrong configuration, and with
-    /// [`ErrorKind::KeysUnavailable`] or [`ErrorKind::Fetch`] when the IdP can't be reached or
-    /// publishes nothing usable.
+    /// [`ErrorKind::KeysUnavailable`] or [`ErrorKind::Fetch`] when an IdP can't be reached or
+    /// publishes nothing usable (and no cached key set can stand in).
     pub async fn build(self) -> Result<Validator, Error> {
         let config_error = |msg: &'static str| Error::new(ErrorKind::Config, msg);
-        let issuer = self
-            .issuer
-            .clone()
-            .ok_or_else(|| config_error("an issuer is required: call .issuer(..)"))?;
+        if let Some(misuse) = self.misuse {
+            return Err(config_error(misuse));
+        }
+        if self.issuers.is_empty() {
+            return Err(config_error("an issuer is required: call .issuer(..)"));
+        }
         if self.audiences.is_empty() {
             return Err(config_error(
                 "at least one audience is required: call .audience(..)",
@@ -332,18 +404,71 @@ impl ValidatorBuilder {
         if algorithms.is_empty() {
             return Err(config_error("no algorithm is allowed"));
         }
+        let algorithms: Arc<[Algorithm]> = algorithms.into();
+        let secrets = Arc::new(secrets);
         let fetcher = Fetcher::new(
             self.http_client.clone(),
             self.http_timeout,
             self.max_response_size,
             self.allow_insecure_http,
         )?;
-        let mut policy = ClaimsPolicy::new([issuer.clone()], self.audiences.clone());
+        let mut policy = ClaimsPolicy::new(Vec::<String>::new(), self.audiences.clone());
         policy.leeway = self.leeway;
         policy.max_age = self.max_age;
         policy.required = self.required.clone();
+
+        let mut issuers = Vec::with_capacity(self.issuers.len());
+        for spec in self.issuers {
+            let label = match &spec.matcher {
+                IssuerMatch::Exact(issuer) => {
+                    policy.issuers.push(issuer.clone());
+                    issuer.clone()
+                }
+                IssuerMatch::Template(template) => {
+                    policy.issuer_templates.push(template.clone());
+                    template.as_str().to_owned()
+                }
+            };
+            let settings = SourceSettings {
+                algorithms: Arc::clone(&algorithms),
+                secrets: Arc::clone(&secrets),
+                policy: self.refresh.clone(),
+                fetcher: fetcher.clone(),
+                cache: Arc::clone(&self.cache),
+                clock: Arc::clone(&self.clock),
+            };
+            let source = match (spec.source, &spec.matcher) {
+                (SourceSpec::Inline(keys), _) => KeySource::inline(label, keys, settings)?,
+                (SourceSpec::JwksUri(uri), _) => {
+                    let uri = Url::parse(&uri)
+                        .map_err(|_| config_error("the JWKS URL is not a valid URL"))?;
+                    fetcher.check_url(&uri, "JWKS URL")?;
+                    KeySource::fetched(label, Origin::Jwks(uri), settings).await?
+                }
+                (SourceSpec::Discovery, IssuerMatch::Exact(issuer)) => {
+                    let (_, jwks_uri) = discovery::discover(&fetcher, issuer).await?;
+                    let origin = Origin::Discovered {
+                        issuer: issuer.clone(),
+                        jwks_uri,
+                    };
+                    KeySource::fetched(label, origin, settings).await?
+                }
+                (SourceSpec::Discovery, IssuerMatch::Template(_)) => {
+                    return Err(config_error("an issuer template needs a JWKS URL"));
+                }
+            };
+            issuers.push(IssuerEntry {
+                matcher: spec.matcher,
+                source: Arc::new(source),
+            });
+        }
+        let background = self.background_refresh.map(|every| {
+            spawn_refresher(
+                issuers.iter().map(|e| Arc::downgrade(&e.source)).collect(),
+                every,
+            )
+        });
         let config = Config {
-            issuer: issuer.clone(),
             policy,
             algorithms,
             max_token_size: self.max_token_size,
@@ -352,38 +477,13 @@ impl ValidatorBuilder {
             access: Arc::new(self.access),
             sync_checks: self.sync_checks,
             async_checks: self.async_checks,
-            secrets,
             response: self.response,
         };
-        let (keys, jwks_uri) = match self.source {
-            KeySource::Inline(mut keys) => {
-                keys.extend_with(&config.secrets);
-                if keys.is_empty() {
-                    return Err(config_error("the inline key set holds no usable key"));
-                }
-                (keys, None)
-            }
-            KeySource::JwksUri(uri) => {
-                let uri = Url::parse(&uri)
-                    .map_err(|_| config_error("the JWKS URL is not a valid URL"))?;
-                fetcher.check_url(&uri, "JWKS URL")?;
-                (fetch_key_set(&fetcher, &uri, &config).await?, Some(uri))
-            }
-            KeySource::Discovery => {
-                let (_, uri) = discovery::discover(&fetcher, &issuer).await?;
-                (fetch_key_set(&fetcher, &uri, &config).await?, Some(uri))
-            }
-        };
-        tracing::info!(%issuer, keys = keys.len(), "validator ready");
+        tracing::info!(issuers = issuers.len(), "validator ready");
         Ok(Validator::from_inner(Inner {
-            keys: ArcSwap::from_pointee(keys),
-            jwks_uri,
-            fetcher,
-            gate: Arc::new(RefreshGate::new(
-                self.unknown_kid_cooldown,
-                Arc::clone(&self.clock),
-            )),
             config,
+            issuers,
+            background,
         }))
     }
 }

@@ -19,15 +19,19 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind};
+use crate::issuer::IssuerTemplate;
 
 /// The largest NumericDate accepted: 9999-12-31T23:59:59Z.
 pub const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// What [`check_claims`] enforces.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClaimsPolicy {
     /// Accepted `iss` values, compared exactly. `iss` is required.
     pub issuers: Vec<String>,
+    /// Accepted `iss` templates (multi-tenant issuers). Default none.
+    pub issuer_templates: Vec<IssuerTemplate>,
     /// Accepted audiences: `aud` must name at least one. `aud` is required unless this is empty.
     pub audiences: Vec<String>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 60 s.
@@ -49,6 +53,7 @@ impl ClaimsPolicy {
     {
         Self {
             issuers: issuers.into_iter().map(Into::into).collect(),
+            issuer_templates: Vec::new(),
             audiences: audiences.into_iter().map(Into::into).collect(),
             leeway: Duration::from_secs(60),
             max_age: None,
@@ -107,7 +112,12 @@ pub fn check_claims(
     let Some(iss) = iss else {
         return Err(Error::new(ErrorKind::MissingClaim, "iss is required"));
     };
-    if !policy.issuers.contains(&iss) {
+    if !policy.issuers.contains(&iss)
+        && !policy
+            .issuer_templates
+            .iter()
+            .any(|t| t.tenant_of(&iss).is_some())
+    {
         return Err(Error::new(
             ErrorKind::InvalidIssuer,
             "iss is not the expected issuer",

@@ -37,10 +37,10 @@ pub(crate) async fn discover(
         .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
     fetcher.check_url(&issuer_url, "issuer")?;
     let [oidc, rfc8414] = metadata_urls(&issuer_url)?;
-    let mut fetched = fetcher.get(&oidc).await?;
+    let mut fetched = fetcher.get(&oidc, None).await?;
     if fetched.status == 404 {
         tracing::debug!(%issuer, "no OpenID configuration; trying RFC 8414 metadata");
-        fetched = fetcher.get(&rfc8414).await?;
+        fetched = fetcher.get(&rfc8414, None).await?;
     }
     if !(200..300).contains(&fetched.status) {
         return Err(Error::new(

@@ -17,11 +17,13 @@ pub(crate) struct Fetcher {
     allow_insecure_http: bool,
 }
 
-/// A fetched body and its status.
+/// A fetched body, its status, and the caching headers that matter.
 #[derive(Debug)]
 pub(crate) struct Fetched {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    pub(crate) etag: Option<String>,
+    pub(crate) cache_control: Option<String>,
 }
 
 impl Fetcher {
@@ -61,9 +63,10 @@ impl Fetcher {
         }
     }
 
-    /// GETs `url`, reading at most the body cap. Transport failures and 5xx answers are
+    /// GETs `url` (conditionally, with `If-None-Match`, when an `etag` is given), reading at
+    /// most the body cap. Transport failures and 5xx answers are
     /// [`ErrorKind::KeysUnavailable`]; an oversized body is [`ErrorKind::Fetch`].
-    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, Error> {
+    pub(crate) async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, Error> {
         let unavailable = |e: reqwest::Error| {
             Error::new(
                 ErrorKind::KeysUnavailable,
@@ -71,15 +74,25 @@ impl Fetcher {
             )
             .with_source(e)
         };
-        let mut response = self
+        let mut request = self
             .client
             .get(url.clone())
             .header("accept", "application/json")
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .timeout(self.timeout);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        let mut response = request.send().await.map_err(unavailable)?;
         let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header("etag");
+        let cache_control = header("cache-control");
         if status >= 500 {
             return Err(Error::new(
                 ErrorKind::KeysUnavailable,
@@ -99,7 +112,12 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { status, body })
+        Ok(Fetched {
+            status,
+            body,
+            etag,
+            cache_control,
+        })
     }
 
     fn too_large(&self, url: &Url) -> Error {

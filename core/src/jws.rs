@@ -108,17 +108,34 @@ impl<'a> CompactJws<'a> {
     /// [`ErrorKind::AmbiguousKey`] when there is no such single key,
     /// [`ErrorKind::InvalidSignature`] when it does not verify).
     pub fn verify(&self, keys: &KeySet) -> Result<VerifiedJws, Error> {
-        let verifier = keys.select(self.header.kid.as_deref(), self.header.alg)?;
-        if !verifier.verify(self.signing_input.as_bytes(), &self.signature) {
-            return Err(Error::new(
-                ErrorKind::InvalidSignature,
-                "signature mismatch",
-            ));
-        }
+        self.check_signature(keys)?;
         Ok(VerifiedJws {
             header: self.header.clone(),
             payload: self.payload.clone(),
         })
+    }
+
+    /// Like [`verify`](Self::verify), without copying the header and payload out.
+    pub fn check_signature(&self, keys: &KeySet) -> Result<(), Error> {
+        let verifier = keys.select(self.header.kid.as_deref(), self.header.alg)?;
+        if verifier.verify(self.signing_input.as_bytes(), &self.signature) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidSignature,
+                "signature mismatch",
+            ))
+        }
+    }
+
+    /// The decoded payload, not yet verified.
+    pub(crate) fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Takes the checked header out.
+    pub(crate) fn into_header(self) -> JwsHeader {
+        self.header
     }
 }
 

@@ -14,16 +14,19 @@ pub mod access;
 mod algorithm;
 mod base64url;
 mod builder;
+pub mod cache;
 pub mod claims;
 pub mod clock;
 pub mod discovery;
 mod error;
 pub mod extract;
 mod http;
+mod issuer;
 mod json;
 pub mod jws;
 mod keys;
 mod response;
+mod status;
 mod token;
 mod validator;
 
@@ -34,7 +37,9 @@ pub use builder::{
     DEFAULT_UNKNOWN_KID_COOLDOWN, ValidatorBuilder,
 };
 pub use error::{Error, ErrorKind};
-pub use keys::{KeySet, SkippedKey};
+pub use issuer::IssuerTemplate;
+pub use keys::{BreakerState, KeySet, RefreshPolicy, SkippedKey};
 pub use response::{ErrorResponse, ResponseOptions};
+pub use status::{IssuerStatus, ValidatorStatus};
 pub use token::VerifiedToken;
-pub use validator::{BoxFuture, TypeCheck, Validator};
+pub use validator::{BackgroundRefresh, BoxFuture, TypeCheck, Validator};

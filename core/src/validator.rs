@@ -1,13 +1,13 @@
-//! The validator: one value that holds the configuration and the live key set, and runs the
-//! validation pipeline.
+//! The validator: one value that holds the configuration and the live key sets of the trusted
+//! issuers, and runs the validation pipeline.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use serde_json::{Map, Value};
 use url::Url;
 
 use crate::access::AccessPaths;
@@ -16,20 +16,21 @@ use crate::builder::ValidatorBuilder;
 use crate::claims::{ClaimsPolicy, check_claims};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
-use crate::http::Fetcher;
+use crate::issuer::IssuerTemplate;
 use crate::json;
 use crate::jws::CompactJws;
 use crate::keys::KeySet;
-use crate::keys::refresh::{Outcome, RefreshGate};
+use crate::keys::source::KeySource;
 use crate::response::ResponseOptions;
+use crate::status::{IssuerStatus, ValidatorStatus};
 use crate::token::VerifiedToken;
 
-/// A boxed future, as returned by asynchronous claim checks.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub(crate) type SyncCheck = Arc<dyn Fn(&VerifiedToken) -> Result<(), Error> + Send + Sync>;
 pub(crate) type AsyncCheck =
-    Arc<dyn Fn(VerifiedToken) -> BoxFuture<Result<(), Error>> + Send + Sync>;
+    Arc<dyn Fn(VerifiedToken) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
 
 /// Which `typ` header values are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,32 +58,40 @@ impl TypeCheck {
 }
 
 pub(crate) struct Config {
-    pub(crate) issuer: String,
     pub(crate) policy: ClaimsPolicy,
-    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) algorithms: Arc<[Algorithm]>,
     pub(crate) max_token_size: usize,
     pub(crate) type_check: TypeCheck,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) access: Arc<AccessPaths>,
     pub(crate) sync_checks: Vec<SyncCheck>,
     pub(crate) async_checks: Vec<AsyncCheck>,
-    pub(crate) secrets: KeySet,
     pub(crate) response: ResponseOptions,
+}
+
+/// Which tokens an issuer entry serves.
+pub(crate) enum IssuerMatch {
+    Exact(String),
+    Template(IssuerTemplate),
+}
+
+pub(crate) struct IssuerEntry {
+    pub(crate) matcher: IssuerMatch,
+    pub(crate) source: Arc<KeySource>,
 }
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
-    pub(crate) keys: ArcSwap<KeySet>,
-    pub(crate) jwks_uri: Option<Url>,
-    pub(crate) fetcher: Fetcher,
-    pub(crate) gate: Arc<RefreshGate>,
+    pub(crate) issuers: Vec<IssuerEntry>,
+    pub(crate) background: Option<BackgroundRefresh>,
 }
 
-/// Validates access tokens for one issuer.
+/// Validates access tokens for one or more issuers.
 ///
 /// Build it once with [`Validator::builder`] and share it: it is cheap to clone (an `Arc`
-/// inside), `Send + Sync`, and every clone sees the same live key set. Readers load the key
-/// set without a lock; a refresh builds a whole new set and swaps it in at once.
+/// inside), `Send + Sync`, and every clone sees the same live key sets. Readers load a key set
+/// without a lock; a refresh builds a whole new set and swaps it in at once. Each key is bound
+/// to the issuer whose key set it came from.
 ///
 /// ```
 /// # async fn run() -> Result<(), jwtguard_core::Error> {
@@ -112,39 +121,37 @@ impl Validator {
     }
 
     /// Runs the whole pipeline on a compact token, cheapest checks first: size and shape,
-    /// header (`alg` allow-list, `crit`, `typ`), key lookup by `kid` (an unknown `kid` triggers
-    /// at most one coalesced refresh per cooldown), signature, registered claims, then the
-    /// user's checks (synchronous first, then asynchronous).
+    /// header (`alg` allow-list, `crit`, `typ`), the issuer's key set chosen by `iss`, key
+    /// lookup by `kid` (an unknown `kid` triggers at most one coalesced refresh per cooldown),
+    /// signature, registered claims, then the user's checks (synchronous first, then
+    /// asynchronous).
     ///
     /// A token whose key can't be known because the IdP is unreachable fails with
     /// [`ErrorKind::KeysUnavailable`] (503), not as an invalid token.
     pub async fn validate(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let result = self.run(token).await;
+        let outcome = match &result {
+            Ok(_) => "valid",
+            Err(err) if err.is_unavailable() => "unavailable",
+            Err(_) => "invalid",
+        };
+        metrics::counter!("jwtguard_validations_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn run(&self, token: &str) -> Result<VerifiedToken, Error> {
         let config = &self.inner.config;
         let jws = CompactJws::parse(token, config.max_token_size, &config.algorithms)?;
         if !config.type_check.accepts(jws.header().typ.as_deref()) {
             return Err(Error::new(ErrorKind::InvalidType, "typ is not accepted"));
         }
-        let first = jws.verify(&self.inner.keys.load());
-        let verified = match first {
-            Err(err) if err.kind() == ErrorKind::UnknownKey && self.inner.jwks_uri.is_some() => {
-                match self.refresh_for_unknown_key().await {
-                    Outcome::Refreshed => jws.verify(&self.inner.keys.load())?,
-                    Outcome::CoolingDown { last_failed: false } => return Err(err),
-                    Outcome::Failed | Outcome::CoolingDown { last_failed: true } => {
-                        return Err(Error::new(
-                            ErrorKind::KeysUnavailable,
-                            "unknown kid and the key set can't be refreshed",
-                        ));
-                    }
-                }
-            }
-            other => other?,
-        };
-        let claims = json::parse_object(&verified.payload)
+        let claims = json::parse_object(jws.unverified_payload())
             .map_err(|_| Error::new(ErrorKind::Malformed, "payload is not a JSON object"))?;
+        let source = self.source_for(&claims)?;
+        source.check_signature(&jws).await?;
         let registered = check_claims(&claims, &config.policy, config.clock.unix_seconds())?;
         let token = VerifiedToken::new(
-            verified.header,
+            jws.into_header(),
             registered,
             claims,
             Arc::clone(&config.access),
@@ -158,44 +165,53 @@ impl Validator {
         Ok(token)
     }
 
-    /// Fetches the key set again and swaps it in whole. On failure the current set stays.
-    ///
-    /// A no-op for inline keys.
-    pub async fn refresh(&self) -> Result<(), Error> {
-        let result = fetch_and_swap(&self.inner).await;
-        self.inner.gate.record(result.is_ok());
-        result
-    }
-
-    async fn refresh_for_unknown_key(&self) -> Outcome {
-        let inner = Arc::clone(&self.inner);
+    /// The key source of the token's (not yet verified) `iss`.
+    fn source_for(&self, claims: &Map<String, Value>) -> Result<&Arc<KeySource>, Error> {
+        let iss = match claims.get("iss") {
+            Some(Value::String(iss)) => iss,
+            Some(_) => return Err(Error::new(ErrorKind::InvalidClaim, "iss is not a string")),
+            None => return Err(Error::new(ErrorKind::MissingClaim, "iss is required")),
+        };
         self.inner
-            .gate
-            .refresh(move || async move {
-                match fetch_and_swap(&inner).await {
-                    Ok(()) => true,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "key set refresh for an unknown kid failed");
-                        false
-                    }
-                }
+            .issuers
+            .iter()
+            .find(|entry| match &entry.matcher {
+                IssuerMatch::Exact(issuer) => issuer == iss,
+                IssuerMatch::Template(template) => template.tenant_of(iss).is_some(),
             })
-            .await
+            .map(|entry| &entry.source)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidIssuer, "iss is not a trusted issuer"))
     }
 
-    /// The current key set.
+    /// Fetches every issuer's key set again (one attempt each, through the circuit breaker)
+    /// and swaps each in whole. On failure the current sets stay, and the first error is
+    /// returned. A no-op for inline keys.
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let mut first_error = None;
+        for entry in &self.inner.issuers {
+            if let Err(err) = entry.source.refresh_now(0).await {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The current key set of the first issuer.
     pub fn key_set(&self) -> Arc<KeySet> {
-        self.inner.keys.load_full()
+        Arc::clone(&self.inner.issuers[0].source.state().set)
     }
 
-    /// The issuer this validator trusts.
+    /// The first trusted issuer (or issuer template).
     pub fn issuer(&self) -> &str {
-        &self.inner.config.issuer
+        match &self.inner.issuers[0].matcher {
+            IssuerMatch::Exact(issuer) => issuer,
+            IssuerMatch::Template(template) => template.as_str(),
+        }
     }
 
-    /// The JWKS location, when keys are fetched (not given inline).
-    pub fn jwks_uri(&self) -> Option<&Url> {
-        self.inner.jwks_uri.as_ref()
+    /// The JWKS location of the first issuer, when its keys are fetched.
+    pub fn jwks_uri(&self) -> Option<Url> {
+        self.inner.issuers[0].source.jwks_uri()
     }
 
     /// How error responses are rendered by the adapters.
@@ -207,49 +223,114 @@ impl Validator {
     pub fn leeway(&self) -> Duration {
         self.inner.config.policy.leeway
     }
+
+    /// For a health endpoint: per issuer, when the keys were fetched, how old they are, the
+    /// last error, and the circuit breaker's state.
+    pub fn status(&self) -> ValidatorStatus {
+        let issuers = self
+            .inner
+            .issuers
+            .iter()
+            .map(|entry| {
+                let source = &entry.source;
+                let state = source.state();
+                let now = source.clock().now();
+                let fetched = source.jwks_uri().is_some() && state.document.is_some();
+                let age = now.duration_since(state.fetched_at).unwrap_or_default();
+                let history = source.history();
+                IssuerStatus {
+                    issuer: source.label.clone(),
+                    jwks_uri: source.jwks_uri().map(String::from),
+                    keys: state.set.len(),
+                    fetched_at: fetched.then_some(state.fetched_at),
+                    age: fetched.then_some(age),
+                    max_age: fetched.then_some(state.max_age),
+                    stale: fetched && age > state.max_age,
+                    expired: fetched && age > state.max_age.saturating_add(source.stale_limit()),
+                    last_attempt: history.last_attempt,
+                    last_success: history.last_success,
+                    last_error: history.last_error,
+                    breaker: source.breaker_state(),
+                }
+            })
+            .collect();
+        ValidatorStatus { issuers }
+    }
+
+    /// Starts a task that refreshes every issuer's keys every `every` (conditional requests
+    /// make an unchanged key set cheap). It stops when the returned handle is dropped or
+    /// [`BackgroundRefresh::cancel`] is called, and also when every clone of the validator is
+    /// gone. Needs a tokio runtime.
+    pub fn spawn_background_refresh(&self, every: Duration) -> BackgroundRefresh {
+        spawn_refresher(
+            self.inner
+                .issuers
+                .iter()
+                .map(|e| Arc::downgrade(&e.source))
+                .collect(),
+            every,
+        )
+    }
 }
 
-/// Fetches the JWKS and swaps in the new set; an unusable document keeps the old set.
-pub(crate) async fn fetch_and_swap(inner: &Inner) -> Result<(), Error> {
-    let Some(uri) = &inner.jwks_uri else {
-        return Ok(());
-    };
-    let set = fetch_key_set(&inner.fetcher, uri, &inner.config).await?;
-    tracing::info!(jwks_uri = %uri, keys = set.len(), "key set swapped in");
-    inner.keys.store(Arc::new(set));
-    Ok(())
+pub(crate) fn spawn_refresher(sources: Vec<Weak<KeySource>>, every: Duration) -> BackgroundRefresh {
+    let every = every.max(Duration::from_secs(1));
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let mut alive = 0;
+            for weak in &sources {
+                let Some(source) = weak.upgrade() else {
+                    continue;
+                };
+                alive += 1;
+                let _ = source.refresh_now(source.retries()).await;
+            }
+            if alive == 0 {
+                return;
+            }
+        }
+    });
+    BackgroundRefresh { task }
 }
 
-pub(crate) async fn fetch_key_set(
-    fetcher: &Fetcher,
-    uri: &Url,
-    config: &Config,
-) -> Result<KeySet, Error> {
-    let fetched = fetcher.get(uri).await?;
-    if !(200..300).contains(&fetched.status) {
-        return Err(Error::new(
-            ErrorKind::Fetch,
-            format!("GET {uri} answered {}", fetched.status),
-        ));
+/// The handle of a background refresh task: dropping it, or calling
+/// [`cancel`](BackgroundRefresh::cancel), stops the task.
+#[derive(Debug)]
+pub struct BackgroundRefresh {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BackgroundRefresh {
+    /// Stops the task.
+    pub fn cancel(self) {}
+
+    /// Whether the task has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
     }
-    let mut set = KeySet::from_jwks(&fetched.body, &config.algorithms)?;
-    if set.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Fetch,
-            format!("the key set at {uri} holds no usable key"),
-        ));
+}
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        self.task.abort();
     }
-    set.extend_with(&config.secrets);
-    Ok(set)
 }
 
 impl fmt::Debug for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Validator")
-            .field("issuer", &self.inner.config.issuer)
+            .field(
+                "issuers",
+                &self
+                    .inner
+                    .issuers
+                    .iter()
+                    .map(|e| e.source.label.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("audiences", &self.inner.config.policy.audiences)
-            .field("jwks_uri", &self.inner.jwks_uri.as_ref().map(Url::as_str))
-            .field("keys", &**self.inner.keys.load())
+            .field("background_refresh", &self.inner.background.is_some())
             .finish_non_exhaustive()
     }
 }

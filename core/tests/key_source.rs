@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jwtguard_core::{ErrorKind, Validator};
+use jwtguard_core::clock::ManualClock;
+use jwtguard_core::{BreakerState, ErrorKind, Validator};
 use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
 
 async fn validator_for(issuer: &Issuer) -> Validator {
@@ -182,24 +183,54 @@ async fn an_outage_keeps_known_keys_and_answers_503_for_unknown_ones() {
 }
 
 #[tokio::test]
-async fn a_garbage_key_set_keeps_the_old_one() {
+async fn a_garbage_key_set_keeps_the_old_one_and_the_breaker_opens() {
     let issuer = Issuer::start().await;
-    let validator = validator_for(&issuer).await;
+    let clock = Arc::new(ManualClock::now_frozen());
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .shared_clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
     let token = issuer.token().sign();
-    for (status, body) in [
+    let garbage = [
         (200, "not json".to_owned()),
         (200, r#"{"keys":[]}"#.to_owned()),
         (200, r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#.to_owned()),
         (404, "{}".to_owned()),
         (500, "{}".to_owned()),
-    ] {
-        issuer.override_jwks(Some((status, body.clone())));
+    ];
+    for (status, body) in &garbage {
+        issuer.override_jwks(Some((*status, body.clone())));
         let err = validator.refresh().await.unwrap_err();
         assert!(err.is_unavailable(), "{status} {body}: {err}");
         assert!(validator.validate(&token).await.is_ok(), "{status} {body}");
     }
+    let jwks_fetches = issuer.hits("/jwks");
+    let status = &validator.status().issuers[0];
+    assert_eq!(status.breaker, BreakerState::Open, "five failures in a row");
+    assert!(status.last_error.is_some());
+    assert_eq!(status.keys, 1);
+
     issuer.override_jwks(None);
+    let err = validator.refresh().await.unwrap_err();
+    assert!(err.to_string().contains("circuit breaker"), "{err}");
+    assert_eq!(
+        issuer.hits("/jwks"),
+        jwks_fetches,
+        "an open breaker does not call the IdP"
+    );
+
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        validator.status().issuers[0].breaker,
+        BreakerState::HalfOpen
+    );
     validator.refresh().await.unwrap();
+    let status = &validator.status().issuers[0];
+    assert_eq!(status.breaker, BreakerState::Closed);
+    assert_eq!(status.last_error, None);
 }
 
 #[tokio::test]

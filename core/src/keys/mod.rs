@@ -1,9 +1,12 @@
 //! Key sets: the verifying keys of one issuer, parsed once into the form the crypto backend
 //! verifies with, and looked up by `kid` and algorithm.
 
+mod breaker;
 mod jwk;
+mod policy;
 pub(crate) mod refresh;
 mod rsa_checks;
+pub(crate) mod source;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -14,7 +17,9 @@ use aws_lc_rs::signature::ParsedPublicKey;
 use crate::algorithm::Algorithm;
 use crate::error::{Error, ErrorKind};
 
+pub use breaker::BreakerState;
 pub use jwk::SkippedKey;
+pub use policy::RefreshPolicy;
 
 /// The verifying keys of one issuer.
 ///

@@ -52,15 +52,6 @@ impl RefreshGate {
             .map_or(0, |d| d.as_millis())
     }
 
-    /// Notes a fetch that ran outside the gate (an explicit refresh).
-    pub(crate) fn record(&self, ok: bool) {
-        let now = self.now_millis();
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last = Some((now, ok));
-    }
-
     /// Joins the fetch in flight, or starts one with `start` unless the cooldown forbids it.
     ///
     /// The fetch runs in its own task, so a caller that goes away does not cancel it. The

@@ -1,0 +1,116 @@
+//! Key caches: where fetched JWKS documents are kept so that many instances of a service share
+//! one fetch and start warm while the IdP is down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::validator::BoxFuture;
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisKeyCache;
+
+/// A fetched JWKS document and what is known about its freshness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedJwks {
+    /// The JWKS document as fetched.
+    pub document: String,
+    /// When it was fetched (or confirmed by a `304`), in milliseconds since the Unix epoch.
+    pub fetched_at_ms: u64,
+    /// How long it is fresh, in seconds (from `Cache-Control`, clamped by the policy).
+    pub max_age_secs: u64,
+    /// Its `ETag`, for conditional requests.
+    pub etag: Option<String>,
+}
+
+/// Stores fetched JWKS documents, keyed by a string derived from the JWKS URL.
+///
+/// Implementations must be cheap to call from async code (no blocking I/O). A failing cache
+/// never fails a request: jwtguard logs the failure and fetches from the IdP instead.
+///
+/// [`try_lock`](KeyCache::try_lock) and [`unlock`](KeyCache::unlock) let instances agree on
+/// who fetches: the one that takes the lock fetches, the others wait briefly for its result in
+/// the cache. The defaults always grant the lock.
+pub trait KeyCache: Send + Sync + 'static {
+    /// The cached document for `key`, if any.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<CachedJwks>, Error>>;
+
+    /// Stores `entry` under `key` for at most `ttl`.
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        entry: CachedJwks,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Tries to take the fetch lock for `key` for at most `ttl`. Default: always granted.
+    fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, Error>> {
+        let _ = (key, ttl);
+        Box::pin(async { Ok(true) })
+    }
+
+    /// Releases the fetch lock for `key`. Default: nothing to do.
+    fn unlock<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = key;
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An in-process cache: the default. Share one between validators (it is cheap to clone) so
+/// that they share fetches.
+#[derive(Clone)]
+pub struct MemoryKeyCache {
+    entries: moka::sync::Cache<String, Arc<CachedJwks>>,
+}
+
+impl MemoryKeyCache {
+    /// An empty cache holding at most 1 024 documents, each for at most 48 hours.
+    pub fn new() -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(1024)
+                .time_to_live(Duration::from_secs(48 * 3600))
+                .build(),
+        }
+    }
+}
+
+impl Default for MemoryKeyCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryKeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryKeyCache")
+            .field("entries", &self.entries.entry_count())
+            .finish()
+    }
+}
+
+impl KeyCache for MemoryKeyCache {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<CachedJwks>, Error>> {
+        let found = self.entries.get(key).map(|entry| (*entry).clone());
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        entry: CachedJwks,
+        _ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.entries.insert(key.to_owned(), Arc::new(entry));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The cache key of a JWKS URL.
+pub(crate) fn cache_key(jwks_uri: &str) -> String {
+    format!("jwtguard:jwks:{jwks_uri}")
+}

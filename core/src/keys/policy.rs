@@ -1,0 +1,158 @@
+//! The refresh policy: when keys are refreshed, how failures are retried, and how long stale
+//! keys are served.
+
+use std::time::Duration;
+
+/// How the key set of an issuer is kept fresh. Every field has a documented default; see
+/// `docs/KEYS.md` for how they play together.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwtguard_core::RefreshPolicy;
+///
+/// let mut policy = RefreshPolicy::default();
+/// policy.stale_limit = Duration::from_secs(6 * 3600);
+/// assert_eq!(policy.unknown_kid_cooldown, Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshPolicy {
+    /// How long a fetched key set is fresh when the JWKS response has no
+    /// `Cache-Control: max-age`. Default 10 minutes.
+    pub default_max_age: Duration,
+    /// The smallest max age taken from `Cache-Control` (smaller values, `no-cache` and
+    /// `no-store` are raised to it). Default 1 minute.
+    pub min_max_age: Duration,
+    /// The largest max age taken from `Cache-Control`. Default 24 hours.
+    pub max_max_age: Duration,
+    /// How long before the max age a refresh starts in the background, while requests keep
+    /// using the current set. Default 30 seconds (half the max age when that is shorter).
+    pub refresh_ahead: Duration,
+    /// After a refresh caused by an unknown `kid` (or any refresh attempt), further unknown
+    /// `kid`s fail at once, without a fetch, for this long. Default 30 seconds.
+    pub unknown_kid_cooldown: Duration,
+    /// How long the last-known-good key set is served after its max age while the IdP can't
+    /// be reached. After that every token answers 503. Default 24 hours.
+    pub stale_limit: Duration,
+    /// Extra attempts after a failed fetch (not for the fetch caused by an unknown `kid`, which
+    /// fails fast). Default 2.
+    pub retries: u32,
+    /// The first backoff between attempts; it doubles each time, with full jitter. Default
+    /// 200 ms.
+    pub backoff: Duration,
+    /// The longest backoff. Default 2 seconds.
+    pub max_backoff: Duration,
+    /// Consecutive failed refreshes that open the circuit breaker. Default 5.
+    pub breaker_threshold: u32,
+    /// How long an open breaker refuses to contact the IdP before letting one trial through.
+    /// Default 30 seconds.
+    pub breaker_open_for: Duration,
+    /// Consecutive failed JWKS fetches after which discovery runs again (the JWKS URL may have
+    /// moved). Default 2.
+    pub rediscover_after: u32,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            default_max_age: Duration::from_secs(600),
+            min_max_age: Duration::from_secs(60),
+            max_max_age: Duration::from_secs(24 * 3600),
+            refresh_ahead: Duration::from_secs(30),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            stale_limit: Duration::from_secs(24 * 3600),
+            retries: 2,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+            breaker_threshold: 5,
+            breaker_open_for: Duration::from_secs(30),
+            rediscover_after: 2,
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// The max age for a response with this `Cache-Control` value.
+    pub(crate) fn max_age(&self, cache_control: Option<&str>) -> Duration {
+        let Some(header) = cache_control else {
+            return self.default_max_age;
+        };
+        let mut max_age = None;
+        for directive in header.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-cache" || lower == "no-store" {
+                return self.min_max_age;
+            }
+            if let Some(seconds) = lower.strip_prefix("max-age=") {
+                max_age = seconds.trim_matches('"').parse::<u64>().ok();
+            }
+        }
+        max_age.map_or(self.default_max_age, |seconds| {
+            Duration::from_secs(seconds).clamp(self.min_max_age, self.max_max_age)
+        })
+    }
+
+    /// How old a key set may get before a background refresh starts.
+    pub(crate) fn refresh_at(&self, max_age: Duration) -> Duration {
+        max_age.saturating_sub(self.refresh_ahead.min(max_age / 2))
+    }
+
+    /// The backoff before retry `attempt` (1-based), with full jitter.
+    pub(crate) fn backoff_for(&self, attempt: u32) -> Duration {
+        let exponential = self
+            .backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_backoff);
+        let mut byte = [0u8; 2];
+        let _ = aws_lc_rs::rand::fill(&mut byte);
+        let fraction = f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX);
+        exponential.mul_f64(0.5 + fraction / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_is_clamped() {
+        let p = RefreshPolicy::default();
+        assert_eq!(p.max_age(None), Duration::from_secs(600));
+        assert_eq!(
+            p.max_age(Some("public, max-age=3600")),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(p.max_age(Some("max-age=5")), Duration::from_secs(60));
+        assert_eq!(
+            p.max_age(Some("max-age=999999999")),
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(p.max_age(Some("no-store")), Duration::from_secs(60));
+        assert_eq!(p.max_age(Some("max-age=abc")), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn refresh_starts_ahead_of_the_max_age() {
+        let p = RefreshPolicy::default();
+        assert_eq!(
+            p.refresh_at(Duration::from_secs(600)),
+            Duration::from_secs(570)
+        );
+        assert_eq!(
+            p.refresh_at(Duration::from_secs(40)),
+            Duration::from_secs(20)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let p = RefreshPolicy::default();
+        for _ in 0..50 {
+            let first = p.backoff_for(1);
+            assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(200));
+            let third = p.backoff_for(3);
+            assert!(third >= Duration::from_millis(400) && third <= Duration::from_millis(800));
+            assert!(p.backoff_for(30) <= Duration::from_secs(2));
+        }
+    }
+}

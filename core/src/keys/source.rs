@@ -1,0 +1,499 @@
+//! One issuer's keys, kept live: the current key set in an `ArcSwap`, refreshed ahead of its
+//! max age, on unknown `kid`s (coalesced, with a cooldown), or in the background; fetched
+//! through a shared cache, with retries, a circuit breaker and rediscovery.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use url::Url;
+
+use super::KeySet;
+use super::breaker::{Breaker, BreakerState};
+use super::policy::RefreshPolicy;
+use super::refresh::{Outcome, RefreshGate};
+use crate::algorithm::Algorithm;
+use crate::cache::{CachedJwks, KeyCache, cache_key};
+use crate::clock::Clock;
+use crate::discovery;
+use crate::error::{Error, ErrorKind};
+use crate::http::Fetcher;
+use crate::jws::CompactJws;
+
+/// How long one instance may hold the shared fetch lock.
+const FETCH_LOCK_TTL: Duration = Duration::from_secs(5);
+/// How often an instance that did not get the lock looks for the other's result.
+const FETCH_LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The key set in use and what is known about its freshness.
+pub(crate) struct KeyState {
+    pub(crate) set: Arc<KeySet>,
+    pub(crate) fetched_at: SystemTime,
+    pub(crate) max_age: Duration,
+    pub(crate) etag: Option<String>,
+    pub(crate) document: Option<Arc<str>>,
+}
+
+/// Where the keys come from.
+pub(crate) enum Origin {
+    /// Given inline: never fetched.
+    Inline,
+    /// A JWKS URL set directly.
+    Jwks(Url),
+    /// A JWKS URL found by discovery of this issuer; discovery may run again.
+    Discovered { issuer: String, jwks_uri: Url },
+}
+
+/// Everything a source needs that the validator configures once.
+pub(crate) struct SourceSettings {
+    pub(crate) algorithms: Arc<[Algorithm]>,
+    pub(crate) secrets: Arc<KeySet>,
+    pub(crate) policy: RefreshPolicy,
+    pub(crate) fetcher: Fetcher,
+    pub(crate) cache: Arc<dyn KeyCache>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// What the status report says about one source.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct History {
+    pub(crate) last_attempt: Option<SystemTime>,
+    pub(crate) last_success: Option<SystemTime>,
+    pub(crate) last_error: Option<String>,
+}
+
+pub(crate) struct KeySource {
+    pub(crate) label: String,
+    origin: Mutex<Origin>,
+    state: ArcSwap<KeyState>,
+    settings: SourceSettings,
+    gate: Arc<RefreshGate>,
+    breaker: Breaker,
+    /// No background refresh-ahead is started before this time (Unix ms).
+    next_ahead_ms: AtomicU64,
+    history: Mutex<History>,
+}
+
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl KeySource {
+    /// A source of fixed keys.
+    pub(crate) fn inline(
+        label: String,
+        mut set: KeySet,
+        settings: SourceSettings,
+    ) -> Result<Self, Error> {
+        set.extend_with(&settings.secrets);
+        if set.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the inline key set holds no usable key",
+            ));
+        }
+        let state = KeyState {
+            set: Arc::new(set),
+            fetched_at: settings.clock.now(),
+            max_age: Duration::MAX,
+            etag: None,
+            document: None,
+        };
+        Ok(Self::new(label, Origin::Inline, state, settings))
+    }
+
+    /// A source whose keys are fetched from `origin`, loaded before it is returned: from the
+    /// shared cache when it holds a fresh document, else from the IdP; when the IdP can't be
+    /// reached, a cached document within the stale limit still lets it start.
+    pub(crate) async fn fetched(
+        label: String,
+        origin: Origin,
+        settings: SourceSettings,
+    ) -> Result<Self, Error> {
+        let empty = KeyState {
+            set: Arc::new(KeySet::new()),
+            fetched_at: UNIX_EPOCH,
+            max_age: Duration::ZERO,
+            etag: None,
+            document: None,
+        };
+        let source = Self::new(label, origin, empty, settings);
+        let Some(uri) = source.jwks_uri() else {
+            return Ok(source);
+        };
+        let cached = source.cached(&uri).await;
+        let now = source.settings.clock.now();
+        if let Some(entry) = &cached
+            && fresh_until(entry) > now
+            && source.install_cached(entry).is_ok()
+        {
+            tracing::info!(issuer = %source.label, "keys loaded from the shared cache");
+            return Ok(source);
+        }
+        match source.refresh_now(source.settings.policy.retries).await {
+            Ok(()) => Ok(source),
+            Err(err) => {
+                let usable = cached
+                    .filter(|entry| fresh_until(entry) + source.settings.policy.stale_limit > now);
+                match usable {
+                    Some(entry) if source.install_cached(&entry).is_ok() => {
+                        tracing::warn!(issuer = %source.label, error = %err,
+                            "the IdP can't be reached; starting with cached keys");
+                        Ok(source)
+                    }
+                    _ => Err(err),
+                }
+            }
+        }
+    }
+
+    fn new(label: String, origin: Origin, state: KeyState, settings: SourceSettings) -> Self {
+        let gate = Arc::new(RefreshGate::new(
+            settings.policy.unknown_kid_cooldown,
+            Arc::clone(&settings.clock),
+        ));
+        let breaker = Breaker::new(
+            settings.policy.breaker_threshold,
+            settings.policy.breaker_open_for,
+        );
+        Self {
+            label,
+            origin: Mutex::new(origin),
+            state: ArcSwap::from_pointee(state),
+            settings,
+            gate,
+            breaker,
+            next_ahead_ms: AtomicU64::new(0),
+            history: Mutex::new(History::default()),
+        }
+    }
+
+    pub(crate) fn jwks_uri(&self) -> Option<Url> {
+        match &*self.origin.lock().unwrap_or_else(PoisonError::into_inner) {
+            Origin::Inline => None,
+            Origin::Jwks(uri) | Origin::Discovered { jwks_uri: uri, .. } => Some(uri.clone()),
+        }
+    }
+
+    pub(crate) fn state(&self) -> Arc<KeyState> {
+        self.state.load_full()
+    }
+
+    /// Checks the signature of `jws` with this source's keys. Starts a background refresh when
+    /// the keys are due; on an unknown `kid`, waits for one coalesced refresh (or fails at once
+    /// inside the cooldown). Keys past their stale limit, or an unknown `kid` while the IdP
+    /// can't be reached, are [`ErrorKind::KeysUnavailable`].
+    pub(crate) async fn check_signature(
+        self: &Arc<Self>,
+        jws: &CompactJws<'_>,
+    ) -> Result<(), Error> {
+        let first = {
+            let state = self.state.load();
+            self.check_freshness(&state)?;
+            jws.check_signature(&state.set)
+        };
+        match first {
+            Err(err) if err.kind() == ErrorKind::UnknownKey && self.jwks_uri().is_some() => {
+                match self.refresh_for_unknown_kid().await {
+                    Outcome::Refreshed => jws.check_signature(&self.state.load().set),
+                    Outcome::CoolingDown { last_failed: false } => {
+                        metrics::counter!("jwtguard_unknown_kid_refetch_suppressed_total")
+                            .increment(1);
+                        Err(err)
+                    }
+                    Outcome::Failed | Outcome::CoolingDown { last_failed: true } => {
+                        Err(Error::new(
+                            ErrorKind::KeysUnavailable,
+                            "unknown kid and the key set can't be refreshed",
+                        ))
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn check_freshness(self: &Arc<Self>, state: &KeyState) -> Result<(), Error> {
+        if matches!(state.max_age, Duration::MAX) {
+            return Ok(());
+        }
+        let now = self.settings.clock.now();
+        let age = now.duration_since(state.fetched_at).unwrap_or_default();
+        if age
+            > state
+                .max_age
+                .saturating_add(self.settings.policy.stale_limit)
+        {
+            self.start_background_refresh(now);
+            return Err(Error::new(
+                ErrorKind::KeysUnavailable,
+                "the key set is past its stale limit and can't be refreshed",
+            ));
+        }
+        if age >= self.settings.policy.refresh_at(state.max_age) {
+            self.start_background_refresh(now);
+        }
+        Ok(())
+    }
+
+    /// Starts one refresh in its own task unless one was started less than a cooldown ago.
+    fn start_background_refresh(self: &Arc<Self>, now: SystemTime) {
+        let now_ms = millis(now);
+        let next = self.next_ahead_ms.load(Ordering::Relaxed);
+        if now_ms < next {
+            return;
+        }
+        let cooldown = u64::try_from(self.settings.policy.unknown_kid_cooldown.as_millis())
+            .unwrap_or(u64::MAX);
+        if self
+            .next_ahead_ms
+            .compare_exchange(
+                next,
+                now_ms.saturating_add(cooldown.max(1)),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return;
+        }
+        let source = Arc::clone(self);
+        tokio::spawn(async move {
+            let retries = source.settings.policy.retries;
+            if let Err(err) = source.refresh_now(retries).await {
+                tracing::warn!(issuer = %source.label, error = %err, "background key refresh failed");
+            }
+        });
+    }
+
+    async fn refresh_for_unknown_kid(self: &Arc<Self>) -> Outcome {
+        let source = Arc::clone(self);
+        self.gate
+            .refresh(move || async move { source.refresh_now(0).await.is_ok() })
+            .await
+    }
+
+    /// One refresh: through the breaker, the shared cache and its lock, then the IdP with
+    /// `retries` extra attempts; discovery runs again after repeated failures.
+    pub(crate) async fn refresh_now(&self, retries: u32) -> Result<(), Error> {
+        let started = self.settings.clock.now();
+        let result = if self.breaker.allow(started) {
+            let result = self.refresh_through_cache(retries).await;
+            self.breaker
+                .record(result.is_ok(), self.settings.clock.now());
+            result
+        } else {
+            Err(Error::new(
+                ErrorKind::KeysUnavailable,
+                "the circuit breaker is open: the IdP failed repeatedly",
+            ))
+        };
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("jwtguard_key_refreshes_total", "outcome" => outcome).increment(1);
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.last_attempt = Some(started);
+        match &result {
+            Ok(()) => {
+                history.last_success = Some(self.settings.clock.now());
+                history.last_error = None;
+            }
+            Err(err) => {
+                tracing::warn!(issuer = %self.label, error = %err, "key refresh failed");
+                history.last_error = Some(err.to_string());
+            }
+        }
+        result
+    }
+
+    async fn refresh_through_cache(&self, retries: u32) -> Result<(), Error> {
+        if self.breaker.consecutive_failures() >= self.settings.policy.rediscover_after {
+            self.rediscover().await?;
+        }
+        let Some(uri) = self.jwks_uri() else {
+            return Ok(());
+        };
+        let known = millis(self.state.load().fetched_at);
+        let key = cache_key(uri.as_str());
+        if let Some(entry) = self.cached(&uri).await
+            && entry.fetched_at_ms > known
+            && fresh_until(&entry) > self.settings.clock.now()
+        {
+            return self.install_cached(&entry);
+        }
+        let locked = match self.settings.cache.try_lock(&key, FETCH_LOCK_TTL).await {
+            Ok(locked) => locked,
+            Err(err) => {
+                tracing::warn!(error = %err, "key cache lock failed; fetching directly");
+                true
+            }
+        };
+        if !locked {
+            let deadline = self.settings.clock.now() + FETCH_LOCK_TTL;
+            while self.settings.clock.now() < deadline {
+                tokio::time::sleep(FETCH_LOCK_POLL).await;
+                if let Some(entry) = self.cached(&uri).await
+                    && entry.fetched_at_ms > known
+                {
+                    return self.install_cached(&entry);
+                }
+            }
+        }
+        // Another instance may have finished between our first look and taking the lock.
+        let newer = if locked {
+            self.cached(&uri)
+                .await
+                .filter(|entry| entry.fetched_at_ms > known)
+        } else {
+            None
+        };
+        let result = match newer {
+            Some(entry) => self.install_cached(&entry),
+            None => self.fetch(&uri, retries).await,
+        };
+        if locked && let Err(err) = self.settings.cache.unlock(&key).await {
+            tracing::warn!(error = %err, "key cache unlock failed");
+        }
+        result
+    }
+
+    async fn rediscover(&self) -> Result<(), Error> {
+        let issuer = match &*self.origin.lock().unwrap_or_else(PoisonError::into_inner) {
+            Origin::Discovered { issuer, .. } => issuer.clone(),
+            _ => return Ok(()),
+        };
+        tracing::info!(%issuer, "running discovery again after repeated failures");
+        let (_, jwks_uri) = discovery::discover(&self.settings.fetcher, &issuer).await?;
+        *self.origin.lock().unwrap_or_else(PoisonError::into_inner) =
+            Origin::Discovered { issuer, jwks_uri };
+        Ok(())
+    }
+
+    async fn fetch(&self, uri: &Url, retries: u32) -> Result<(), Error> {
+        let current = self.state.load_full();
+        let mut attempt = 0;
+        loop {
+            let result = self.fetch_once(uri, &current).await;
+            match result {
+                Err(err) if err.kind() == ErrorKind::KeysUnavailable && attempt < retries => {
+                    attempt += 1;
+                    tokio::time::sleep(self.settings.policy.backoff_for(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn fetch_once(&self, uri: &Url, current: &KeyState) -> Result<(), Error> {
+        let etag = current.document.as_ref().and(current.etag.as_deref());
+        let fetched = self.settings.fetcher.get(uri, etag).await?;
+        let now = self.settings.clock.now();
+        let max_age = self
+            .settings
+            .policy
+            .max_age(fetched.cache_control.as_deref());
+        let (document, etag) = match (fetched.status, &current.document) {
+            (304, Some(document)) => (Arc::clone(document), current.etag.clone()),
+            (200..=299, _) => {
+                let text = String::from_utf8(fetched.body).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Fetch,
+                        format!("the key set at {uri} is not UTF-8"),
+                    )
+                })?;
+                (Arc::from(text), fetched.etag)
+            }
+            (status, _) => {
+                return Err(Error::new(
+                    ErrorKind::Fetch,
+                    format!("GET {uri} answered {status}"),
+                ));
+            }
+        };
+        let entry = CachedJwks {
+            document: document.to_string(),
+            fetched_at_ms: millis(now),
+            max_age_secs: max_age.as_secs(),
+            etag,
+        };
+        self.install(&entry, Some(document))?;
+        let ttl = max_age.saturating_add(self.settings.policy.stale_limit);
+        if let Err(err) = self
+            .settings
+            .cache
+            .put(&cache_key(uri.as_str()), entry, ttl)
+            .await
+        {
+            tracing::warn!(error = %err, "storing the key set in the cache failed");
+        }
+        Ok(())
+    }
+
+    async fn cached(&self, uri: &Url) -> Option<CachedJwks> {
+        match self.settings.cache.get(&cache_key(uri.as_str())).await {
+            Ok(entry) => entry,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the key cache failed; using the IdP");
+                None
+            }
+        }
+    }
+
+    fn install_cached(&self, entry: &CachedJwks) -> Result<(), Error> {
+        self.install(entry, None)
+    }
+
+    /// Parses `entry` into a key set and swaps it in whole; an unusable document keeps the
+    /// current set.
+    fn install(&self, entry: &CachedJwks, document: Option<Arc<str>>) -> Result<(), Error> {
+        let mut set = KeySet::from_jwks(entry.document.as_bytes(), &self.settings.algorithms)?;
+        if set.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Fetch,
+                format!("the key set of {} holds no usable key", self.label),
+            ));
+        }
+        set.extend_with(&self.settings.secrets);
+        let keys = set.len();
+        self.state.store(Arc::new(KeyState {
+            set: Arc::new(set),
+            fetched_at: UNIX_EPOCH + Duration::from_millis(entry.fetched_at_ms),
+            max_age: Duration::from_secs(entry.max_age_secs),
+            etag: entry.etag.clone(),
+            document: Some(document.unwrap_or_else(|| Arc::from(entry.document.as_str()))),
+        }));
+        metrics::gauge!("jwtguard_keys_loaded", "issuer" => self.label.clone()).set(keys as f64);
+        tracing::info!(issuer = %self.label, keys, "key set swapped in");
+        Ok(())
+    }
+
+    pub(crate) fn history(&self) -> History {
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn breaker_state(&self) -> BreakerState {
+        self.breaker.state(self.settings.clock.now())
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.settings.clock
+    }
+
+    pub(crate) fn retries(&self) -> u32 {
+        self.settings.policy.retries
+    }
+
+    pub(crate) fn stale_limit(&self) -> Duration {
+        self.settings.policy.stale_limit
+    }
+}
+
+fn fresh_until(entry: &CachedJwks) -> SystemTime {
+    UNIX_EPOCH
+        + Duration::from_millis(entry.fetched_at_ms)
+        + Duration::from_secs(entry.max_age_secs)
+}

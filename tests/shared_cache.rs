@@ -1,0 +1,102 @@
+//! Two validators (two "instances" of a service) sharing a real Redis key cache.
+
+use std::time::Duration;
+
+use jwtguard::Validator;
+use jwtguard::cache::RedisKeyCache;
+use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer};
+use jwtguard_tests::RedisServer;
+
+async fn instance(issuer: &Issuer, redis: &RedisServer) -> Validator {
+    Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .http_timeout(Duration::from_secs(2))
+        .key_cache(RedisKeyCache::new(&redis.url()).expect("redis cache"))
+        .build()
+        .await
+        .expect("validator")
+}
+
+#[tokio::test]
+async fn two_instances_share_one_fetch() {
+    let redis = RedisServer::start().await;
+    let issuer = Issuer::start().await;
+    let first = instance(&issuer, &redis).await;
+    let second = instance(&issuer, &redis).await;
+    assert_eq!(
+        issuer.hits("/jwks"),
+        1,
+        "the second instance starts from the cache"
+    );
+    let token = issuer.token().sign();
+    assert!(first.validate(&token).await.is_ok());
+    assert!(second.validate(&token).await.is_ok());
+
+    // A rotation seen by both instances at once: one takes the lock and fetches, the other
+    // reads its result.
+    issuer.rotate();
+    let rotated = issuer.token().sign();
+    let (a, b) = tokio::join!(first.validate(&rotated), second.validate(&rotated));
+    a.expect("first instance");
+    b.expect("second instance");
+    assert_eq!(
+        issuer.hits("/jwks"),
+        2,
+        "one fetch for the rotation, for both instances"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_starts_warm_from_the_cache_while_the_idp_is_down() {
+    let redis = RedisServer::start().await;
+    let issuer = Issuer::start().await;
+    let _first = instance(&issuer, &redis).await;
+    let token = issuer.token().sign();
+    // Discovery needs the IdP; an instance configured with the JWKS URL directly can start
+    // from the cache alone.
+    let jwks_uri = issuer.jwks_uri();
+    issuer.take_down().await;
+    let late = Validator::builder()
+        .issuer(issuer.url())
+        .jwks_uri(jwks_uri)
+        .audience(DEFAULT_AUDIENCE)
+        .key_cache(RedisKeyCache::new(&redis.url()).unwrap())
+        .build()
+        .await
+        .expect("starts from the cached key set");
+    assert!(late.validate(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn killing_redis_mid_run_fails_no_request() {
+    let mut redis = RedisServer::start().await;
+    let issuer = Issuer::start().await;
+    let first = instance(&issuer, &redis).await;
+    let second = instance(&issuer, &redis).await;
+    let token = issuer.token().sign();
+
+    let mut served = 0;
+    for round in 0..200 {
+        if round == 50 {
+            redis.kill().await;
+        }
+        if round == 100 {
+            // A new key while Redis is gone: the instances fall back to the IdP.
+            issuer.rotate();
+        }
+        let token = if round >= 100 {
+            issuer.token().sign()
+        } else {
+            token.clone()
+        };
+        first.validate(&token).await.expect("first instance");
+        second.validate(&token).await.expect("second instance");
+        served += 2;
+    }
+    assert_eq!(served, 400);
+    assert!(
+        issuer.hits("/jwks") >= 2,
+        "the rotation was fetched from the IdP"
+    );
+}
