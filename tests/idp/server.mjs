@@ -6,6 +6,8 @@
 //   IDP_AUDIENCE         the default resource / audience (default https://api.example.test)
 //   IDP_KEYS_FILE        JSON {"keys":[private JWKs]} to sign with (default: new RS256 + ES256 keys)
 //   IDP_WRITE_KEYS_FILE  where to write the private keys in use (to restart with them, or rotate)
+//   IDP_ROTATE           with IDP_KEYS_FILE: put a new RS256 key first (it signs; the old keys
+//                        stay published), as a key rotation does
 //
 // When listening it prints one line: IDP_READY {"issuer":"http://127.0.0.1:<port>","port":<port>}
 // GET /__hits answers the request count per path; POST /__hits/reset clears it.
@@ -39,6 +41,9 @@ async function newKey(alg, prefix) {
 const keys = process.env.IDP_KEYS_FILE
   ? JSON.parse(readFileSync(process.env.IDP_KEYS_FILE, 'utf8')).keys
   : [await newKey('RS256', 'rs'), await newKey('ES256', 'es')];
+if (process.env.IDP_KEYS_FILE && process.env.IDP_ROTATE) {
+  keys.unshift(await newKey('RS256', 'rs'));
+}
 if (process.env.IDP_WRITE_KEYS_FILE) {
   writeFileSync(process.env.IDP_WRITE_KEYS_FILE, JSON.stringify({ keys }));
 }
