@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -59,6 +59,8 @@ struct IssuerState {
     jwks_override: Option<(u16, String)>,
     discovery_issuer: Option<String>,
     openid_configuration: bool,
+    cache_control: Option<String>,
+    not_modified: usize,
     delay: Duration,
 }
 
@@ -92,6 +94,8 @@ impl Issuer {
                 jwks_override: None,
                 discovery_issuer: None,
                 openid_configuration: true,
+                cache_control: None,
+                not_modified: 0,
                 delay: Duration::ZERO,
             }),
         });
@@ -173,6 +177,11 @@ impl Issuer {
         self.shared.lock().openid_configuration = serve;
     }
 
+    /// Sends this `Cache-Control` with the JWKS (default none).
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        self.shared.lock().cache_control = value.map(str::to_owned);
+    }
+
     /// Delays every answer by this long (default none).
     pub fn set_delay(&self, delay: Duration) {
         self.shared.lock().delay = delay;
@@ -181,6 +190,11 @@ impl Issuer {
     /// How many requests reached `path` (such as `"/jwks"`).
     pub fn hits(&self, path: &str) -> usize {
         self.shared.lock().hits.get(path).copied().unwrap_or(0)
+    }
+
+    /// How many JWKS requests were answered `304 Not Modified`.
+    pub fn not_modified_answers(&self) -> usize {
+        self.shared.lock().not_modified
     }
 
     /// Forgets the request counts.
@@ -379,17 +393,32 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
-    let state = shared.lock();
+/// Serves the keys with an `ETag` (a digest of the document) and answers `304 Not Modified`
+/// to a matching `If-None-Match`.
+async fn jwks(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let mut state = shared.lock();
     if let Some((status, body)) = &state.jwks_override {
         let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.clone(),
-        )
-            .into_response();
+        return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
     }
-    let document = crate::keys::jwks(state.keys.iter().map(|k| &**k));
-    axum::Json(document).into_response()
+    let document = crate::keys::jwks(state.keys.iter().map(|k| &**k)).to_string();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, document.as_bytes());
+    let etag = format!("\"{}\"", crate::b64(&digest.as_ref()[..12]));
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        state.not_modified += 1;
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], document).into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Some(value) = state.cache_control.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    response
 }
