@@ -46,7 +46,11 @@ async fn a_rotation_at_the_real_idp_under_load_costs_one_fetch() {
     ])
     .await;
     let new = after.token_for("admin-rs").await;
-    assert_ne!(peek(&old).0["kid"], peek(&new).0["kid"], "a new signing key");
+    assert_ne!(
+        peek(&old).0["kid"],
+        peek(&new).0["kid"],
+        "a new signing key"
+    );
 
     let client = reqwest::Client::new();
     let failures = Arc::new(AtomicUsize::new(0));
@@ -57,7 +61,11 @@ async fn a_rotation_at_the_real_idp_under_load_costs_one_fetch() {
         workers.push(tokio::spawn(async move {
             for i in 0..8 {
                 let token = &tokens[(worker + i) % 2];
-                let response = client.get(format!("{base}/me")).bearer_auth(token).send().await;
+                let response = client
+                    .get(format!("{base}/me"))
+                    .bearer_auth(token)
+                    .send()
+                    .await;
                 if !response.is_ok_and(|r| r.status() == 200) {
                     failures.fetch_add(1, Ordering::SeqCst);
                 }
@@ -67,8 +75,16 @@ async fn a_rotation_at_the_real_idp_under_load_costs_one_fetch() {
     for worker in workers {
         worker.await.unwrap();
     }
-    assert_eq!(failures.load(Ordering::SeqCst), 0, "512 requests, old and new keys, all 200");
-    assert_eq!(jwks_fetches(&after).await, 1, "exactly one fetch for the rotation");
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "512 requests, old and new keys, all 200"
+    );
+    assert_eq!(
+        jwks_fetches(&after).await,
+        1,
+        "exactly one fetch for the rotation"
+    );
     after.stop().await;
 }
 
@@ -108,7 +124,10 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
                 assert_eq!(err.kind(), ErrorKind::UnknownKey);
                 suppressed.fetch_add(1, Ordering::SeqCst);
                 if i % 100 == 0 {
-                    validator.validate(&good).await.expect("valid tokens keep passing");
+                    validator
+                        .validate(&good)
+                        .await
+                        .expect("valid tokens keep passing");
                 }
             }
         }));
@@ -155,7 +174,10 @@ async fn an_outage_at_the_real_idp_and_its_healing() {
     let unknown = rotated.token_for("reader-rs").await;
     rotated.stop().await;
 
-    assert!(validator.validate(&known).await.is_ok(), "known keys pass during the outage");
+    assert!(
+        validator.validate(&known).await.is_ok(),
+        "known keys pass during the outage"
+    );
     let err = validator.validate(&unknown).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeysUnavailable);
     assert_eq!(err.status(), 503);

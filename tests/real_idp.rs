@@ -155,5 +155,8 @@ async fn an_unknown_key_while_the_idp_is_down_is_503() {
     let (code, challenge) = status(&client, format!("{base}/me"), Some(&unknown)).await;
     assert_eq!((code, challenge), (503, None));
     let (code, _) = status(&client, format!("{base}/me"), Some(&known)).await;
-    assert_eq!(code, 200, "tokens with known keys still pass during the outage");
+    assert_eq!(
+        code, 200,
+        "tokens with known keys still pass during the outage"
+    );
 }

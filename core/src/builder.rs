@@ -259,7 +259,9 @@ impl ValidatorBuilder {
     }
 
     /// The HTTP client to talk to the IdP with (custom CA, mTLS, proxy). Default: one client
-    /// per validator that follows redirects only within the same host.
+    /// per validator (shared by all its refreshes) that follows redirects only within the same
+    /// host, and trusts the platform's roots, or only those of the PEM file named by
+    /// `SSL_CERT_FILE` (and the directory `SSL_CERT_DIR`) when set.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

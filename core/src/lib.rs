@@ -18,6 +18,7 @@ pub mod cache;
 pub mod claims;
 pub mod clock;
 pub mod discovery;
+pub mod env;
 mod error;
 pub mod extract;
 mod http;

@@ -38,25 +38,47 @@ async fn keys_are_refreshed_ahead_of_their_max_age_with_a_conditional_request() 
     issuer.set_cache_control(Some("public, max-age=120"));
     let clock = Arc::new(ManualClock::now_frozen());
     let validator = validator_at(&issuer, &clock).await;
-    assert_eq!(validator.status().issuers[0].max_age, Some(Duration::from_secs(120)));
+    assert_eq!(
+        validator.status().issuers[0].max_age,
+        Some(Duration::from_secs(120))
+    );
     let token = issuer.token().sign();
 
     clock.advance(Duration::from_secs(89));
     assert!(validator.validate(&token).await.is_ok());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(issuer.hits("/jwks"), 1, "not due yet (refresh starts 30 s ahead)");
+    assert_eq!(
+        issuer.hits("/jwks"),
+        1,
+        "not due yet (refresh starts 30 s ahead)"
+    );
 
     clock.advance(Duration::from_secs(2));
-    assert!(validator.validate(&token).await.is_ok(), "served from the current set");
-    assert_eq!(wait_for_hits(&issuer, "/jwks", 2).await, 2, "one background refresh");
-    assert_eq!(issuer.not_modified_answers(), 1, "an unchanged set costs a 304");
+    assert!(
+        validator.validate(&token).await.is_ok(),
+        "served from the current set"
+    );
+    assert_eq!(
+        wait_for_hits(&issuer, "/jwks", 2).await,
+        2,
+        "one background refresh"
+    );
+    assert_eq!(
+        issuer.not_modified_answers(),
+        1,
+        "an unchanged set costs a 304"
+    );
     for _ in 0..50 {
         if validator.status().issuers[0].age == Some(Duration::ZERO) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(validator.status().issuers[0].age, Some(Duration::ZERO), "confirmed fresh");
+    assert_eq!(
+        validator.status().issuers[0].age,
+        Some(Duration::ZERO),
+        "confirmed fresh"
+    );
 }
 
 #[tokio::test]
@@ -65,10 +87,16 @@ async fn cache_control_is_clamped_to_the_policy() {
     issuer.set_cache_control(Some("max-age=5"));
     let clock = Arc::new(ManualClock::now_frozen());
     let validator = validator_at(&issuer, &clock).await;
-    assert_eq!(validator.status().issuers[0].max_age, Some(Duration::from_secs(60)));
+    assert_eq!(
+        validator.status().issuers[0].max_age,
+        Some(Duration::from_secs(60))
+    );
     issuer.set_cache_control(Some("max-age=31536000"));
     validator.refresh().await.unwrap();
-    assert_eq!(validator.status().issuers[0].max_age, Some(Duration::from_secs(86_400)));
+    assert_eq!(
+        validator.status().issuers[0].max_age,
+        Some(Duration::from_secs(86_400))
+    );
 }
 
 #[tokio::test]
@@ -90,22 +118,36 @@ async fn last_known_good_keys_are_served_until_the_stale_limit() {
     // Tokens are checked against the moving clock: mint them for it.
     let token_at = |clock: &ManualClock| {
         let now = clock.unix_seconds();
-        issuer.token().claim("iat", now).claim("exp", now + 300).sign()
+        issuer
+            .token()
+            .claim("iat", now)
+            .claim("exp", now + 300)
+            .sign()
     };
 
     clock.advance(Duration::from_secs(600 + 3000));
-    assert!(validator.validate(&token_at(&clock)).await.is_ok(), "stale but within the limit");
+    assert!(
+        validator.validate(&token_at(&clock)).await.is_ok(),
+        "stale but within the limit"
+    );
     assert!(validator.status().issuers[0].stale);
 
     clock.advance(Duration::from_secs(601));
     let err = validator.validate(&token_at(&clock)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::KeysUnavailable, "past the stale limit");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::KeysUnavailable,
+        "past the stale limit"
+    );
     assert!(validator.status().issuers[0].expired);
     assert!(!validator.status().is_healthy());
 
     issuer.bring_up().await;
     validator.refresh().await.unwrap();
-    assert!(validator.validate(&token_at(&clock)).await.is_ok(), "healed");
+    assert!(
+        validator.validate(&token_at(&clock)).await.is_ok(),
+        "healed"
+    );
     assert!(validator.status().is_healthy());
 }
 
@@ -141,7 +183,11 @@ async fn a_background_task_refreshes_until_its_handle_is_dropped() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let after_drop = issuer.hits("/jwks");
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert_eq!(issuer.hits("/jwks"), after_drop, "no fetch after the handle is dropped");
+    assert_eq!(
+        issuer.hits("/jwks"),
+        after_drop,
+        "no fetch after the handle is dropped"
+    );
 }
 
 #[tokio::test]
@@ -163,7 +209,10 @@ async fn each_key_is_bound_to_its_issuer_even_when_kids_collide() {
     let b_key = b.signing_key();
     let forged = a.token().with_builder(|builder| {
         let input = builder.signing_input();
-        format!("{input}.{}", jwtguard_testkit::b64(&b_key.sign(input.as_bytes())))
+        format!(
+            "{input}.{}",
+            jwtguard_testkit::b64(&b_key.sign(input.as_bytes()))
+        )
     });
     assert_eq!(
         validator.validate(&forged).await.unwrap_err().kind(),
@@ -173,19 +222,37 @@ async fn each_key_is_bound_to_its_issuer_even_when_kids_collide() {
     // A kid that only B has, in a token that says it comes from A.
     b.rotate_to(TestKey::ec_p256("b-only"));
     validator.refresh().await.unwrap();
-    let cross = a.token().header("kid", "b-only").header("alg", "ES256").with_builder(|builder| {
-        let input = builder.signing_input();
-        let key = b.signing_key();
-        format!("{input}.{}", jwtguard_testkit::b64(&key.sign(input.as_bytes())))
-    });
-    assert_eq!(validator.validate(&cross).await.unwrap_err().kind(), ErrorKind::UnknownKey);
+    let cross = a
+        .token()
+        .header("kid", "b-only")
+        .header("alg", "ES256")
+        .with_builder(|builder| {
+            let input = builder.signing_input();
+            let key = b.signing_key();
+            format!(
+                "{input}.{}",
+                jwtguard_testkit::b64(&key.sign(input.as_bytes()))
+            )
+        });
+    assert_eq!(
+        validator.validate(&cross).await.unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
 
     let stranger = Issuer::start().await;
     assert_eq!(
-        validator.validate(&stranger.token().sign()).await.unwrap_err().kind(),
+        validator
+            .validate(&stranger.token().sign())
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidIssuer
     );
-    assert_eq!(stranger.hits("/jwks"), 0, "an unknown issuer is never contacted");
+    assert_eq!(
+        stranger.hits("/jwks"),
+        0,
+        "an unknown issuer is never contacted"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +261,9 @@ async fn issuer_templates_serve_tenants_from_one_key_set() {
     let template = format!("{}/tenants/{{tid}}/v2.0", keys.url());
     let validator = Validator::builder()
         .issuer_template(
-            IssuerTemplate::new(&template).unwrap().allow_tenants(["acme", "globex"]),
+            IssuerTemplate::new(&template)
+                .unwrap()
+                .allow_tenants(["acme", "globex"]),
             keys.jwks_uri(),
         )
         .audience(DEFAULT_AUDIENCE)
@@ -216,5 +285,9 @@ async fn issuer_templates_serve_tenants_from_one_key_set() {
         let err = validator.validate(&token).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidIssuer, "{iss}");
     }
-    assert_eq!(keys.hits("/.well-known/openid-configuration"), 0, "keys only from the JWKS URL");
+    assert_eq!(
+        keys.hits("/.well-known/openid-configuration"),
+        0,
+        "keys only from the JWKS URL"
+    );
 }

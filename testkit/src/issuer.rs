@@ -399,7 +399,12 @@ async fn jwks(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     let mut state = shared.lock();
     if let Some((status, body)) = &state.jwks_override {
         let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+        return (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response();
     }
     let document = crate::keys::jwks(state.keys.iter().map(|k| &**k)).to_string();
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, document.as_bytes());
@@ -417,7 +422,11 @@ async fn jwks(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);
     }
-    if let Some(value) = state.cache_control.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(value) = state
+        .cache_control
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         headers.insert(header::CACHE_CONTROL, value);
     }
     response
