@@ -448,7 +448,14 @@ impl ValidatorBuilder {
                     KeySource::fetched(label, Origin::Jwks(uri), settings).await?
                 }
                 (SourceSpec::Discovery, IssuerMatch::Exact(issuer)) => {
-                    let (_, jwks_uri) = discovery::discover(&fetcher, issuer).await?;
+                    let keep_for = self.refresh.stale_limit + self.refresh.max_max_age;
+                    let jwks_uri = discovery::discover_with_cache(
+                        &fetcher,
+                        self.cache.as_ref(),
+                        issuer,
+                        keep_for,
+                    )
+                    .await?;
                     let origin = Origin::Discovered {
                         issuer: issuer.clone(),
                         jwks_uri,

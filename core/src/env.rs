@@ -40,7 +40,11 @@ impl ValidatorBuilder {
     /// ```
     /// use jwtguard_core::ValidatorBuilder;
     ///
-    /// let vars = [("JWT_ISSUER", "https://idp.example"), ("JWT_LEEWAY_SECONDS", "soon")];
+    /// let vars = [
+    ///     ("JWT_ISSUER", "https://idp.example"),
+    ///     ("JWT_AUDIENCE", "orders-api"),
+    ///     ("JWT_LEEWAY_SECONDS", "soon"),
+    /// ];
     /// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
     /// let err = ValidatorBuilder::from_vars(lookup).err().unwrap();
     /// assert!(err.to_string().contains("JWT_LEEWAY_SECONDS"));
