@@ -5,18 +5,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
-use http::Request;
-use http::header::AUTHORIZATION;
-use jwtguard_core::Validator;
-use jwtguard_core::extract::bearer_token;
+use http::{HeaderMap, Request};
+use jwtguard_core::{RequestView, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::context::AuthContext;
 use crate::rejection::AuthRejection;
 
-/// Validates the `Authorization: Bearer` token of every request with a [`Validator`], and
-/// puts the verified token into the request for [`Claims`](crate::Claims) and the guards.
+/// Validates the token of every request with a [`Validator`] (from the `Authorization: Bearer`
+/// header, or the validator's other [`TokenSource`](jwtguard_core::TokenSource)s), and puts the
+/// verified token into the request for [`Claims`](crate::Claims) and the guards.
 ///
 /// By default a request without a valid token is answered at once (401, or 400/503, see
 /// [`AuthRejection`]). With [`JwtLayer::optional`], requests without any token go through
@@ -103,12 +102,11 @@ where
         let validator = self.validator.clone();
         let optional = self.optional;
         Box::pin(async move {
-            let values = request.headers().get_all(AUTHORIZATION);
-            let token = match bearer_token(values.iter().map(|v| v.as_bytes())) {
-                Ok(token) => match validator.validate(token).await {
-                    Ok(verified) => Some(verified),
-                    Err(error) => return Ok(reject(error, &validator)),
-                },
+            let token = match validator
+                .validate_request(&Headers(request.headers()))
+                .await
+            {
+                Ok(verified) => Some(verified),
                 Err(error) if error.is_missing_token() && optional => None,
                 Err(error) => return Ok(reject(error, &validator)),
             };
@@ -117,6 +115,15 @@ where
                 .insert(AuthContext { token, validator });
             inner.call(request).await
         })
+    }
+}
+
+/// The request's headers, as the core's token sources see them.
+struct Headers<'a>(&'a HeaderMap);
+
+impl RequestView for Headers<'_> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.0.get_all(name).iter().map(|v| v.as_bytes()).collect()
     }
 }
 

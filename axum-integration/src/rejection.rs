@@ -78,7 +78,9 @@ impl IntoResponse for AuthRejection {
         let mut response = Response::new(Body::from(parts.body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let content_type = HeaderValue::from_str(&parts.content_type)
+            .unwrap_or(HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, content_type);
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = parts
             .www_authenticate

@@ -13,6 +13,7 @@ use crate::claims::ClaimsPolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::discovery;
 use crate::error::{Error, ErrorKind};
+use crate::extract::TokenSource;
 use crate::http::Fetcher;
 use crate::issuer::IssuerTemplate;
 use crate::keys::source::{KeySource, Origin, SourceSettings};
@@ -88,6 +89,7 @@ pub struct ValidatorBuilder {
     sync_checks: Vec<SyncCheck>,
     async_checks: Vec<AsyncCheck>,
     response: ResponseOptions,
+    token_sources: Vec<TokenSource>,
 }
 
 impl Default for ValidatorBuilder {
@@ -115,6 +117,7 @@ impl Default for ValidatorBuilder {
             sync_checks: Vec::new(),
             async_checks: Vec::new(),
             response: ResponseOptions::default(),
+            token_sources: vec![TokenSource::Bearer],
         }
     }
 }
@@ -364,6 +367,21 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Where the adapters look for the token. Default: the `Authorization: Bearer` header
+    /// only. With several sources, a request that carries a token in two of them is refused as
+    /// `invalid_request` (RFC 6750 §2).
+    ///
+    /// ```
+    /// use jwtguard_core::{TokenSource, Validator};
+    ///
+    /// let builder = Validator::builder()
+    ///     .token_sources([TokenSource::Bearer, TokenSource::Cookie("access_token".into())]);
+    /// ```
+    pub fn token_sources<I: IntoIterator<Item = TokenSource>>(mut self, sources: I) -> Self {
+        self.token_sources = sources.into_iter().collect();
+        self
+    }
+
     /// How the adapters render errors. Default terse: no `error_description`, no realm.
     pub fn response_options(mut self, options: ResponseOptions) -> Self {
         self.response = options;
@@ -383,6 +401,9 @@ impl ValidatorBuilder {
         }
         if self.issuers.is_empty() {
             return Err(config_error("an issuer is required: call .issuer(..)"));
+        }
+        if self.token_sources.is_empty() {
+            return Err(config_error("at least one token source is needed"));
         }
         if self.audiences.is_empty() {
             return Err(config_error(
@@ -487,6 +508,7 @@ impl ValidatorBuilder {
             sync_checks: self.sync_checks,
             async_checks: self.async_checks,
             response: self.response,
+            token_sources: self.token_sources,
         };
         tracing::info!(issuers = issuers.len(), "validator ready");
         Ok(Validator::from_inner(Inner {

@@ -1,6 +1,124 @@
-//! Reading the bearer token out of a request (RFC 6750 §2.1), for every adapter alike.
+//! Reading the token out of a request, for every adapter alike: the `Authorization: Bearer`
+//! header (RFC 6750 §2.1) by default, or a cookie, another header, or a function.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
+
+/// What the token sources see of a request. Each adapter implements it over its own request
+/// type.
+pub trait RequestView {
+    /// The values of every header with this name (matched case-insensitively), in order.
+    fn header_values(&self, name: &str) -> Vec<&[u8]>;
+}
+
+/// A function that finds the token in a request.
+pub type FindToken = Arc<dyn Fn(&dyn RequestView) -> Option<String> + Send + Sync>;
+
+/// A place to find the token in.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>`, the scheme matched case-insensitively. The default.
+    Bearer,
+    /// The cookie with this name.
+    Cookie(String),
+    /// The header with this name, whose whole value is the token.
+    Header(String),
+    /// A function of the request.
+    Custom(FindToken),
+}
+
+impl TokenSource {
+    /// A source from a function of the request.
+    pub fn custom<F>(find: F) -> Self
+    where
+        F: Fn(&dyn RequestView) -> Option<String> + Send + Sync + 'static,
+    {
+        Self::Custom(Arc::new(find))
+    }
+
+    fn find<'r>(&self, request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
+        match self {
+            Self::Bearer => match bearer_token(request.header_values("authorization")) {
+                Ok(token) => Ok(Some(Cow::Borrowed(token))),
+                Err(err) if err.is_missing_token() => Ok(None),
+                Err(err) => Err(err),
+            },
+            Self::Cookie(name) => Ok(cookie(request, name).map(Cow::Borrowed)),
+            Self::Header(name) => {
+                let values = request.header_values(name);
+                match values.as_slice() {
+                    [] => Ok(None),
+                    [value] => std::str::from_utf8(value)
+                        .ok()
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| Some(Cow::Borrowed(v)))
+                        .ok_or_else(|| {
+                            Error::new(
+                                ErrorKind::InvalidRequest,
+                                "the token header is empty or not text",
+                            )
+                        }),
+                    _ => Err(Error::new(
+                        ErrorKind::InvalidRequest,
+                        "more than one token header",
+                    )),
+                }
+            }
+            Self::Custom(find) => Ok(find(request).map(Cow::Owned)),
+        }
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bearer => f.write_str("Bearer"),
+            Self::Cookie(name) => write!(f, "Cookie({name:?})"),
+            Self::Header(name) => write!(f, "Header({name:?})"),
+            Self::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+/// Finds the one token of a request among `sources`.
+///
+/// No token anywhere is [`ErrorKind::MissingToken`]; a token in more than one place (RFC 6750
+/// §2: a client must not use more than one method) is [`ErrorKind::InvalidRequest`].
+pub fn find_token<'r>(
+    sources: &[TokenSource],
+    request: &'r dyn RequestView,
+) -> Result<Cow<'r, str>, Error> {
+    let mut found = None;
+    for source in sources {
+        if let Some(token) = source.find(request)? {
+            if found.is_some() {
+                return Err(Error::new(
+                    ErrorKind::InvalidRequest,
+                    "the request carries a token in more than one place",
+                ));
+            }
+            found = Some(token);
+        }
+    }
+    found.ok_or_else(|| Error::new(ErrorKind::MissingToken, "no token in the request"))
+}
+
+fn cookie<'r>(request: &'r dyn RequestView, name: &str) -> Option<&'r str> {
+    request
+        .header_values("cookie")
+        .into_iter()
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
 
 /// Reads the token from the values of the request's `Authorization` headers.
 ///
@@ -65,6 +183,77 @@ fn is_b64token(token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Headers(Vec<(&'static str, &'static str)>);
+
+    impl RequestView for Headers {
+        fn header_values(&self, name: &str) -> Vec<&[u8]> {
+            self.0
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_bytes())
+                .collect()
+        }
+    }
+
+    fn find(
+        sources: &[TokenSource],
+        headers: Vec<(&'static str, &'static str)>,
+    ) -> Result<String, ErrorKind> {
+        find_token(sources, &Headers(headers))
+            .map(Cow::into_owned)
+            .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn sources_and_their_conflicts() {
+        let all = [
+            TokenSource::Bearer,
+            TokenSource::Cookie("access_token".into()),
+            TokenSource::Header("X-Token".into()),
+        ];
+        assert_eq!(
+            find(&all, vec![("Authorization", "Bearer a.b.c")]),
+            Ok("a.b.c".into())
+        );
+        assert_eq!(
+            find(&all, vec![("Cookie", "theme=dark; access_token=c.d.e")]),
+            Ok("c.d.e".into())
+        );
+        assert_eq!(find(&all, vec![("x-token", "f.g.h")]), Ok("f.g.h".into()));
+        assert_eq!(find(&all, vec![]), Err(ErrorKind::MissingToken));
+        assert_eq!(
+            find(&all, vec![("Authorization", "Basic x")]),
+            Err(ErrorKind::MissingToken)
+        );
+        assert_eq!(
+            find(
+                &all,
+                vec![
+                    ("Authorization", "Bearer a.b.c"),
+                    ("Cookie", "access_token=c.d.e")
+                ]
+            ),
+            Err(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(
+            find(&all, vec![("X-Token", "a"), ("X-Token", "b")]),
+            Err(ErrorKind::InvalidRequest)
+        );
+        let custom = [TokenSource::custom(|r| {
+            r.header_values("x-forwarded-token")
+                .first()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })];
+        assert_eq!(
+            find(&custom, vec![("X-Forwarded-Token", "z.z.z")]),
+            Ok("z.z.z".into())
+        );
+        assert_eq!(
+            find(&[TokenSource::Bearer], vec![("Cookie", "access_token=x")]),
+            Err(ErrorKind::MissingToken)
+        );
+    }
 
     fn one(value: &str) -> Result<&str, Error> {
         bearer_token([value.as_bytes()])

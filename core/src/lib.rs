@@ -38,9 +38,10 @@ pub use builder::{
     DEFAULT_UNKNOWN_KID_COOLDOWN, ValidatorBuilder,
 };
 pub use error::{Error, ErrorKind};
+pub use extract::{RequestView, TokenSource};
 pub use issuer::IssuerTemplate;
 pub use keys::{BreakerState, KeySet, RefreshPolicy, SkippedKey};
-pub use response::{ErrorResponse, ResponseOptions};
+pub use response::{BodyRenderer, ErrorResponse, ResponseOptions};
 pub use status::{IssuerStatus, ValidatorStatus};
 pub use token::VerifiedToken;
 pub use validator::{BackgroundRefresh, BoxFuture, TypeCheck, Validator};

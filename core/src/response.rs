@@ -1,26 +1,90 @@
 //! What an error looks like over HTTP, decided once here so that every adapter answers the
 //! same way.
 
+use std::fmt;
+use std::sync::Arc;
+
 use crate::error::{Error, ErrorKind};
 
-/// How error responses are rendered. The default is terse: no `error_description`, no realm.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Replaces the body of error responses: given the error and the default answer, returns the
+/// content type and the body. The status and `WWW-Authenticate` stay as they are.
+pub type BodyRenderer = Arc<dyn Fn(&Error, &ErrorResponse) -> (String, String) + Send + Sync>;
+
+/// How error responses are rendered, the same way by every adapter. The default is terse: no
+/// `error_description`, no realm, a small JSON body.
+///
+/// ```
+/// use jwtguard_core::{Error, ErrorKind, ResponseOptions};
+///
+/// // RFC 9457 problem details instead of the default body.
+/// let options = ResponseOptions::default().with_body(|error, default| {
+///     let problem = serde_json::json!({
+///         "type": "about:blank",
+///         "status": default.status,
+///         "title": error.kind().description(),
+///     });
+///     ("application/problem+json".to_owned(), problem.to_string())
+/// });
+/// let answer = Error::new(ErrorKind::Expired, "exp").to_response(&options);
+/// assert_eq!(answer.status, 401);
+/// assert_eq!(answer.content_type, "application/problem+json");
+/// assert_eq!(answer.www_authenticate.as_deref(), Some(r#"Bearer error="invalid_token""#));
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct ResponseOptions {
     /// Send `error_description` (a fixed, generic sentence per kind) in the challenge and body.
     /// Default `false`.
     pub describe: bool,
     /// A `realm` for the challenge. Default none.
     pub realm: Option<String>,
+    /// Renders the body instead of the default JSON. Default none.
+    pub body: Option<BodyRenderer>,
 }
 
-/// The parts of an HTTP error response: status, `WWW-Authenticate` and a JSON body.
+impl ResponseOptions {
+    /// Sends `error_description`.
+    pub fn with_descriptions(mut self) -> Self {
+        self.describe = true;
+        self
+    }
+
+    /// Sends a `realm` in the challenge.
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Renders bodies with `render` (see [`BodyRenderer`]).
+    pub fn with_body<F>(mut self, render: F) -> Self
+    where
+        F: Fn(&Error, &ErrorResponse) -> (String, String) + Send + Sync + 'static,
+    {
+        self.body = Some(Arc::new(render));
+        self
+    }
+}
+
+impl fmt::Debug for ResponseOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseOptions")
+            .field("describe", &self.describe)
+            .field("realm", &self.realm)
+            .field("body", &self.body.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+/// The parts of an HTTP error response: status, `WWW-Authenticate`, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorResponse {
     /// The status code.
     pub status: u16,
     /// The `WWW-Authenticate` value, for 401 and 403 (and 400) answers.
     pub www_authenticate: Option<String>,
-    /// The body, a small JSON object: `{"error":"invalid_token"}`.
+    /// The body's content type: `application/json` unless a renderer says otherwise.
+    pub content_type: String,
+    /// The body: by default a small JSON object, `{"error":"invalid_token"}`.
     pub body: String,
 }
 
@@ -78,11 +142,18 @@ impl Error {
         if let Some(description) = description {
             body.insert("error_description".into(), description.into());
         }
-        ErrorResponse {
+        let mut response = ErrorResponse {
             status: kind.status(),
             www_authenticate: challenge,
+            content_type: "application/json".to_owned(),
             body: serde_json::Value::Object(body).to_string(),
+        };
+        if let Some(render) = &options.body {
+            let (content_type, body) = render(self, &response);
+            response.content_type = content_type;
+            response.body = body;
         }
+        response
     }
 }
 
@@ -139,10 +210,9 @@ mod tests {
 
     #[test]
     fn descriptions_and_realm_are_opt_in_and_never_the_detail() {
-        let options = ResponseOptions {
-            describe: true,
-            realm: Some("api \"x\"".into()),
-        };
+        let options = ResponseOptions::default()
+            .with_descriptions()
+            .with_realm("api \"x\"");
         let r = render(Error::new(ErrorKind::Expired, "internal detail"), &options);
         assert_eq!(
             r.www_authenticate.as_deref(),

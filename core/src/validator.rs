@@ -16,6 +16,7 @@ use crate::builder::ValidatorBuilder;
 use crate::claims::{ClaimsPolicy, check_claims};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
+use crate::extract::{RequestView, TokenSource, find_token};
 use crate::issuer::IssuerTemplate;
 use crate::json;
 use crate::jws::CompactJws;
@@ -67,6 +68,7 @@ pub(crate) struct Config {
     pub(crate) sync_checks: Vec<SyncCheck>,
     pub(crate) async_checks: Vec<AsyncCheck>,
     pub(crate) response: ResponseOptions,
+    pub(crate) token_sources: Vec<TokenSource>,
 }
 
 /// Which tokens an issuer entry serves.
@@ -212,6 +214,25 @@ impl Validator {
     /// The JWKS location of the first issuer, when its keys are fetched.
     pub fn jwks_uri(&self) -> Option<Url> {
         self.inner.issuers[0].source.jwks_uri()
+    }
+
+    /// Finds the request's token in the configured [`TokenSource`]s (by default the
+    /// `Authorization: Bearer` header). No token is [`ErrorKind::MissingToken`]; a token in
+    /// two places is [`ErrorKind::InvalidRequest`].
+    pub fn find_token<'r>(
+        &self,
+        request: &'r dyn RequestView,
+    ) -> Result<std::borrow::Cow<'r, str>, Error> {
+        find_token(&self.inner.config.token_sources, request)
+    }
+
+    /// Finds the request's token and validates it: what an adapter does for each request.
+    pub async fn validate_request<R: RequestView>(
+        &self,
+        request: &R,
+    ) -> Result<VerifiedToken, Error> {
+        let token = self.find_token(request)?;
+        self.validate(&token).await
     }
 
     /// How error responses are rendered by the adapters.

@@ -22,10 +22,7 @@ async fn main() -> ExitCode {
         .issuer(issuer.url())
         .audience(DEFAULT_AUDIENCE)
         // The demo shows why each request was refused; by default answers are terser.
-        .response_options(ResponseOptions {
-            describe: true,
-            realm: None,
-        })
+        .response_options(ResponseOptions::default().with_descriptions())
         .build()
         .await
     {
