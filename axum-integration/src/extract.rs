@@ -2,17 +2,17 @@
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use jwtguard_core::{Error, ErrorKind, VerifiedToken};
+use jwtguard_core::{RequestAuth, VerifiedToken};
 use serde::de::DeserializeOwned;
 
-use crate::context::AuthContext;
 use crate::rejection::AuthRejection;
 
 /// The validated claims, deserialized into `T` (by default the whole claim set as JSON).
 ///
 /// Needs [`JwtLayer`](crate::JwtLayer) on the route; without it the extractor answers 500, as
 /// the application is wired wrongly. Claims that don't fit `T` answer 401 `invalid_token`.
-/// `Option<Claims<T>>` is `None` for anonymous requests under [`JwtLayer::optional`](crate::JwtLayer::optional).
+/// `Option<Claims<T>>` is `None` for anonymous requests under
+/// [`JwtLayer::optional`](crate::JwtLayer::optional).
 ///
 /// ```
 /// use jwtguard_axum::Claims;
@@ -35,28 +35,13 @@ pub struct Claims<T = serde_json::Value>(pub T);
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub VerifiedToken);
 
-fn context(parts: &Parts) -> Result<&AuthContext, AuthRejection> {
-    parts.extensions.get::<AuthContext>().ok_or_else(|| {
-        AuthRejection::missing_layer("a jwtguard extractor is used on a route without JwtLayer")
+/// The authentication outcome the layer left in the request.
+pub(crate) fn request_auth(parts: &Parts) -> Result<&RequestAuth, AuthRejection> {
+    parts.extensions.get::<RequestAuth>().ok_or_else(|| {
+        AuthRejection::plain(RequestAuth::not_installed(
+            "a jwtguard extractor or guard is used on a route without JwtLayer",
+        ))
     })
-}
-
-fn required(context: &AuthContext) -> Result<&VerifiedToken, AuthRejection> {
-    context.token.as_ref().ok_or_else(|| {
-        AuthRejection::new(
-            Error::new(ErrorKind::MissingToken, "no bearer token"),
-            context.validator.response_options(),
-        )
-    })
-}
-
-fn typed<T: DeserializeOwned>(
-    context: &AuthContext,
-    token: &VerifiedToken,
-) -> Result<T, AuthRejection> {
-    token
-        .deserialize()
-        .map_err(|e| AuthRejection::new(e, context.validator.response_options()))
 }
 
 impl<S, T> FromRequestParts<S> for Claims<T>
@@ -67,8 +52,10 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let context = context(parts)?;
-        typed(context, required(context)?).map(Claims)
+        let auth = request_auth(parts)?;
+        auth.claims()
+            .map(Claims)
+            .map_err(|e| AuthRejection::for_request(e, auth))
     }
 }
 
@@ -83,11 +70,10 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let context = context(parts)?;
-        match &context.token {
-            Some(token) => typed(context, token).map(|t| Some(Claims(t))),
-            None => Ok(None),
-        }
+        let auth = request_auth(parts)?;
+        auth.optional_claims()
+            .map(|claims| claims.map(Claims))
+            .map_err(|e| AuthRejection::for_request(e, auth))
     }
 }
 
@@ -98,8 +84,11 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let context = context(parts)?;
-        required(context).cloned().map(Authenticated)
+        let auth = request_auth(parts)?;
+        auth.required()
+            .cloned()
+            .map(Authenticated)
+            .map_err(|e| AuthRejection::for_request(e, auth))
     }
 }
 
@@ -113,6 +102,6 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(context(parts)?.token.clone().map(Authenticated))
+        Ok(request_auth(parts)?.token().cloned().map(Authenticated))
     }
 }

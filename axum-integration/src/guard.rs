@@ -7,11 +7,10 @@ use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
 use http::Request;
-use jwtguard_core::{Error, ErrorKind, Requirement};
+use jwtguard_core::{RequestAuth, Requirement};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::context::AuthContext;
 use crate::rejection::AuthRejection;
 
 /// Refuses requests whose token does not meet a [`Requirement`] with 403
@@ -106,7 +105,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match check(&self.requirement, request.extensions().get::<AuthContext>()) {
+        match check(&self.requirement, request.extensions().get::<RequestAuth>()) {
             Ok(()) => Box::pin(self.inner.call(request)),
             Err(rejection) => {
                 let response = rejection.into_response();
@@ -116,20 +115,12 @@ where
     }
 }
 
-fn check(requirement: &Requirement, context: Option<&AuthContext>) -> Result<(), AuthRejection> {
-    let Some(context) = context else {
-        return Err(AuthRejection::missing_layer(
+fn check(requirement: &Requirement, auth: Option<&RequestAuth>) -> Result<(), AuthRejection> {
+    let auth = auth.ok_or_else(|| {
+        AuthRejection::plain(RequestAuth::not_installed(
             "a jwtguard guard is used on a route without JwtLayer",
-        ));
-    };
-    let options = context.validator.response_options();
-    let Some(token) = &context.token else {
-        return Err(AuthRejection::new(
-            Error::new(ErrorKind::MissingToken, "no bearer token"),
-            options,
-        ));
-    };
-    requirement
-        .check(token)
-        .map_err(|e| AuthRejection::new(e, options))
+        ))
+    })?;
+    auth.require(requirement)
+        .map_err(|e| AuthRejection::for_request(e, auth))
 }

@@ -6,11 +6,10 @@ use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
 use http::{HeaderMap, Request};
-use jwtguard_core::{RequestView, Validator};
+use jwtguard_core::{RequestAuth, RequestView, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::context::AuthContext;
 use crate::rejection::AuthRejection;
 
 /// Validates the token of every request with a [`Validator`] (from the `Authorization: Bearer`
@@ -112,7 +111,7 @@ where
             };
             request
                 .extensions_mut()
-                .insert(AuthContext { token, validator });
+                .insert(RequestAuth::new(token, validator));
             inner.call(request).await
         })
     }

@@ -32,7 +32,6 @@
 //! # Ok(()) }
 //! ```
 
-mod context;
 mod extract;
 mod guard;
 mod layer;

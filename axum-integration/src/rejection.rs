@@ -4,7 +4,7 @@ use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
-use jwtguard_core::{Error, ErrorKind, ResponseOptions};
+use jwtguard_core::{Error, RequestAuth, ResponseOptions};
 
 /// Why a request was refused: the core [`Error`], rendered with the validator's
 /// [`ResponseOptions`].
@@ -34,11 +34,14 @@ impl AuthRejection {
         }
     }
 
-    pub(crate) fn missing_layer(what: &'static str) -> Self {
-        Self::new(
-            Error::new(ErrorKind::Misconfigured, what),
-            &ResponseOptions::default(),
-        )
+    /// A rejection rendered with the validator's options of this request.
+    pub(crate) fn for_request(error: Error, auth: &RequestAuth) -> Self {
+        Self::new(error, auth.validator().response_options())
+    }
+
+    /// A rejection rendered with the default options.
+    pub(crate) fn plain(error: Error) -> Self {
+        Self::new(error, &ResponseOptions::default())
     }
 
     /// The underlying error.

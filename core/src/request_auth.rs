@@ -1,0 +1,82 @@
+//! What an adapter's middleware leaves in a request, and the decisions extractors and guards
+//! make on it: the same for every web framework.
+
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+
+use crate::access::Requirement;
+use crate::error::{Error, ErrorKind};
+use crate::token::VerifiedToken;
+use crate::validator::Validator;
+
+/// The outcome of authentication for one request: the verified token (none for an anonymous
+/// request under optional authentication) and the validator that checked it.
+#[derive(Clone, Debug)]
+pub struct RequestAuth {
+    token: Option<VerifiedToken>,
+    validator: Validator,
+}
+
+impl RequestAuth {
+    /// The outcome for a request.
+    pub fn new(token: Option<VerifiedToken>, validator: Validator) -> Self {
+        Self { token, validator }
+    }
+
+    /// The verified token, if the request had one.
+    pub fn token(&self) -> Option<&VerifiedToken> {
+        self.token.as_ref()
+    }
+
+    /// The validator that checked the request.
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    /// The verified token, or [`ErrorKind::MissingToken`] for an anonymous request.
+    pub fn required(&self) -> Result<&VerifiedToken, Error> {
+        self.token
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::MissingToken, "no bearer token"))
+    }
+
+    /// The claims as `T`; [`ErrorKind::MissingToken`] for an anonymous request.
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.required()?.deserialize()
+    }
+
+    /// The claims as `T`, or `None` for an anonymous request.
+    pub fn optional_claims<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        self.token
+            .as_ref()
+            .map(VerifiedToken::deserialize)
+            .transpose()
+    }
+
+    /// Checks a role or scope requirement ([`ErrorKind::InsufficientScope`] when it fails,
+    /// [`ErrorKind::MissingToken`] for an anonymous request).
+    pub fn require(&self, requirement: &Requirement) -> Result<(), Error> {
+        requirement.check(self.required()?)
+    }
+
+    /// The error for an extractor or guard used where the middleware did not run: the
+    /// application is wired wrongly ([`ErrorKind::Misconfigured`], 500).
+    pub fn not_installed(what: &'static str) -> Error {
+        Error::new(ErrorKind::Misconfigured, what)
+    }
+}
+
+/// A requirement known at compile time, as the attribute guards declare them.
+pub trait StaticRequirement {
+    /// The requirement.
+    fn requirement() -> &'static Requirement;
+}
+
+/// Builds a requirement once, for [`StaticRequirement`] implementations.
+pub fn once(
+    cell: &'static OnceLock<Requirement>,
+    make: impl FnOnce() -> Requirement,
+) -> &'static Requirement {
+    cell.get_or_init(make)
+}
