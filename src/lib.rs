@@ -6,6 +6,7 @@
 //! frameworks:
 //!
 //! - feature `axum`: [`axum`] (`jwtguard::axum::{JwtLayer, Claims, RequireLayer}`);
+//! - feature `actix`: [`actix`] (`jwtguard::actix::{JwtAuth, Claims, Require}`);
 //! - feature `test-util`: [`testkit`], a local issuer and token minting for your tests.
 //!
 //! ```no_run
@@ -33,6 +34,10 @@ pub use jwtguard_core::*;
 /// The axum adapter (feature `axum`).
 #[cfg(feature = "axum")]
 pub use jwtguard_axum as axum;
+
+/// The actix-web adapter (feature `actix`).
+#[cfg(feature = "actix")]
+pub use jwtguard_actix as actix;
 
 /// The test kit (feature `test-util`).
 #[cfg(feature = "test-util")]

@@ -1,5 +1,9 @@
 //! The example servers' shared parts: the command line and the routes of the contract
-//! (`/health`, `/me`, `/admin`, `/scoped`).
+//! (`/health`, `/me`, `/admin`, `/scoped`), on axum and on actix-web.
+
+mod actix_app;
+
+pub use actix_app::{ActixServer, actix_server};
 
 use std::net::SocketAddr;
 
@@ -63,7 +67,7 @@ impl ServerArgs {
     }
 }
 
-/// The contract's routes on axum:
+/// The contract's routes on axum (see [`actix_server`] for actix-web):
 ///
 /// | route | auth | answer |
 /// |---|---|---|

@@ -1,0 +1,123 @@
+//! Role and scope guards for scopes of routes, as middleware. (actix's routing guards only
+//! match or don't match, and a failed one answers 404: role checks must answer 403.)
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{HttpMessage, ResponseError};
+use jwtguard_core::{RequestAuth, Requirement};
+
+use crate::rejection::AuthError;
+
+/// Refuses requests whose token does not meet a [`Requirement`] with 403
+/// `insufficient_scope`. Wrap it inside [`JwtAuth`](crate::JwtAuth) (`JwtAuth` on the app,
+/// `Require` on a scope).
+///
+/// ```
+/// use actix_web::{App, web};
+/// use jwtguard_actix::Require;
+///
+/// let app = App::new().service(
+///     web::scope("/admin")
+///         .wrap(Require::role("admin"))
+///         .route("", web::get().to(|| async { "welcome" })),
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct Require {
+    requirement: Arc<Requirement>,
+}
+
+impl Require {
+    /// A guard for any requirement.
+    pub fn new(requirement: Requirement) -> Self {
+        Self {
+            requirement: Arc::new(requirement),
+        }
+    }
+
+    /// The token must have this role.
+    pub fn role(role: impl Into<String>) -> Self {
+        Self::new(Requirement::role(role))
+    }
+
+    /// The token must have this scope.
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self::new(Requirement::scope(scope))
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Require
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = RequireService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequireService {
+            service: Rc::new(service),
+            requirement: Arc::clone(&self.requirement),
+        }))
+    }
+}
+
+/// The service made by [`Require`].
+pub struct RequireService<S> {
+    service: Rc<S>,
+    requirement: Arc<Requirement>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequireService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let verdict = check(&self.requirement, request.extensions().get::<RequestAuth>());
+        match verdict {
+            Ok(()) => {
+                let service = Rc::clone(&self.service);
+                Box::pin(async move {
+                    service
+                        .call(request)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
+                })
+            }
+            Err(error) => {
+                let response = request
+                    .into_response(error.error_response())
+                    .map_into_right_body();
+                Box::pin(async move { Ok(response) })
+            }
+        }
+    }
+}
+
+pub(crate) fn check(
+    requirement: &Requirement,
+    auth: Option<&RequestAuth>,
+) -> Result<(), AuthError> {
+    let auth = auth.ok_or_else(|| {
+        AuthError::plain(RequestAuth::not_installed(
+            "a jwtguard guard is used without the JwtAuth middleware",
+        ))
+    })?;
+    auth.require(requirement)
+        .map_err(|e| AuthError::for_request(e, auth))
+}

@@ -1,0 +1,77 @@
+//! Errors that know their status: every failure answers per RFC 6750, exactly as the axum
+//! adapter does.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::{HttpResponse, ResponseError};
+use jwtguard_core::{Error, RequestAuth, ResponseOptions};
+
+/// Why a request was refused: the core [`Error`], rendered with the validator's
+/// [`ResponseOptions`].
+///
+/// | situation | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | no token | 401 | `Bearer` |
+/// | malformed request (two tokens, bad header) | 400 | `Bearer error="invalid_request"` |
+/// | bad token (expired, forged, wrong audience, ...) | 401 | `Bearer error="invalid_token"` |
+/// | missing role or scope | 403 | `Bearer error="insufficient_scope"` |
+/// | keys unavailable (IdP unreachable) | 503 | none |
+/// | extractor or guard without [`JwtAuth`](crate::JwtAuth) | 500 | none |
+#[derive(Debug)]
+pub struct AuthError {
+    error: Error,
+    options: ResponseOptions,
+}
+
+impl AuthError {
+    pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
+        Self {
+            error,
+            options: options.clone(),
+        }
+    }
+
+    pub(crate) fn for_request(error: Error, auth: &RequestAuth) -> Self {
+        Self::new(error, auth.validator().response_options())
+    }
+
+    pub(crate) fn plain(error: Error) -> Self {
+        Self::new(error, &ResponseOptions::default())
+    }
+
+    /// The underlying error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.error.is_config() {
+            tracing::error!(error = %self.error, "jwtguard is wired wrongly");
+        }
+        let parts = self.error.to_response(&self.options);
+        let mut response = HttpResponse::build(self.status_code());
+        let content_type = HeaderValue::from_str(&parts.content_type)
+            .unwrap_or(HeaderValue::from_static("application/json"));
+        response.insert_header((CONTENT_TYPE, content_type));
+        response.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        if let Some(challenge) = parts
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            response.insert_header((WWW_AUTHENTICATE, challenge));
+        }
+        response.body(parts.body)
+    }
+}

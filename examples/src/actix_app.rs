@@ -1,0 +1,68 @@
+//! The contract's routes on actix-web.
+
+use std::net::SocketAddr;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use jwtguard::Validator;
+use jwtguard::actix::{Claims, JwtAuth, Require};
+use serde_json::{Value, json};
+
+/// A running actix-web example server.
+pub struct ActixServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Stops it.
+    pub handle: ServerHandle,
+}
+
+/// Serves the contract's routes on actix-web, at `bind` (port 0 for a free one), with `workers`
+/// worker threads:
+///
+/// | route | auth | answer |
+/// |---|---|---|
+/// | `GET /health` | none | 200 |
+/// | `GET /me` | valid token | 200, the token's claims as JSON |
+/// | `GET /admin` | role `admin` | 200; 403 without the role |
+/// | `GET /scoped` | scope `write` | 200; 403 without the scope |
+///
+/// The server runs in a task of the current tokio runtime; the returned handle stops it.
+pub fn actix_server(
+    validator: Validator,
+    bind: SocketAddr,
+    workers: usize,
+) -> std::io::Result<ActixServer> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .route("/health", web::get().to(|| async { "ok" }))
+            .service(
+                web::scope("")
+                    .wrap(JwtAuth::new(validator.clone()))
+                    .route("/me", web::get().to(me))
+                    .service(web::resource("/admin").wrap(Require::role("admin")).route(
+                        web::get().to(|| async { HttpResponse::Ok().json(json!({"admin": true})) }),
+                    ))
+                    .service(
+                        web::resource("/scoped")
+                            .wrap(Require::scope("write"))
+                            .route(
+                                web::get().to(|| async {
+                                    HttpResponse::Ok().json(json!({"write": true}))
+                                }),
+                            ),
+                    ),
+            )
+    })
+    .workers(workers.max(1))
+    .disable_signals()
+    .bind(bind)?;
+    let addr = server.addrs().first().copied().unwrap_or(bind);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok(ActixServer { addr, handle })
+}
+
+async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
+    HttpResponse::Ok().json(claims)
+}

@@ -1,0 +1,232 @@
+//! One behaviour across both frameworks: a table of requests, each with its expected status,
+//! `WWW-Authenticate` and body, sent over real HTTP to the axum and the actix-web example
+//! servers, which must answer identically. Tokens come from the test kit's issuer and from the
+//! real `oidc-provider`, both trusted by one validator.
+
+use std::time::Duration;
+
+use jwtguard::Validator;
+use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer, TestKey, b64};
+use jwtguard_examples::{actix_server, axum_app};
+use jwtguard_tests::{CLIENTS, Idp, serve};
+use serde_json::json;
+
+/// What a case expects: status, challenge (`None`: no header), and body (`None`: any body, as
+/// long as both servers send the same).
+struct Case {
+    name: String,
+    path: &'static str,
+    authorization: Vec<String>,
+    status: u16,
+    challenge: Option<&'static str>,
+    body: Option<&'static str>,
+}
+
+const INVALID: Option<&str> = Some(r#"Bearer error="invalid_token""#);
+const INVALID_BODY: Option<&str> = Some(r#"{"error":"invalid_token"}"#);
+const FORBIDDEN: Option<&str> = Some(r#"Bearer error="insufficient_scope""#);
+const FORBIDDEN_BODY: Option<&str> = Some(r#"{"error":"insufficient_scope"}"#);
+
+fn case(name: &str, path: &'static str, token: Option<String>, status: u16) -> Case {
+    let (challenge, body) = match status {
+        401 => (INVALID, INVALID_BODY),
+        403 => (FORBIDDEN, FORBIDDEN_BODY),
+        _ => (None, None),
+    };
+    Case {
+        name: name.to_owned(),
+        path,
+        authorization: token.map(|t| format!("Bearer {t}")).into_iter().collect(),
+        status,
+        challenge,
+        body,
+    }
+}
+
+fn raw(
+    name: &str,
+    path: &'static str,
+    authorization: Vec<String>,
+    status: u16,
+    challenge: Option<&'static str>,
+    body: Option<&'static str>,
+) -> Case {
+    Case {
+        name: name.to_owned(),
+        path,
+        authorization,
+        status,
+        challenge,
+        body,
+    }
+}
+
+async fn answer(
+    client: &reqwest::Client,
+    base: &str,
+    case: &Case,
+) -> (u16, Option<String>, String) {
+    let mut request = client.get(format!("{base}{}", case.path));
+    for value in &case.authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, challenge, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn both_frameworks_answer_every_request_identically() {
+    let kit = Issuer::start().await;
+    let idp = Idp::start().await;
+    let validator = Validator::builder()
+        .issuer(kit.url())
+        .issuer(idp.issuer())
+        .audience(DEFAULT_AUDIENCE)
+        .http_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    let axum_base = serve(axum_app(validator.clone())).await;
+    let actix = actix_server(validator, ([127, 0, 0, 1], 0).into(), 1).unwrap();
+    let actix_base = format!("http://{}", actix.addr);
+
+    let token = || kit.token();
+    let attacker = TestKey::rsa("rsa-1");
+    let forged = |builder: jwtguard::testkit::IssuedToken| {
+        builder.with_builder(|b| {
+            let input = b.signing_input();
+            format!("{input}.{}", b64(&attacker.sign(input.as_bytes())))
+        })
+    };
+    let good = token().sign();
+    let parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+    let mut cases = vec![
+        raw("health needs nothing", "/health", vec![], 200, None, Some("ok")),
+        raw("no token", "/me", vec![], 401, Some("Bearer"), Some(r#"{"error":"missing_token"}"#)),
+        raw("another scheme", "/me", vec!["Basic dXNlcjpwYXNz".into()], 401, Some("Bearer"), Some(r#"{"error":"missing_token"}"#)),
+        case("a valid token", "/me", Some(good.clone()), 200),
+        raw("lower-case scheme", "/me", vec![format!("bearer {good}")], 200, None, None),
+        raw("two Authorization headers", "/me", vec![format!("Bearer {good}"), format!("Bearer {good}")], 400, Some(r#"Bearer error="invalid_request""#), Some(r#"{"error":"invalid_request"}"#)),
+        raw("an empty bearer", "/me", vec!["Bearer ".into()], 400, Some(r#"Bearer error="invalid_request""#), Some(r#"{"error":"invalid_request"}"#)),
+        raw("a token with a space", "/me", vec!["Bearer a b".into()], 400, Some(r#"Bearer error="invalid_request""#), Some(r#"{"error":"invalid_request"}"#)),
+        case("expired", "/me", Some(token().claim("exp", 1_600_000_000u64).claim("iat", 1_599_999_000u64).sign()), 401),
+        case("not yet valid", "/me", Some(token().claim("nbf", 4_000_000_000u64).sign()), 401),
+        case("issued in the future", "/me", Some(token().claim("iat", 4_000_000_000u64).sign()), 401),
+        case("exp as a string", "/me", Some(token().claim("exp", "4000000000").sign()), 401),
+        case("exp missing", "/me", Some(token().without_claim("exp").sign()), 401),
+        case("another audience", "/me", Some(token().claim("aud", "https://other.example.test").sign()), 401),
+        case("aud an empty array", "/me", Some(token().claim("aud", json!([])).sign()), 401),
+        case("aud a number", "/me", Some(token().claim("aud", 42).sign()), 401),
+        case("an untrusted issuer", "/me", Some(token().claim("iss", "https://evil.example.test").sign()), 401),
+        case("a forged signature", "/me", Some(forged(token())), 401),
+        case("alg none", "/me", Some(token().header("alg", "none").with_builder(|b| b.unsigned())), 401),
+        case("alg None", "/me", Some(token().header("alg", "None").with_builder(|b| b.unsigned())), 401),
+        case("HS256 with the public key", "/me", Some(token().header("alg", "HS256").with_builder(|b| b.sign_hmac(kit.signing_key().public_jwk().to_string().as_bytes()))), 401),
+        case("an unknown crit", "/me", Some(token().header("crit", json!(["x"])).header("x", 1).sign()), 401),
+        case("b64 false", "/me", Some(token().header("b64", false).sign()), 401),
+        case("typ JOSE", "/me", Some(token().header("typ", "JOSE").sign()), 401),
+        case("a jku header", "/me", Some(forged(token().header("jku", format!("{}/jwks", kit.url())).header("kid", "evil"))), 401),
+        case("kid with a path", "/me", Some(token().header("kid", "../../etc/passwd").sign()), 401),
+        case("kid with SQL", "/me", Some(token().header("kid", "' OR 1=1 --").sign()), 401),
+        case("a payload swapped under a signature", "/me", Some(format!("{}.{}.{}", parts[0], b64(json!({"iss": kit.url(), "aud": DEFAULT_AUDIENCE, "exp": 4_000_000_000u64, "roles": ["admin"]}).to_string().as_bytes()), parts[2])), 401),
+        case("padding on the signature", "/me", Some(format!("{good}=")), 401),
+        case("five segments", "/me", Some(format!("{good}.a.b")), 401),
+        case("not a token at all", "/me", Some("abc.def.ghi".into()), 401),
+        case("over the size cap", "/me", Some(token().claim("padding", "x".repeat(9000)).sign()), 401),
+        case("admin with the role", "/admin", Some(token().claim("roles", json!(["admin"])).sign()), 200),
+        case("admin with a Keycloak realm role", "/admin", Some(token().claim("realm_access", json!({"roles": ["admin"]})).sign()), 200),
+        case("admin without the role", "/admin", Some(token().claim("roles", json!(["user"])).sign()), 403),
+        case("admin with roles of the wrong type", "/admin", Some(token().claim("roles", json!({"admin": true})).sign()), 403),
+        raw("admin without a token", "/admin", vec![], 401, Some("Bearer"), Some(r#"{"error":"missing_token"}"#)),
+        case("admin with an expired token", "/admin", Some(token().claim("roles", json!(["admin"])).claim("exp", 1_600_000_000u64).sign()), 401),
+        case("scoped with scope write", "/scoped", Some(token().claim("scope", "read write").sign()), 200),
+        case("scoped with scp", "/scoped", Some(token().claim("scp", json!(["write"])).sign()), 200),
+        case("scoped with permissions", "/scoped", Some(token().claim("permissions", json!(["write"])).sign()), 200),
+        raw("scoped without the scope", "/scoped", vec![format!("Bearer {}", token().claim("scope", "read").sign())], 403, Some(r#"Bearer error="insufficient_scope", scope="write""#), FORBIDDEN_BODY),
+    ];
+    for (client_id, secret, roles, scope, alg) in CLIENTS {
+        let t = idp.token_for(client_id).await;
+        cases.push(case(
+            &format!("{client_id} ({alg}) /me"),
+            "/me",
+            Some(t.clone()),
+            200,
+        ));
+        let admin = if roles.contains(&"admin") { 200 } else { 403 };
+        cases.push(case(
+            &format!("{client_id} ({alg}) /admin"),
+            "/admin",
+            Some(t.clone()),
+            admin,
+        ));
+        let write = if scope.split(' ').any(|s| s == "write") {
+            200
+        } else {
+            403
+        };
+        let scoped = if write == 403 {
+            raw(
+                &format!("{client_id} ({alg}) /scoped"),
+                "/scoped",
+                vec![format!("Bearer {t}")],
+                403,
+                Some(r#"Bearer error="insufficient_scope", scope="write""#),
+                FORBIDDEN_BODY,
+            )
+        } else {
+            case(
+                &format!("{client_id} ({alg}) /scoped"),
+                "/scoped",
+                Some(t),
+                200,
+            )
+        };
+        cases.push(scoped);
+        let other = idp
+            .token(client_id, secret, "https://other.example.test", scope)
+            .await;
+        cases.push(case(
+            &format!("{client_id} ({alg}) for another audience"),
+            "/me",
+            Some(other),
+            401,
+        ));
+    }
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+
+    let client = reqwest::Client::new();
+    let mut mismatches = Vec::new();
+    for case in &cases {
+        let on_axum = answer(&client, &axum_base, case).await;
+        let on_actix = answer(&client, &actix_base, case).await;
+        if on_axum != on_actix {
+            mismatches.push(format!(
+                "{}: axum {on_axum:?} != actix {on_actix:?}",
+                case.name
+            ));
+            continue;
+        }
+        let (status, challenge, body) = on_axum;
+        if status != case.status
+            || challenge.as_deref() != case.challenge
+            || case.body.is_some_and(|b| b != body)
+        {
+            mismatches.push(format!(
+                "{}: got ({status}, {challenge:?}, {body}), expected ({}, {:?}, {:?})",
+                case.name, case.status, case.challenge, case.body
+            ));
+        }
+    }
+    println!(
+        "parity: {} requests, each sent to both servers",
+        cases.len()
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    actix.handle.stop(true).await;
+    idp.stop().await;
+}
