@@ -2,12 +2,15 @@
 //! match or don't match, and a failed one answers 404: role checks must answer 403.)
 
 use std::future::{Ready, ready};
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::Payload;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{HttpMessage, ResponseError};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError};
+use jwtguard_core::request_auth::StaticRequirement;
 use jwtguard_core::{RequestAuth, Requirement};
 
 use crate::rejection::AuthError;
@@ -120,4 +123,21 @@ pub(crate) fn check(
     })?;
     auth.require(requirement)
         .map_err(|e| AuthError::for_request(e, auth))
+}
+
+/// The extractor the attribute guards put in front of a handler's arguments: it checks the
+/// requirement `R` declares.
+#[doc(hidden)]
+pub struct Guard<R>(PhantomData<fn() -> R>);
+
+impl<R: StaticRequirement> FromRequest for Guard<R> {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            check(R::requirement(), request.extensions().get::<RequestAuth>())
+                .map(|()| Guard(PhantomData)),
+        )
+    }
 }

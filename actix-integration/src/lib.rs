@@ -39,3 +39,31 @@ pub use extract::{Authenticated, Claims, MaybeClaims};
 pub use guard::{Require, RequireService};
 pub use middleware::{JwtAuth, JwtAuthService};
 pub use rejection::AuthError;
+
+/// Requires a role on an actix-web handler, with or without actix's route macros:
+/// `#[require_role("admin")]`, `#[require_role(any("admin", "ops"))]` or
+/// `#[require_role(all("a", "b"))]`. A failure answers 403 `insufficient_scope`; the handler
+/// needs [`JwtAuth`] around it.
+///
+/// ```
+/// use actix_web::get;
+/// use jwtguard_actix::{Claims, require_role};
+///
+/// #[get("/admin")]
+/// #[require_role("admin")]
+/// async fn admin(Claims(claims): Claims) -> String {
+///     claims["sub"].to_string()
+/// }
+/// ```
+pub use jwtguard_macros::require_role_actix as require_role;
+
+/// Requires a scope on an actix-web handler: `#[require_scope("orders:write")]`, with
+/// `any(..)` and `all(..)` as for [`require_role`].
+pub use jwtguard_macros::require_scope_actix as require_scope;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guard::Guard;
+    pub use jwtguard_core::request_auth::{StaticRequirement, once};
+    pub use jwtguard_core::{Match, Requirement, Subject};
+}

@@ -1,12 +1,16 @@
 //! Role and scope guards for route groups, as tower layers.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::Request;
+use http::request::Parts;
+use jwtguard_core::request_auth::StaticRequirement;
 use jwtguard_core::{RequestAuth, Requirement};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -123,4 +127,21 @@ fn check(requirement: &Requirement, auth: Option<&RequestAuth>) -> Result<(), Au
     })?;
     auth.require(requirement)
         .map_err(|e| AuthRejection::for_request(e, auth))
+}
+
+/// The extractor the attribute guards put in front of a handler's arguments: it checks the
+/// requirement `R` declares.
+#[doc(hidden)]
+pub struct Guard<R>(PhantomData<fn() -> R>);
+
+impl<S, R> FromRequestParts<S> for Guard<R>
+where
+    S: Send + Sync,
+    R: StaticRequirement,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        check(R::requirement(), parts.extensions.get::<RequestAuth>()).map(|()| Guard(PhantomData))
+    }
 }

@@ -41,3 +41,28 @@ pub use extract::{Authenticated, Claims};
 pub use guard::{RequireLayer, RequireService};
 pub use layer::{JwtLayer, JwtService};
 pub use rejection::AuthRejection;
+
+/// Requires a role on an axum handler: `#[require_role("admin")]`,
+/// `#[require_role(any("admin", "ops"))]` or `#[require_role(all("a", "b"))]`. A failure
+/// answers 403 `insufficient_scope`; the handler needs [`JwtLayer`] on its route.
+///
+/// ```
+/// use jwtguard_axum::{Claims, require_role};
+///
+/// #[require_role(any("admin", "ops"))]
+/// async fn admin(Claims(claims): Claims) -> String {
+///     claims["sub"].to_string()
+/// }
+/// ```
+pub use jwtguard_macros::require_role_axum as require_role;
+
+/// Requires a scope on an axum handler: `#[require_scope("orders:write")]`, with `any(..)` and
+/// `all(..)` as for [`require_role`].
+pub use jwtguard_macros::require_scope_axum as require_scope;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guard::Guard;
+    pub use jwtguard_core::request_auth::{StaticRequirement, once};
+    pub use jwtguard_core::{Match, Requirement, Subject};
+}

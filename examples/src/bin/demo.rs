@@ -1,12 +1,12 @@
 //! The one-command demo: an embedded issuer (the jwtguard test kit) and the protected example
 //! API in one process, driven over real HTTP, with a table of what was asked, what came back,
-//! and why.
+//! and why. `--framework axum` (the default) or `--framework actix` picks the web framework.
 
 use std::process::ExitCode;
 
 use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
 use jwtguard::{ResponseOptions, Validator};
-use jwtguard_examples::axum_app;
+use jwtguard_examples::{actix_server, axum_app};
 
 struct Case {
     what: &'static str,
@@ -15,8 +15,29 @@ struct Case {
     expected: u16,
 }
 
+fn framework() -> Result<&'static str, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["--framework", "axum"] | ["--framework=axum"] => Ok("axum"),
+        ["--framework", "actix"] | ["--framework=actix"] => Ok("actix"),
+        _ => Err("usage: demo [--framework axum|actix]".to_owned()),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let framework = match framework() {
+        Ok(framework) => framework,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
     let issuer = Issuer::start().await;
     let validator = match Validator::builder()
         .issuer(issuer.url())
@@ -32,21 +53,32 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("demo: could not listen on loopback: {err}");
-            return ExitCode::FAILURE;
+    let api = if framework == "actix" {
+        match actix_server(validator, ([127, 0, 0, 1], 0).into(), 1) {
+            Ok(server) => format!("http://{}", server.addr),
+            Err(err) => {
+                eprintln!("demo: could not listen on loopback: {err}");
+                return ExitCode::FAILURE;
+            }
         }
+    } else {
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("demo: could not listen on loopback: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let api = format!("http://{}", listener.local_addr().expect("local address"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, axum_app(validator)).await;
+        });
+        api
     };
-    let api = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, axum_app(validator)).await;
-    });
 
     println!("jwtguard demo");
     println!("  issuer (embedded test kit): {}", issuer.url());
-    println!("  protected API (axum):       {api}   audience {DEFAULT_AUDIENCE}");
+    println!("  protected API ({framework:<5}):      {api}   audience {DEFAULT_AUDIENCE}");
     println!();
 
     let user = || {

@@ -1,0 +1,202 @@
+//! The expansion of the guard attributes.
+
+use proc_macro_crate::{FoundCrate, crate_name};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Ident, ItemFn, LitStr, Token, parse2};
+
+#[derive(Clone, Copy)]
+pub(crate) enum Framework {
+    Axum,
+    Actix,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Subject {
+    Role,
+    Scope,
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Role => "role",
+            Self::Scope => "scope",
+        }
+    }
+}
+
+/// `"a"`, `any("a", "b")` or `all("a", "b")`.
+struct Spec {
+    any: bool,
+    values: Vec<LitStr>,
+}
+
+impl Parse for Spec {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            let value: LitStr = input.parse()?;
+            if !input.is_empty() {
+                return Err(input.error(
+                    "expected one string; for several, write any(\"a\", \"b\") or all(\"a\", \"b\")",
+                ));
+            }
+            return Ok(Self {
+                any: false,
+                values: vec![value],
+            });
+        }
+        let mode: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a string, any(\"a\", ..) or all(\"a\", ..)",
+            )
+        })?;
+        let any = match mode.to_string().as_str() {
+            "any" => true,
+            "all" => false,
+            _ => return Err(syn::Error::new(mode.span(), "expected any(..) or all(..)")),
+        };
+        let content;
+        syn::parenthesized!(content in input);
+        let values: Punctuated<LitStr, Token![,]> =
+            content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the list"));
+        }
+        if values.is_empty() {
+            return Err(syn::Error::new(
+                mode.span(),
+                format!("{mode}(..) needs at least one string"),
+            ));
+        }
+        Ok(Self {
+            any,
+            values: values.into_iter().collect(),
+        })
+    }
+}
+
+pub(crate) fn expand(
+    framework: Framework,
+    subject: Subject,
+    args: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
+    match try_expand(framework, subject, args, item) {
+        Ok(tokens) => tokens,
+        Err(err) => err.to_compile_error(),
+    }
+}
+
+fn try_expand(
+    framework: Framework,
+    subject: Subject,
+    args: TokenStream,
+    item: TokenStream,
+) -> syn::Result<TokenStream> {
+    let attribute = format!("#[require_{}]", subject.name());
+    if args.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "{attribute} needs what to require: {attribute}(\"name\"), (any(\"a\", \"b\")) or (all(\"a\", \"b\"))"
+            ),
+        ));
+    }
+    let spec: Spec = parse2(args)?;
+    if let Some(empty) = spec.values.iter().find(|v| v.value().trim().is_empty()) {
+        return Err(syn::Error::new(
+            empty.span(),
+            format!("a {} can't be empty", subject.name()),
+        ));
+    }
+    let mut function: ItemFn = parse2(item).map_err(|e| {
+        syn::Error::new(e.span(), format!("{attribute} goes on an async fn handler"))
+    })?;
+    if function.sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            function.sig.fn_token,
+            format!("{attribute} goes on an async fn handler"),
+        ));
+    }
+    if let Some(receiver) = function.sig.receiver() {
+        return Err(syn::Error::new_spanned(
+            receiver,
+            format!("{attribute} goes on a free async fn handler, not a method"),
+        ));
+    }
+
+    let krate = adapter_path(framework);
+    let private = quote!(#krate::__private);
+    // Guards can be stacked: each needs its own marker type.
+    let stacked = function
+        .sig
+        .inputs
+        .iter()
+        .filter(|input| {
+            quote!(#input)
+                .to_string()
+                .contains("__jwtguard_requirement_")
+        })
+        .count();
+    let marker = format_ident!(
+        "__jwtguard_requirement_{}_{}_{}",
+        function.sig.ident,
+        subject.name(),
+        stacked
+    );
+    let subject_path = match subject {
+        Subject::Role => quote!(#private::Subject::Role),
+        Subject::Scope => quote!(#private::Subject::Scope),
+    };
+    let mode = if spec.any {
+        quote!(#private::Match::Any)
+    } else {
+        quote!(#private::Match::All)
+    };
+    let values = &spec.values;
+    let vis = &function.vis;
+    let guard: syn::FnArg = syn::parse_quote!(_: #private::Guard<#marker>);
+    function.sig.inputs.insert(0, guard);
+
+    Ok(quote! {
+        #[allow(non_camel_case_types)]
+        #[doc(hidden)]
+        #vis struct #marker;
+
+        impl #private::StaticRequirement for #marker {
+            fn requirement() -> &'static #private::Requirement {
+                static REQUIREMENT: ::std::sync::OnceLock<#private::Requirement> = ::std::sync::OnceLock::new();
+                #private::once(&REQUIREMENT, || #private::Requirement::new(#subject_path, #mode, [#(#values),*]))
+            }
+        }
+
+        #function
+    })
+}
+
+/// The adapter as the calling crate names it: through the `jwtguard` facade if it depends on
+/// it, else the adapter crate itself.
+fn adapter_path(framework: Framework) -> TokenStream {
+    let (module, adapter) = match framework {
+        Framework::Axum => ("axum", "jwtguard-axum"),
+        Framework::Actix => ("actix", "jwtguard-actix"),
+    };
+    let module = Ident::new(module, Span::call_site());
+    if let Ok(found) = crate_name("jwtguard") {
+        let name = match found {
+            FoundCrate::Itself => Ident::new("jwtguard", Span::call_site()),
+            FoundCrate::Name(name) => Ident::new(&name, Span::call_site()),
+        };
+        return quote!(::#name::#module);
+    }
+    let name = match crate_name(adapter) {
+        Ok(FoundCrate::Name(name)) => name,
+        _ => adapter.replace('-', "_"),
+    };
+    let name = Ident::new(&name, Span::call_site());
+    quote!(::#name)
+}

@@ -1,0 +1,69 @@
+//! Attribute guards for jwtguard: `#[require_role(..)]` and `#[require_scope(..)]` on axum and
+//! actix-web handlers. Use them through the adapters, which re-export them under those names
+//! (`jwtguard::axum::require_role`, `jwtguard::actix::require_role`).
+//!
+//! ```text
+//! #[require_role("admin")]                  the role admin
+//! #[require_role(any("admin", "ops"))]      at least one of them
+//! #[require_role(all("billing", "audit"))]  every one of them
+//! #[require_scope("orders:write")]          the same for scopes
+//! ```
+//!
+//! The guard adds an extractor in front of the handler's own arguments: it reads the outcome
+//! of the adapter's middleware (`JwtLayer` / `JwtAuth`) and answers 403 `insufficient_scope`
+//! when the requirement fails, through the same error type as everything else. Roles and
+//! scopes are read from the validator's configured claim paths.
+
+use proc_macro::TokenStream;
+
+mod guard;
+
+/// `#[require_role(..)]` for axum handlers (re-exported as `jwtguard_axum::require_role`).
+#[proc_macro_attribute]
+pub fn require_role_axum(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard::expand(
+        guard::Framework::Axum,
+        guard::Subject::Role,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+/// `#[require_scope(..)]` for axum handlers (re-exported as `jwtguard_axum::require_scope`).
+#[proc_macro_attribute]
+pub fn require_scope_axum(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard::expand(
+        guard::Framework::Axum,
+        guard::Subject::Scope,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+/// `#[require_role(..)]` for actix-web handlers (re-exported as
+/// `jwtguard_actix::require_role`).
+#[proc_macro_attribute]
+pub fn require_role_actix(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard::expand(
+        guard::Framework::Actix,
+        guard::Subject::Role,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+/// `#[require_scope(..)]` for actix-web handlers (re-exported as
+/// `jwtguard_actix::require_scope`).
+#[proc_macro_attribute]
+pub fn require_scope_actix(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard::expand(
+        guard::Framework::Actix,
+        guard::Subject::Scope,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
