@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use jwtguard::Validator;
-use jwtguard::actix::{Claims, JwtAuth, Require};
+use jwtguard::actix::{Claims, JwtAuth, require_role, require_scope};
 use serde_json::{Value, json};
 
 /// A running actix-web example server.
@@ -26,7 +26,9 @@ pub struct ActixServer {
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 ///
-/// The server runs in a task of the current tokio runtime; the returned handle stops it.
+/// `/admin` and `/scoped` are guarded with the attribute macros (the axum example uses the
+/// guard layers instead; both answer the same). The server runs in a task of the current tokio
+/// runtime; the returned handle stops it.
 pub fn actix_server(
     validator: Validator,
     bind: SocketAddr,
@@ -39,18 +41,8 @@ pub fn actix_server(
                 web::scope("")
                     .wrap(JwtAuth::new(validator.clone()))
                     .route("/me", web::get().to(me))
-                    .service(web::resource("/admin").wrap(Require::role("admin")).route(
-                        web::get().to(|| async { HttpResponse::Ok().json(json!({"admin": true})) }),
-                    ))
-                    .service(
-                        web::resource("/scoped")
-                            .wrap(Require::scope("write"))
-                            .route(
-                                web::get().to(|| async {
-                                    HttpResponse::Ok().json(json!({"write": true}))
-                                }),
-                            ),
-                    ),
+                    .route("/admin", web::get().to(admin))
+                    .route("/scoped", web::get().to(scoped)),
             )
     })
     .workers(workers.max(1))
@@ -65,4 +57,14 @@ pub fn actix_server(
 
 async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
     HttpResponse::Ok().json(claims)
+}
+
+#[require_role("admin")]
+async fn admin() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"admin": true}))
+}
+
+#[require_scope("write")]
+async fn scoped() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"write": true}))
 }

@@ -57,7 +57,12 @@ impl Parse for Spec {
         let any = match mode.to_string().as_str() {
             "any" => true,
             "all" => false,
-            _ => return Err(syn::Error::new(mode.span(), "expected any(..) or all(..)")),
+            _ => {
+                return Err(syn::Error::new(
+                    mode.span(),
+                    "expected a quoted name (\"admin\"), any(..) or all(..)",
+                ));
+            }
         };
         let content;
         syn::parenthesized!(content in input);
@@ -97,12 +102,13 @@ fn try_expand(
     args: TokenStream,
     item: TokenStream,
 ) -> syn::Result<TokenStream> {
-    let attribute = format!("#[require_{}]", subject.name());
+    let name = format!("require_{}", subject.name());
+    let attribute = format!("#[{name}]");
     if args.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
             format!(
-                "{attribute} needs what to require: {attribute}(\"name\"), (any(\"a\", \"b\")) or (all(\"a\", \"b\"))"
+                "{attribute} needs what to require: #[{name}(\"admin\")], #[{name}(any(\"a\", \"b\"))] or #[{name}(all(\"a\", \"b\"))]"
             ),
         ));
     }

@@ -1,0 +1,6 @@
+use jwtguard_axum::require_role;
+
+#[require_role("admin")]
+struct NotAHandler;
+
+fn main() {}
