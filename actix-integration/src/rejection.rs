@@ -2,7 +2,7 @@
 //! adapter does.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, ResponseError};
 use jwtguard_core::{Error, RequestAuth, ResponseOptions};
 
@@ -57,20 +57,12 @@ impl ResponseError for AuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.error.is_config() {
-            tracing::error!(error = %self.error, "jwtguard is wired wrongly");
-        }
         let parts = self.error.to_response(&self.options);
         let mut response = HttpResponse::build(self.status_code());
-        let content_type = HeaderValue::from_str(&parts.content_type)
-            .unwrap_or(HeaderValue::from_static("application/json"));
-        response.insert_header((CONTENT_TYPE, content_type));
-        response.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        if let Some(challenge) = parts
-            .www_authenticate
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
-            response.insert_header((WWW_AUTHENTICATE, challenge));
+        for (name, value) in parts.headers() {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.insert_header((name, value));
+            }
         }
         response.body(parts.body)
     }

@@ -3,7 +3,7 @@
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::header::HeaderValue;
 use jwtguard_core::{Error, RequestAuth, ResponseOptions};
 
 /// Why a request was refused: the core [`Error`], rendered with the validator's
@@ -74,29 +74,14 @@ impl std::error::Error for AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        if self.error.is_config() {
-            log_misconfiguration(&self.error);
-        }
         let parts = self.error.to_response(&self.options);
-        let mut response = Response::new(Body::from(parts.body));
+        let mut response = Response::new(Body::from(parts.body.clone()));
         *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        let content_type = HeaderValue::from_str(&parts.content_type)
-            .unwrap_or(HeaderValue::from_static("application/json"));
-        headers.insert(CONTENT_TYPE, content_type);
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(challenge) = parts
-            .www_authenticate
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        for (name, value) in parts.headers() {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(name, value);
+            }
         }
         response
     }
-}
-
-/// Misconfigurations are the application's bug: log them, since the client only sees a bare
-/// 500.
-fn log_misconfiguration(error: &Error) {
-    tracing::error!(%error, "jwtguard is wired wrongly");
 }

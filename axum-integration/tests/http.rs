@@ -282,3 +282,58 @@ async fn keys_unavailable_is_503() {
     assert_eq!(challenge, None);
     assert_eq!(body, r#"{"error":"temporarily_unavailable"}"#);
 }
+
+#[tokio::test]
+async fn token_sources_and_custom_bodies() {
+    let issuer = Issuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .token_sources([
+            jwtguard_core::TokenSource::Bearer,
+            jwtguard_core::TokenSource::Cookie("access_token".into()),
+        ])
+        .response_options(jwtguard_core::ResponseOptions::default().with_body(|error, default| {
+            let problem = serde_json::json!({"status": default.status, "title": error.kind().description()});
+            ("application/problem+json".to_owned(), problem.to_string())
+        }))
+        .build()
+        .await
+        .unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .layer(JwtLayer::new(validator));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let token = issuer.token().sign();
+
+    let by_cookie = client
+        .get(format!("{base}/me"))
+        .header("cookie", format!("access_token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_cookie.status(), 200);
+    let twice = client
+        .get(format!("{base}/me"))
+        .header("cookie", format!("access_token={token}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 400);
+    assert_eq!(
+        twice.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(
+        twice.headers()["www-authenticate"].to_str().unwrap(),
+        r#"Bearer error="invalid_request""#
+    );
+    assert_eq!(
+        twice.text().await.unwrap(),
+        r#"{"status":400,"title":"the request carries a malformed or duplicated token"}"#
+    );
+}

@@ -88,6 +88,21 @@ pub struct ErrorResponse {
     pub body: String,
 }
 
+impl ErrorResponse {
+    /// The headers to send: `Content-Type`, `Cache-Control: no-store`, and
+    /// `WWW-Authenticate` when there is a challenge.
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut headers = vec![
+            ("content-type", self.content_type.as_str()),
+            ("cache-control", "no-store"),
+        ];
+        if let Some(challenge) = &self.www_authenticate {
+            headers.push(("www-authenticate", challenge.as_str()));
+        }
+        headers
+    }
+}
+
 /// The `error` member of the JSON body: the RFC 6750 code where there is one, else the
 /// RFC 6749 name of the situation.
 fn body_code(kind: ErrorKind) -> &'static str {
@@ -112,6 +127,9 @@ impl Error {
     /// ```
     pub fn to_response(&self, options: &ResponseOptions) -> ErrorResponse {
         let kind = self.kind();
+        if self.is_config() {
+            tracing::error!(error = %self, "jwtguard is wired wrongly");
+        }
         let code = body_code(kind);
         let description = options.describe.then(|| kind.description());
         let challenge = match kind.status() {

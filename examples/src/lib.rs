@@ -67,6 +67,38 @@ impl ServerArgs {
     }
 }
 
+/// What both example servers do before serving: logging, the command line, and the
+/// validator for `--issuer` and `--audience`. Exits with a clear message when any of it fails.
+pub async fn start_up() -> (ServerArgs, Validator) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = match ServerArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    match Validator::builder()
+        .issuer(&args.issuer)
+        .audience(&args.audience)
+        .build()
+        .await
+    {
+        Ok(validator) => (args, validator),
+        Err(err) => {
+            eprintln!(
+                "could not set up token validation for {}: {err}",
+                args.issuer
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
 /// The contract's routes on axum (see [`actix_server`] for actix-web):
 ///
 /// | route | auth | answer |

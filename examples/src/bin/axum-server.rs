@@ -1,38 +1,11 @@
 //! The example API on axum: `--issuer URL --audience AUD [--bind ADDR]`, serving `/health`,
 //! `/me`, `/admin` (role `admin`) and `/scoped` (scope `write`).
 
-use jwtguard::Validator;
-use jwtguard_examples::{ServerArgs, axum_app};
+use jwtguard_examples::{axum_app, start_up};
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let args = match ServerArgs::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let validator = match Validator::builder()
-        .issuer(&args.issuer)
-        .audience(&args.audience)
-        .build()
-        .await
-    {
-        Ok(validator) => validator,
-        Err(err) => {
-            eprintln!(
-                "could not set up token validation for {}: {err}",
-                args.issuer
-            );
-            std::process::exit(1);
-        }
-    };
+    let (args, validator) = start_up().await;
     let listener = match tokio::net::TcpListener::bind(args.bind).await {
         Ok(listener) => listener,
         Err(err) => {
