@@ -173,7 +173,10 @@ async fn tokens_from_a_cookie_or_a_header_and_never_from_two_places() {
     let (base, handle) = start(validator).await;
     let token = issuer.token().sign();
     let cookie = ("cookie", format!("theme=dark; access_token={token}"));
-    assert_eq!(get(&base, "/api/me", &[cookie.clone()]).await.3, "user-1");
+    assert_eq!(
+        get(&base, "/api/me", std::slice::from_ref(&cookie)).await.3,
+        "user-1"
+    );
     assert_eq!(
         get(&base, "/api/me", &[("x-access-token", token.clone())])
             .await
