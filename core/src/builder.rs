@@ -20,6 +20,7 @@ use crate::keys::source::{KeySource, Origin, SourceSettings};
 use crate::keys::{KeySet, RefreshPolicy};
 use crate::response::ResponseOptions;
 use crate::token::VerifiedToken;
+use crate::token_cache::{TokenCache, TokenCacheConfig};
 use crate::validator::{
     AsyncCheck, Config, Inner, IssuerEntry, IssuerMatch, SyncCheck, TypeCheck, Validator,
     spawn_refresher,
@@ -90,6 +91,7 @@ pub struct ValidatorBuilder {
     async_checks: Vec<AsyncCheck>,
     response: ResponseOptions,
     token_sources: Vec<TokenSource>,
+    token_cache: Option<TokenCacheConfig>,
 }
 
 impl Default for ValidatorBuilder {
@@ -118,6 +120,7 @@ impl Default for ValidatorBuilder {
             async_checks: Vec::new(),
             response: ResponseOptions::default(),
             token_sources: vec![TokenSource::Bearer],
+            token_cache: None,
         }
     }
 }
@@ -367,6 +370,13 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Caches validated tokens, so that a repeated token skips parsing and the signature check
+    /// (see [`TokenCacheConfig`] for the bounds and the guarantees). Default: off.
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.token_cache = Some(config);
+        self
+    }
+
     /// Where the adapters look for the token. Default: the `Authorization: Bearer` header
     /// only. With several sources, a request that carries a token in two of them is refused as
     /// `invalid_request` (RFC 6750 §2).
@@ -509,6 +519,7 @@ impl ValidatorBuilder {
             async_checks: self.async_checks,
             response: self.response,
             token_sources: self.token_sources,
+            token_cache: self.token_cache.map(TokenCache::new),
         };
         tracing::info!(issuers = issuers.len(), "validator ready");
         Ok(Validator::from_inner(Inner {

@@ -30,6 +30,7 @@ pub mod request_auth;
 mod response;
 mod status;
 mod token;
+mod token_cache;
 mod validator;
 
 pub use access::{AccessPaths, ClaimPath, Match, Requirement, Subject};
@@ -46,4 +47,5 @@ pub use request_auth::RequestAuth;
 pub use response::{BodyRenderer, ErrorResponse, ResponseOptions};
 pub use status::{IssuerStatus, ValidatorStatus};
 pub use token::VerifiedToken;
+pub use token_cache::TokenCacheConfig;
 pub use validator::{BackgroundRefresh, BoxFuture, TypeCheck, Validator};

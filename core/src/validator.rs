@@ -25,6 +25,7 @@ use crate::keys::source::KeySource;
 use crate::response::ResponseOptions;
 use crate::status::{IssuerStatus, ValidatorStatus};
 use crate::token::VerifiedToken;
+use crate::token_cache::TokenCache;
 
 /// A boxed future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -69,6 +70,7 @@ pub(crate) struct Config {
     pub(crate) async_checks: Vec<AsyncCheck>,
     pub(crate) response: ResponseOptions,
     pub(crate) token_sources: Vec<TokenSource>,
+    pub(crate) token_cache: Option<TokenCache>,
 }
 
 /// Which tokens an issuer entry serves.
@@ -143,14 +145,49 @@ impl Validator {
 
     async fn run(&self, token: &str) -> Result<VerifiedToken, Error> {
         let config = &self.inner.config;
+        let Some(cache) = &config.token_cache else {
+            let (verified, _) = self.verify(token).await?;
+            return self.run_checks(verified).await;
+        };
+        let key = TokenCache::key(token);
+        if let Some(hit) = cache.get(&key) {
+            let current = self.inner.issuers[hit.source].source.state();
+            let still_valid = config.clock.unix_seconds() < hit.usable_until
+                && (Arc::ptr_eq(&hit.key_set, &current.set)
+                    || key_still_published(&hit.token, &current.set));
+            if still_valid {
+                for check in &config.async_checks {
+                    check(hit.token.clone()).await?;
+                }
+                return Ok(hit.token.clone());
+            }
+            cache.forget(&key);
+        }
+        let (verified, (source, key_set)) = self.verify(token).await?;
+        for check in &config.sync_checks {
+            check(&verified)?;
+        }
+        let now = config.clock.unix_seconds();
+        cache.insert(key, &verified, now, source, key_set, token.len());
+        for check in &config.async_checks {
+            check(verified.clone()).await?;
+        }
+        Ok(verified)
+    }
+
+    /// Everything but the user's checks: returns the token, and which source verified it
+    /// with which key set.
+    async fn verify(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Error> {
+        let config = &self.inner.config;
         let jws = CompactJws::parse(token, config.max_token_size, &config.algorithms)?;
         if !config.type_check.accepts(jws.header().typ.as_deref()) {
             return Err(Error::new(ErrorKind::InvalidType, "typ is not accepted"));
         }
         let claims = json::parse_object(jws.unverified_payload())
             .map_err(|_| Error::new(ErrorKind::Malformed, "payload is not a JSON object"))?;
-        let source = self.source_for(&claims)?;
-        source.check_signature(&jws).await?;
+        let index = self.source_for(&claims)?;
+        let source = &self.inner.issuers[index].source;
+        let key_set = source.check_signature(&jws).await?;
         let registered = check_claims(&claims, &config.policy, config.clock.unix_seconds())?;
         let token = VerifiedToken::new(
             jws.into_header(),
@@ -158,6 +195,11 @@ impl Validator {
             claims,
             Arc::clone(&config.access),
         );
+        Ok((token, (index, key_set)))
+    }
+
+    async fn run_checks(&self, token: VerifiedToken) -> Result<VerifiedToken, Error> {
+        let config = &self.inner.config;
         for check in &config.sync_checks {
             check(&token)?;
         }
@@ -167,8 +209,8 @@ impl Validator {
         Ok(token)
     }
 
-    /// The key source of the token's (not yet verified) `iss`.
-    fn source_for(&self, claims: &Map<String, Value>) -> Result<&Arc<KeySource>, Error> {
+    /// The index of the key source of the token's (not yet verified) `iss`.
+    fn source_for(&self, claims: &Map<String, Value>) -> Result<usize, Error> {
         let iss = match claims.get("iss") {
             Some(Value::String(iss)) => iss,
             Some(_) => return Err(Error::new(ErrorKind::InvalidClaim, "iss is not a string")),
@@ -177,11 +219,10 @@ impl Validator {
         self.inner
             .issuers
             .iter()
-            .find(|entry| match &entry.matcher {
+            .position(|entry| match &entry.matcher {
                 IssuerMatch::Exact(issuer) => issuer == iss,
                 IssuerMatch::Template(template) => template.tenant_of(iss).is_some(),
             })
-            .map(|entry| &entry.source)
             .ok_or_else(|| Error::new(ErrorKind::InvalidIssuer, "iss is not a trusted issuer"))
     }
 
@@ -292,6 +333,12 @@ impl Validator {
             every,
         )
     }
+}
+
+/// Whether the key that verified a cached token is still in its issuer's key set.
+fn key_still_published(token: &VerifiedToken, set: &KeySet) -> bool {
+    let header = token.header();
+    set.select(header.kid.as_deref(), header.alg).is_ok()
 }
 
 pub(crate) fn spawn_refresher(sources: Vec<Weak<KeySource>>, every: Duration) -> BackgroundRefresh {

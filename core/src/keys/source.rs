@@ -181,23 +181,28 @@ impl KeySource {
         self.state.load_full()
     }
 
-    /// Checks the signature of `jws` with this source's keys. Starts a background refresh when
+    /// Checks the signature of `jws` with this source's keys, and returns the key set that
+    /// verified it. Starts a background refresh when
     /// the keys are due; on an unknown `kid`, waits for one coalesced refresh (or fails at once
     /// inside the cooldown). Keys past their stale limit, or an unknown `kid` while the IdP
     /// can't be reached, are [`ErrorKind::KeysUnavailable`].
     pub(crate) async fn check_signature(
         self: &Arc<Self>,
         jws: &CompactJws<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Arc<KeySet>, Error> {
         let first = {
             let state = self.state.load();
             self.check_freshness(&state)?;
             jws.check_signature(&state.set)
+                .map(|()| Arc::clone(&state.set))
         };
         match first {
             Err(err) if err.kind() == ErrorKind::UnknownKey && self.jwks_uri().is_some() => {
                 match self.refresh_for_unknown_kid().await {
-                    Outcome::Refreshed => jws.check_signature(&self.state.load().set),
+                    Outcome::Refreshed => {
+                        let set = Arc::clone(&self.state.load().set);
+                        jws.check_signature(&set).map(|()| set)
+                    }
                     Outcome::CoolingDown { last_failed: false } => {
                         metrics::counter!("jwtguard_unknown_kid_refetch_suppressed_total")
                             .increment(1);

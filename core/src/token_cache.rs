@@ -1,0 +1,129 @@
+//! An opt-in cache of validated tokens: a repeated token skips parsing and the signature check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use moka::Expiry;
+
+use crate::keys::KeySet;
+use crate::token::VerifiedToken;
+
+/// How the validated-token cache is bounded. Off unless set with
+/// [`ValidatorBuilder::token_cache`](crate::ValidatorBuilder::token_cache).
+///
+/// Entries are keyed by the SHA-256 of the whole token, so two different tokens never share
+/// one; an entry expires no later than the token's `exp` (and `max_ttl`), and is dropped when
+/// its signing key leaves the issuer's key set. Asynchronous checks still run on every hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenCacheConfig {
+    /// At most this many bytes of tokens (each entry weighs its token's length plus a fixed
+    /// overhead). Default 32 MiB.
+    pub max_bytes: u64,
+    /// No entry lives longer than this, whatever its `exp`. Default 5 minutes.
+    pub max_ttl: Duration,
+}
+
+impl Default for TokenCacheConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 32 * 1024 * 1024,
+            max_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What each entry costs beyond its token's bytes (the parsed claims, the map, the key).
+const ENTRY_OVERHEAD: u32 = 512;
+
+pub(crate) struct CachedToken {
+    pub(crate) token: VerifiedToken,
+    /// Unix seconds after which the entry must not be used.
+    pub(crate) usable_until: u64,
+    /// Which issuer's source verified it.
+    pub(crate) source: usize,
+    /// The key set it was verified with: while it is still current, the key is too.
+    pub(crate) key_set: Arc<KeySet>,
+    ttl: Duration,
+    weight: u32,
+}
+
+struct UntilExp;
+
+impl Expiry<[u8; 32], Arc<CachedToken>> for UntilExp {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &Arc<CachedToken>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+pub(crate) struct TokenCache {
+    entries: moka::sync::Cache<[u8; 32], Arc<CachedToken>>,
+    max_ttl: Duration,
+}
+
+impl TokenCache {
+    pub(crate) fn new(config: TokenCacheConfig) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(config.max_bytes)
+                .weigher(|_key, value: &Arc<CachedToken>| value.weight)
+                .expire_after(UntilExp)
+                .build(),
+            max_ttl: config.max_ttl,
+        }
+    }
+
+    pub(crate) fn key(token: &str) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+        key
+    }
+
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Arc<CachedToken>> {
+        self.entries.get(key)
+    }
+
+    pub(crate) fn forget(&self, key: &[u8; 32]) {
+        self.entries.invalidate(key);
+    }
+
+    /// Caches a token that passed, until its `exp` (less nothing: the leeway is not extended
+    /// to cached entries) and at most `max_ttl`.
+    pub(crate) fn insert(
+        &self,
+        key: [u8; 32],
+        token: &VerifiedToken,
+        now: u64,
+        source: usize,
+        key_set: Arc<KeySet>,
+        token_len: usize,
+    ) {
+        let Some(exp) = token.registered().exp else {
+            return;
+        };
+        if exp <= now {
+            return;
+        }
+        let ttl = Duration::from_secs(exp - now).min(self.max_ttl);
+        let weight = u32::try_from(token_len)
+            .unwrap_or(u32::MAX)
+            .saturating_add(ENTRY_OVERHEAD);
+        self.entries.insert(
+            key,
+            Arc::new(CachedToken {
+                token: token.clone(),
+                usable_until: now + ttl.as_secs(),
+                source,
+                key_set,
+                ttl,
+                weight,
+            }),
+        );
+    }
+}
