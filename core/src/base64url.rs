@@ -9,6 +9,12 @@ pub(crate) fn decode(input: &str) -> Result<Vec<u8>, base64::DecodeError> {
     URL_SAFE_NO_PAD.decode(input)
 }
 
+/// Decodes canonical unpadded base64url into `out`; `None` when it is not canonical or does
+/// not fit.
+pub(crate) fn decode_into(input: &str, out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.decode_slice(input, out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::decode;

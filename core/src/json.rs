@@ -20,7 +20,8 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     }
 }
 
-struct StrictValue;
+/// Deserializes any JSON value, refusing duplicate member names at any depth.
+pub(crate) struct StrictValue;
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
     type Value = Value;

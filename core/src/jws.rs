@@ -10,12 +10,10 @@
 //! assert_eq!(err.kind(), ErrorKind::AlgorithmNotAllowed);
 //! ```
 
-use serde_json::{Map, Value};
-
 use crate::algorithm::Algorithm;
 use crate::base64url;
 use crate::error::{Error, ErrorKind};
-use crate::json;
+use crate::jose_header::parse_header;
 use crate::keys::KeySet;
 
 /// The protected header of a JWS, as far as jwtguard reads it.
@@ -31,6 +29,11 @@ pub struct JwsHeader {
     pub typ: Option<String>,
 }
 
+/// The longest signature: RSA with an 8192-bit key.
+const MAX_SIGNATURE: usize = 1024;
+/// The longest decoded header accepted.
+const MAX_HEADER: usize = 1024;
+
 /// A compact JWS whose header has been parsed and checked, and whose signature is not yet
 /// verified.
 #[derive(Debug)]
@@ -38,7 +41,8 @@ pub struct CompactJws<'a> {
     header: JwsHeader,
     signing_input: &'a str,
     payload: Vec<u8>,
-    signature: Vec<u8>,
+    signature: [u8; MAX_SIGNATURE],
+    signature_len: usize,
 }
 
 /// A JWS whose signature verified.
@@ -82,19 +86,22 @@ impl<'a> CompactJws<'a> {
                 malformed("not three dot-separated segments")
             });
         };
-        let header_bytes =
-            base64url::decode(header_b64).map_err(|_| malformed("header is not base64url"))?;
-        let header = parse_header(&header_bytes, allowed)?;
+        let mut header_bytes = [0u8; MAX_HEADER];
+        let header_len = base64url::decode_into(header_b64, &mut header_bytes)
+            .ok_or_else(|| malformed("header is not base64url or too long"))?;
+        let header = parse_header(&header_bytes[..header_len], allowed)?;
         let payload_bytes =
             base64url::decode(payload).map_err(|_| malformed("payload is not base64url"))?;
-        let signature = base64url::decode(signature_b64)
-            .map_err(|_| malformed("signature is not base64url"))?;
+        let mut signature = [0u8; MAX_SIGNATURE];
+        let signature_len = base64url::decode_into(signature_b64, &mut signature)
+            .ok_or_else(|| malformed("signature is not base64url or too long"))?;
         let signing_input = &token[..header_b64.len() + 1 + payload.len()];
         Ok(Self {
             header,
             signing_input,
             payload: payload_bytes,
             signature,
+            signature_len,
         })
     }
 
@@ -118,7 +125,8 @@ impl<'a> CompactJws<'a> {
     /// Like [`verify`](Self::verify), without copying the header and payload out.
     pub fn check_signature(&self, keys: &KeySet) -> Result<(), Error> {
         let verifier = keys.select(self.header.kid.as_deref(), self.header.alg)?;
-        if verifier.verify(self.signing_input.as_bytes(), &self.signature) {
+        let signature = &self.signature[..self.signature_len];
+        if verifier.verify(self.signing_input.as_bytes(), signature) {
             Ok(())
         } else {
             Err(Error::new(
@@ -136,50 +144,5 @@ impl<'a> CompactJws<'a> {
     /// Takes the checked header out.
     pub(crate) fn into_header(self) -> JwsHeader {
         self.header
-    }
-}
-
-fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<JwsHeader, Error> {
-    let map = json::parse_object(bytes)
-        .map_err(|_| Error::new(ErrorKind::Malformed, "header is not a JSON object"))?;
-    let alg = match map.get("alg") {
-        Some(Value::String(name)) => name
-            .parse::<Algorithm>()
-            .ok()
-            .filter(|alg| allowed.contains(alg))
-            .ok_or_else(|| Error::new(ErrorKind::AlgorithmNotAllowed, "alg is not allowed"))?,
-        Some(_) => return Err(Error::new(ErrorKind::Malformed, "alg is not a string")),
-        None => return Err(Error::new(ErrorKind::Malformed, "header has no alg")),
-    };
-    if map.contains_key("crit") {
-        return Err(Error::new(
-            ErrorKind::UnsupportedHeader,
-            "crit names extensions that are not understood",
-        ));
-    }
-    match map.get("b64") {
-        None | Some(Value::Bool(true)) => {}
-        Some(_) => {
-            return Err(Error::new(
-                ErrorKind::UnsupportedHeader,
-                "unencoded payloads (b64) are not accepted",
-            ));
-        }
-    }
-    Ok(JwsHeader {
-        alg,
-        kid: optional_string(&map, "kid")?,
-        typ: optional_string(&map, "typ")?,
-    })
-}
-
-fn optional_string(map: &Map<String, Value>, name: &'static str) -> Result<Option<String>, Error> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::new(
-            ErrorKind::Malformed,
-            format!("header member {name} is not a string"),
-        )),
     }
 }

@@ -23,6 +23,7 @@ mod error;
 pub mod extract;
 mod http;
 mod issuer;
+mod jose_header;
 mod json;
 pub mod jws;
 mod keys;

@@ -1,0 +1,153 @@
+//! Validation against the floor (the aws-lc-rs signature check with a parsed key) and
+//! `jsonwebtoken::decode`, for RS256, PS256, ES256, EdDSA and HS256, valid and invalid, and the
+//! validated-token cache. `cargo bench -p jwtguard-benches --bench validation`.
+
+use std::hint::black_box;
+
+use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, Validation};
+use jwtguard_benches::{AUDIENCE, ISSUER, cases, split, validator};
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = cases();
+    let plain = runtime.block_on(validator(&cases, false));
+    let cached = runtime.block_on(validator(&cases, true));
+    let rs256 = &cases[0];
+    let key = rs256.key.as_ref().expect("RSA key");
+    let jwk = key.public_jwk();
+    let decode_b64 = |field: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwk[field].as_str().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let (n, e) = (decode_b64("n"), decode_b64("e"));
+
+    let mut group = c.benchmark_group("rs256");
+    // The floor: verify the signature with a key parsed once.
+    let parsed = RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+    .expect("parsed key");
+    let (input, sig) = split(&rs256.valid);
+    group.bench_function("floor: aws-lc-rs verify, parsed key", |b| {
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                .expect("valid")
+        })
+    });
+    let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_issuer(&[ISSUER]);
+    group.bench_function("jsonwebtoken::decode", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(
+                black_box(&rs256.valid),
+                &decoding,
+                &validation,
+            )
+            .expect("valid")
+        })
+    });
+    group.bench_function("runtime: block_on of an empty future", |b| {
+        b.iter(|| runtime.block_on(async { black_box(1) }))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("floor");
+    for case in &cases {
+        let (input, sig) = split(&case.valid);
+        let verify = floor_verifier(case);
+        group.bench_function(case.alg, |b| {
+            b.iter(|| assert!(verify(black_box(input.as_bytes()), black_box(&sig))))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("jwtguard");
+    for case in &cases {
+        group.bench_function(format!("{} valid", case.alg), |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(plain.validate(black_box(&case.valid)))
+                    .expect("valid")
+            })
+        });
+        group.bench_function(format!("{} invalid signature", case.alg), |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(plain.validate(black_box(&case.forged)))
+                    .expect_err("invalid")
+            })
+        });
+    }
+    runtime
+        .block_on(cached.validate(&rs256.valid))
+        .expect("valid");
+    group.bench_function("RS256 cache hit", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(cached.validate(black_box(&rs256.valid)))
+                .expect("valid")
+        })
+    });
+    group.bench_function("malformed token", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(plain.validate(black_box("not.a.token")))
+                .expect_err("invalid")
+        })
+    });
+    group.finish();
+}
+
+/// The bare signature check of a case, with the key parsed once.
+fn floor_verifier(case: &jwtguard_benches::Case) -> Box<dyn Fn(&[u8], &[u8]) -> bool> {
+    use base64::Engine as _;
+    let Some(key) = &case.key else {
+        let key =
+            aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &jwtguard_benches::SECRET);
+        return Box::new(move |m, s| aws_lc_rs::hmac::verify(&key, m, s).is_ok());
+    };
+    let jwk = key.public_jwk();
+    let field = |name: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let parsed = match case.alg {
+        "RS256" | "PS256" => {
+            let params = if case.alg == "RS256" {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
+            let (n, e) = (field("n"), field("e"));
+            RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            }
+            .to_parsed_public_key(params)
+            .expect("key")
+        }
+        "ES256" => {
+            let point = [&[4u8][..], &field("x"), &field("y")].concat();
+            signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .expect("key")
+        }
+        _ => signature::ParsedPublicKey::new(&signature::ED25519, field("x")).expect("key"),
+    };
+    Box::new(move |m, s| parsed.verify_sig(m, s).is_ok())
+}
+
+criterion_group!(validation, benches);
+criterion_main!(validation);

@@ -1,0 +1,99 @@
+//! What the benchmarks share: one key and one token per algorithm, a validator that knows the
+//! keys (inline, so nothing touches the network), and the pieces of the baselines.
+
+use jwtguard_core::{Algorithm, KeySet, TokenCacheConfig, Validator};
+use jwtguard_testkit::{TestKey, b64, jwks};
+use serde_json::json;
+
+/// The issuer of the benchmark tokens.
+pub const ISSUER: &str = "https://idp.bench.test";
+/// Their audience.
+pub const AUDIENCE: &str = "https://api.bench.test";
+/// The HMAC secret of the HS256 case.
+pub const SECRET: [u8; 32] = [42; 32];
+
+/// One algorithm's key and tokens.
+pub struct Case {
+    /// The algorithm's name.
+    pub alg: &'static str,
+    /// The key (absent for HS256).
+    pub key: Option<TestKey>,
+    /// A valid token.
+    pub valid: String,
+    /// The same token with a wrong signature.
+    pub forged: String,
+}
+
+fn claims() -> serde_json::Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "248289761001", "iat": now, "exp": now + 3600,
+        "jti": "d3d1c5a2-2f34-4f4e-9a59-6cfb2b9f4e10", "client_id": "orders-web",
+        "scope": "openid profile orders:read orders:write", "roles": ["user", "clerk"],
+    })
+}
+
+/// The five benchmarked algorithms.
+pub fn cases() -> Vec<Case> {
+    let keys = [
+        TestKey::rsa_for("rs256", "RS256"),
+        TestKey::rsa_for("ps256", "PS256"),
+        TestKey::ec_p256("es256"),
+        TestKey::ed25519("eddsa"),
+    ];
+    let mut cases: Vec<Case> = keys
+        .into_iter()
+        .map(|key| {
+            let builder = key.token().claims(claims());
+            let valid = builder.sign();
+            let (input, _) = valid.rsplit_once('.').unwrap_or_default();
+            let forged = format!("{input}.{}", b64(&key.sign(b"something else")));
+            Case {
+                alg: key.alg(),
+                key: Some(key),
+                valid,
+                forged,
+            }
+        })
+        .collect();
+    let any_key = TestKey::ed25519("unused");
+    let hs = any_key
+        .token()
+        .claims(claims())
+        .header("alg", "HS256")
+        .header("kid", "hs");
+    cases.push(Case {
+        alg: "HS256",
+        key: None,
+        valid: hs.sign_hmac(&SECRET),
+        forged: hs.sign_hmac(&[7; 32]),
+    });
+    cases
+}
+
+/// A validator that knows every case's key, optionally with the token cache.
+pub async fn validator(cases: &[Case], cache: bool) -> Validator {
+    let document = jwks(cases.iter().filter_map(|c| c.key.as_ref())).to_string();
+    let keys = KeySet::from_jwks(document.as_bytes(), &Algorithm::DEFAULT_ALLOWED).expect("keys");
+    let mut builder = Validator::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key_set(keys)
+        .hmac_secret_with_kid("hs", Algorithm::HS256, SECRET);
+    if cache {
+        builder = builder.token_cache(TokenCacheConfig::default());
+    }
+    builder.build().await.expect("validator")
+}
+
+/// The signing input and the signature bytes of a compact JWS.
+pub fn split(token: &str) -> (&str, Vec<u8>) {
+    use base64::Engine as _;
+    let (input, signature) = token.rsplit_once('.').unwrap_or_default();
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .unwrap_or_default();
+    (input, signature)
+}

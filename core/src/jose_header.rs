@@ -1,0 +1,244 @@
+//! The protected header, read strictly and without building a JSON tree: the members
+//! jwtguard uses are borrowed from the decoded bytes, duplicates are refused, and members it
+//! does not use are only checked for well-formedness.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserializer as _;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::algorithm::Algorithm;
+use crate::error::{Error, ErrorKind};
+use crate::json::StrictValue;
+use crate::jws::JwsHeader;
+
+/// The most members a header may have.
+const MAX_MEMBERS: usize = 16;
+
+/// A member's value as far as jwtguard cares: a string (borrowed when it has no escapes), or
+/// something else.
+enum Member<'de> {
+    Text(Cow<'de, str>),
+    Bool(bool),
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Member<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MemberVisitor)
+    }
+}
+
+struct MemberVisitor;
+
+impl<'de> Visitor<'de> for MemberVisitor {
+    type Value = Member<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Member<'de>, E> {
+        Ok(Member::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Member<'de>, E> {
+        Ok(Member::Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Member<'de>, E> {
+        Ok(Member::Bool(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Member<'de>, E> {
+        Ok(Member::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'de>, A::Error> {
+        while seq.next_element_seed(StrictValue)?.is_some() {}
+        Ok(Member::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
+        StrictValue.visit_map(map).map(|_| Member::Other)
+    }
+}
+
+/// A member name, borrowed when it has no escapes.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+#[derive(Default)]
+struct Fields<'de> {
+    alg: Option<Member<'de>>,
+    kid: Option<Member<'de>>,
+    typ: Option<Member<'de>>,
+    crit: bool,
+    b64: Option<Member<'de>>,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut seen: [Option<Name<'de>>; MAX_MEMBERS] = Default::default();
+        let mut fields = Fields::default();
+        let mut count = 0;
+        while let Some(name) = map.next_key::<Name<'de>>()? {
+            if count == MAX_MEMBERS {
+                return Err(de::Error::custom("too many header members"));
+            }
+            if seen[..count].iter().flatten().any(|s| s.0 == name.0) {
+                return Err(de::Error::custom("duplicate member name"));
+            }
+            match &*name.0 {
+                "alg" => fields.alg = Some(map.next_value()?),
+                "kid" => fields.kid = Some(map.next_value()?),
+                "typ" => fields.typ = Some(map.next_value()?),
+                "b64" => fields.b64 = Some(map.next_value()?),
+                "crit" => {
+                    fields.crit = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    map.next_value_seed(StrictValue)?;
+                }
+            }
+            seen[count] = Some(name);
+            count += 1;
+        }
+        Ok(fields)
+    }
+}
+
+fn text(member: Option<Member<'_>>, name: &'static str) -> Result<Option<String>, Error> {
+    match member {
+        None => Ok(None),
+        Some(Member::Text(text)) => Ok(Some(text.into_owned())),
+        Some(_) => Err(Error::new(
+            ErrorKind::Malformed,
+            format!("header member {name} is not a string"),
+        )),
+    }
+}
+
+/// Parses and checks a decoded protected header: one JSON object, no duplicate members, a
+/// string `alg` on `allowed`, no `crit`, no `b64` other than `true`.
+pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<JwsHeader, Error> {
+    let malformed = || Error::new(ErrorKind::Malformed, "header is not a JSON object");
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let fields = deserializer
+        .deserialize_map(HeaderVisitor)
+        .map_err(|_| malformed())?;
+    deserializer.end().map_err(|_| malformed())?;
+    let alg = match fields.alg {
+        Some(Member::Text(name)) => name
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|alg| allowed.contains(alg))
+            .ok_or_else(|| Error::new(ErrorKind::AlgorithmNotAllowed, "alg is not allowed"))?,
+        Some(_) => return Err(Error::new(ErrorKind::Malformed, "alg is not a string")),
+        None => return Err(Error::new(ErrorKind::Malformed, "header has no alg")),
+    };
+    if fields.crit {
+        return Err(Error::new(
+            ErrorKind::UnsupportedHeader,
+            "crit names extensions that are not understood",
+        ));
+    }
+    if !matches!(fields.b64, None | Some(Member::Bool(true))) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedHeader,
+            "unencoded payloads (b64) are not accepted",
+        ));
+    }
+    Ok(JwsHeader {
+        alg,
+        kid: text(fields.kid, "kid")?,
+        typ: text(fields.typ, "typ")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<JwsHeader, ErrorKind> {
+        parse_header(json.as_bytes(), &Algorithm::DEFAULT_ALLOWED).map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn strict_headers() {
+        let header = parse(
+            r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt","x5t":"a","jwk":{"kty":"RSA"}}"#,
+        )
+        .unwrap();
+        assert_eq!(header.kid.as_deref(), Some("k1"));
+        assert_eq!(
+            parse(r#"{"alg":"RS256","alg":"RS256"}"#),
+            Err(ErrorKind::Malformed)
+        );
+        assert_eq!(
+            parse(r#"{"alg":"RS256","a\u006cg":"none"}"#),
+            Err(ErrorKind::Malformed)
+        );
+        assert_eq!(
+            parse(r#"{"alg":"RS256","jwk":{"a":1,"a":2}}"#),
+            Err(ErrorKind::Malformed)
+        );
+        assert_eq!(parse(r#"{"alg":5}"#), Err(ErrorKind::Malformed));
+        assert_eq!(parse(r#"{"kid":"x"}"#), Err(ErrorKind::Malformed));
+        assert_eq!(
+            parse(r#"{"alg":"none"}"#),
+            Err(ErrorKind::AlgorithmNotAllowed)
+        );
+        assert_eq!(
+            parse(r#"{"alg":"RS256","crit":[]}"#),
+            Err(ErrorKind::UnsupportedHeader)
+        );
+        assert_eq!(
+            parse(r#"{"alg":"RS256","b64":false}"#),
+            Err(ErrorKind::UnsupportedHeader)
+        );
+        assert!(parse(r#"{"alg":"RS256","b64":true}"#).is_ok());
+        assert_eq!(
+            parse(r#"{"alg":"RS256","kid":7}"#),
+            Err(ErrorKind::Malformed)
+        );
+        assert_eq!(parse(r#"["alg"]"#), Err(ErrorKind::Malformed));
+        assert_eq!(parse(r#"{"alg":"RS256"} {}"#), Err(ErrorKind::Malformed));
+        let many: String = (0..17).map(|i| format!(r#""m{i}":1,"#)).collect();
+        assert_eq!(
+            parse(&format!(r#"{{{many}"alg":"RS256"}}"#)),
+            Err(ErrorKind::Malformed)
+        );
+    }
+}
