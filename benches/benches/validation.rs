@@ -110,8 +110,11 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// A bare signature check: message and signature in, verdict out.
+type Verify = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+
 /// The bare signature check of a case, with the key parsed once.
-fn floor_verifier(case: &jwtguard_benches::Case) -> Box<dyn Fn(&[u8], &[u8]) -> bool> {
+fn floor_verifier(case: &jwtguard_benches::Case) -> Verify {
     use base64::Engine as _;
     let Some(key) = &case.key else {
         let key =
