@@ -204,10 +204,12 @@ impl Requirement {
             Subject::Role => token.has_role(value),
             Subject::Scope => token.has_scope(value),
         };
-        let ok = match self.mode {
-            Match::Any => self.values.iter().any(has),
-            Match::All => self.values.iter().all(has),
-        };
+        // An empty requirement is a configuration slip: it refuses rather than lets all in.
+        let ok = !self.values.is_empty()
+            && match self.mode {
+                Match::Any => self.values.iter().any(has),
+                Match::All => self.values.iter().all(has),
+            };
         if ok {
             return Ok(());
         }
@@ -264,6 +266,22 @@ mod tests {
         let claims = json!({"roles": {"admin": true}, "realm_access": "admin", "scope": 7});
         assert!(values(&paths.roles, claims.clone()).is_empty());
         assert!(values(&paths.scopes, claims).is_empty());
+    }
+
+    #[test]
+    fn an_empty_requirement_refuses() {
+        let token = crate::VerifiedToken::for_tests(json!({"roles": ["admin"]}));
+        assert!(Requirement::role("admin").check(&token).is_ok());
+        assert!(
+            Requirement::all_roles(Vec::<String>::new())
+                .check(&token)
+                .is_err()
+        );
+        assert!(
+            Requirement::any_scope(Vec::<String>::new())
+                .check(&token)
+                .is_err()
+        );
     }
 
     #[test]

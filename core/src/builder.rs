@@ -196,7 +196,8 @@ impl ValidatorBuilder {
 
     /// Accepts tokens signed with this HMAC secret (`alg` HS256, HS384 or HS512), with any or
     /// no `kid`. The secret must be at least as long as the hash (32, 48 or 64 bytes). HMAC is
-    /// never used with a key from a JWKS. Default: none.
+    /// never used with a key from a JWKS, and secrets need a single issuer (a secret can't
+    /// tell issuers apart). Default: none.
     pub fn hmac_secret(mut self, alg: Algorithm, secret: impl Into<Vec<u8>>) -> Self {
         self.secrets.push((None, alg, secret.into()));
         self
@@ -412,6 +413,11 @@ impl ValidatorBuilder {
         if self.issuers.is_empty() {
             return Err(config_error("an issuer is required: call .issuer(..)"));
         }
+        if !self.secrets.is_empty() && self.issuers.len() > 1 {
+            return Err(config_error(
+                "HMAC secrets can't be bound to one of several issuers: use them with a single issuer",
+            ));
+        }
         if self.token_sources.is_empty() {
             return Err(config_error("at least one token source is needed"));
         }
@@ -479,7 +485,10 @@ impl ValidatorBuilder {
                     KeySource::fetched(label, Origin::Jwks(uri), settings).await?
                 }
                 (SourceSpec::Discovery, IssuerMatch::Exact(issuer)) => {
-                    let keep_for = self.refresh.stale_limit + self.refresh.max_max_age;
+                    let keep_for = self
+                        .refresh
+                        .stale_limit
+                        .saturating_add(self.refresh.max_max_age);
                     let jwks_uri = discovery::discover_with_cache(
                         &fetcher,
                         self.cache.as_ref(),

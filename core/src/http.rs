@@ -83,6 +83,12 @@ impl Fetcher {
             request = request.header("if-none-match", etag);
         }
         let mut response = request.send().await.map_err(unavailable)?;
+        if url.scheme() == "https" && response.url().scheme() != "https" {
+            return Err(Error::new(
+                ErrorKind::Fetch,
+                format!("GET {url} was redirected away from https"),
+            ));
+        }
         let status = response.status().as_u16();
         let header = |name: &str| {
             response
@@ -143,11 +149,13 @@ fn default_client(timeout: Duration) -> Result<reqwest::Client, Error> {
         .timeout(timeout)
         .connect_timeout(timeout)
         .redirect(redirect::Policy::custom(|attempt| {
-            let same_host = attempt
-                .previous()
-                .first()
-                .is_some_and(|first| first.host_str() == attempt.url().host_str());
-            if attempt.previous().len() > 3 || !same_host {
+            // Same host, same scheme and port: a redirect never downgrades https to http.
+            let same_origin = attempt.previous().first().is_some_and(|first| {
+                first.host_str() == attempt.url().host_str()
+                    && first.scheme() == attempt.url().scheme()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if attempt.previous().len() > 3 || !same_origin {
                 attempt.stop()
             } else {
                 attempt.follow()

@@ -31,8 +31,8 @@ pub struct JwsHeader {
 
 /// The longest signature: RSA with an 8192-bit key.
 const MAX_SIGNATURE: usize = 1024;
-/// The longest decoded header accepted.
-const MAX_HEADER: usize = 1024;
+/// The longest decoded header accepted (the whole token is capped lower by default).
+const MAX_HEADER: usize = 8192;
 
 /// A compact JWS whose header has been parsed and checked, and whose signature is not yet
 /// verified.

@@ -42,6 +42,27 @@ impl VerifiedToken {
         }
     }
 
+    /// A token with these claims and defaults for the rest, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(claims: serde_json::Value) -> Self {
+        let claims = claims.as_object().cloned().unwrap_or_default();
+        let registered = RegisteredClaims {
+            iss: String::new(),
+            sub: None,
+            aud: Vec::new(),
+            exp: None,
+            nbf: None,
+            iat: None,
+            jti: None,
+        };
+        let header = JwsHeader {
+            alg: crate::Algorithm::RS256,
+            kid: None,
+            typ: None,
+        };
+        Self::new(header, registered, claims, Arc::new(AccessPaths::default()))
+    }
+
     /// The protected header.
     pub fn header(&self) -> &JwsHeader {
         &self.inner.header

@@ -13,8 +13,9 @@ use crate::token::VerifiedToken;
 /// [`ValidatorBuilder::token_cache`](crate::ValidatorBuilder::token_cache).
 ///
 /// Entries are keyed by the SHA-256 of the whole token, so two different tokens never share
-/// one; an entry expires no later than the token's `exp` (and `max_ttl`), and is dropped when
-/// its signing key leaves the issuer's key set. Asynchronous checks still run on every hit.
+/// one; an entry expires no later than the token's `exp` (and its maximum age, and
+/// `max_ttl`), and is only served while the key set that verified it is current: when the keys
+/// change, the token is checked in full again. Asynchronous checks still run on every hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenCacheConfig {
@@ -93,8 +94,9 @@ impl TokenCache {
         self.entries.invalidate(key);
     }
 
-    /// Caches a token that passed, until its `exp` (less nothing: the leeway is not extended
-    /// to cached entries) and at most `max_ttl`.
+    /// Caches a token that passed, until its `exp` (the leeway is not extended to cached
+    /// entries), its `iat` plus the maximum age when there is one, and at most `max_ttl`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &self,
         key: [u8; 32],
@@ -103,14 +105,19 @@ impl TokenCache {
         source: usize,
         key_set: Arc<KeySet>,
         token_len: usize,
+        max_age: Option<Duration>,
     ) {
-        let Some(exp) = token.registered().exp else {
+        let Some(mut until) = token.registered().exp else {
             return;
         };
-        if exp <= now {
+        // With a maximum age, the entry ends when the token gets too old.
+        if let (Some(max_age), Some(iat)) = (max_age, token.registered().iat) {
+            until = until.min(iat.saturating_add(max_age.as_secs()));
+        }
+        if until <= now {
             return;
         }
-        let ttl = Duration::from_secs(exp - now).min(self.max_ttl);
+        let ttl = Duration::from_secs(until - now).min(self.max_ttl);
         let weight = u32::try_from(token_len)
             .unwrap_or(u32::MAX)
             .saturating_add(ENTRY_OVERHEAD);

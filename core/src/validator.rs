@@ -151,10 +151,11 @@ impl Validator {
         };
         let key = TokenCache::key(token);
         if let Some(hit) = cache.get(&key) {
+            // Served only while the very key set that verified it is current: any change of
+            // keys sends the token through the full check again.
             let current = self.inner.issuers[hit.source].source.state();
             let still_valid = config.clock.unix_seconds() < hit.usable_until
-                && (Arc::ptr_eq(&hit.key_set, &current.set)
-                    || key_still_published(&hit.token, &current.set));
+                && Arc::ptr_eq(&hit.key_set, &current.set);
             if still_valid {
                 for check in &config.async_checks {
                     check(hit.token.clone()).await?;
@@ -168,7 +169,15 @@ impl Validator {
             check(&verified)?;
         }
         let now = config.clock.unix_seconds();
-        cache.insert(key, &verified, now, source, key_set, token.len());
+        cache.insert(
+            key,
+            &verified,
+            now,
+            source,
+            key_set,
+            token.len(),
+            config.policy.max_age,
+        );
         for check in &config.async_checks {
             check(verified.clone()).await?;
         }
@@ -333,12 +342,6 @@ impl Validator {
             every,
         )
     }
-}
-
-/// Whether the key that verified a cached token is still in its issuer's key set.
-fn key_still_published(token: &VerifiedToken, set: &KeySet) -> bool {
-    let header = token.header();
-    set.select(header.kid.as_deref(), header.alg).is_ok()
 }
 
 pub(crate) fn spawn_refresher(sources: Vec<Weak<KeySource>>, every: Duration) -> BackgroundRefresh {

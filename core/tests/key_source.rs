@@ -115,6 +115,18 @@ async fn missing_settings_are_config_errors() {
         .await
         .unwrap_err();
     assert_eq!(short_secret.kind(), ErrorKind::Config);
+    let secret_for_two = Validator::builder()
+        .issuer("https://a")
+        .issuer("https://b")
+        .audience("a")
+        .hmac_secret(jwtguard_core::Algorithm::HS256, [1u8; 32])
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        secret_for_two.to_string().contains("single issuer"),
+        "{secret_for_two}"
+    );
 }
 
 #[tokio::test]

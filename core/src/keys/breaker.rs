@@ -77,6 +77,11 @@ impl Breaker {
         }
     }
 
+    /// Gives the half-open trial back without a verdict (the attempt was cancelled).
+    pub(crate) fn abandon(&self) {
+        self.lock().trial_in_flight = false;
+    }
+
     pub(crate) fn consecutive_failures(&self) -> u32 {
         self.lock().failures
     }
@@ -123,5 +128,19 @@ mod tests {
         breaker.record(true, much_later);
         assert_eq!(breaker.state(much_later), BreakerState::Closed);
         assert_eq!(breaker.consecutive_failures(), 0);
+    }
+
+    #[test]
+    fn an_abandoned_trial_is_given_back() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let breaker = Breaker::new(1, Duration::from_secs(30));
+        breaker.record(false, t0);
+        let later = t0 + Duration::from_secs(31);
+        assert!(breaker.allow(later));
+        breaker.abandon();
+        assert!(
+            breaker.allow(later),
+            "the cancelled trial does not block the next one"
+        );
     }
 }

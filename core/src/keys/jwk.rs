@@ -58,7 +58,11 @@ pub(super) fn parse_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<KeySe
                 if kid.as_deref().is_some_and(|k| set.contains_kid(k)) {
                     tracing::warn!(kid = ?kid, "JWKS holds several keys with the same kid");
                 }
-                set.keys.push(VerifyingKey { kid, verifiers });
+                set.keys.push(VerifyingKey {
+                    kid,
+                    any_kid: false,
+                    verifiers,
+                });
             }
             Err(reason) => {
                 tracing::warn!(kid = ?kid, reason, "skipping JWK");

@@ -36,6 +36,8 @@ pub struct KeySet {
 #[derive(Clone)]
 pub(crate) struct VerifyingKey {
     pub(crate) kid: Option<String>,
+    /// A configured secret without a `kid` serves tokens with any `kid`.
+    pub(crate) any_kid: bool,
     pub(crate) verifiers: Vec<(Algorithm, Verifier)>,
 }
 
@@ -118,6 +120,7 @@ impl KeySet {
         }
         self.keys.push(VerifyingKey {
             kid: kid.map(str::to_owned),
+            any_kid: kid.is_none(),
             verifiers: vec![(
                 alg,
                 Verifier::Hmac(Box::new(hmac::Key::new(hmac_alg, secret))),
@@ -172,7 +175,7 @@ impl KeySet {
         let mut found: Option<&Verifier> = None;
         let mut usable = 0usize;
         for key in &self.keys {
-            if kid.is_some() && key.kid.as_deref() != kid {
+            if kid.is_some() && key.kid.as_deref() != kid && !key.any_kid {
                 continue;
             }
             named += 1;

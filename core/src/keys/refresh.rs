@@ -76,13 +76,16 @@ impl RefreshGate {
                 let fetch = start();
                 let gate = Arc::clone(self);
                 tokio::spawn(async move {
+                    // Frees the slot however the fetch ends (even by a panic), so that the
+                    // next caller can start one.
+                    let in_flight = ClearInFlight(Arc::clone(&gate));
                     let ok = fetch.await;
                     let now = gate.now_millis();
-                    {
-                        let mut state = gate.state.lock().unwrap_or_else(PoisonError::into_inner);
-                        state.in_flight = None;
-                        state.last = Some((now, ok));
-                    }
+                    gate.state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .last = Some((now, ok));
+                    drop(in_flight);
                     let _ = sender.send(Some(ok));
                 });
                 receiver
@@ -92,6 +95,19 @@ impl RefreshGate {
             Ok(done) if *done == Some(true) => Outcome::Refreshed,
             _ => Outcome::Failed,
         }
+    }
+}
+
+/// Frees the in-flight slot when the fetch task ends, however it ends.
+struct ClearInFlight(Arc<RefreshGate>);
+
+impl Drop for ClearInFlight {
+    fn drop(&mut self) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .in_flight = None;
     }
 }
 

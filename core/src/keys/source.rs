@@ -135,8 +135,12 @@ impl KeySource {
         match source.refresh_now(source.settings.policy.retries).await {
             Ok(()) => Ok(source),
             Err(err) => {
-                let usable = cached
-                    .filter(|entry| fresh_until(entry) + source.settings.policy.stale_limit > now);
+                let usable = cached.filter(|entry| {
+                    fresh_until(entry)
+                        .checked_add(source.settings.policy.stale_limit)
+                        .unwrap_or_else(far_future)
+                        > now
+                });
                 match usable {
                     Some(entry) if source.install_cached(&entry).is_ok() => {
                         tracing::warn!(issuer = %source.label, error = %err,
@@ -285,7 +289,10 @@ impl KeySource {
     pub(crate) async fn refresh_now(&self, retries: u32) -> Result<(), Error> {
         let started = self.settings.clock.now();
         let result = if self.breaker.allow(started) {
+            // A cancelled attempt must not keep the breaker's trial taken.
+            let trial = Trial(&self.breaker);
             let result = self.refresh_through_cache(retries).await;
+            std::mem::forget(trial);
             self.breaker
                 .record(result.is_ok(), self.settings.clock.now());
             result
@@ -450,19 +457,26 @@ impl KeySource {
     }
 
     /// Parses `entry` into a key set and swaps it in whole; an unusable document keeps the
-    /// current set.
+    /// current set. An unchanged document (a `304`, say) keeps the very same set, so that what
+    /// was verified with it (the token cache) stays valid.
     fn install(&self, entry: &CachedJwks, document: Option<Arc<str>>) -> Result<(), Error> {
-        let mut set = KeySet::from_jwks(entry.document.as_bytes(), &self.settings.algorithms)?;
-        if set.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Fetch,
-                format!("the key set of {} holds no usable key", self.label),
-            ));
-        }
-        set.extend_with(&self.settings.secrets);
+        let current = self.state.load_full();
+        let set = if current.document.as_deref() == Some(entry.document.as_str()) {
+            Arc::clone(&current.set)
+        } else {
+            let mut set = KeySet::from_jwks(entry.document.as_bytes(), &self.settings.algorithms)?;
+            if set.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Fetch,
+                    format!("the key set of {} holds no usable key", self.label),
+                ));
+            }
+            set.extend_with(&self.settings.secrets);
+            Arc::new(set)
+        };
         let keys = set.len();
         self.state.store(Arc::new(KeyState {
-            set: Arc::new(set),
+            set,
             fetched_at: UNIX_EPOCH + Duration::from_millis(entry.fetched_at_ms),
             max_age: Duration::from_secs(entry.max_age_secs),
             etag: entry.etag.clone(),
@@ -497,8 +511,23 @@ impl KeySource {
     }
 }
 
+/// Gives the breaker's trial back if a refresh is dropped before it ends.
+struct Trial<'a>(&'a Breaker);
+
+impl Drop for Trial<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
+
+/// A time no key set lives to see: the end of year 9999.
+fn far_future() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(253_402_300_799)
+}
+
+/// When a cached document stops being fresh (saturating: a corrupt entry can't overflow).
 fn fresh_until(entry: &CachedJwks) -> SystemTime {
-    UNIX_EPOCH
-        + Duration::from_millis(entry.fetched_at_ms)
-        + Duration::from_secs(entry.max_age_secs)
+    let fresh_for = Duration::from_millis(entry.fetched_at_ms)
+        .saturating_add(Duration::from_secs(entry.max_age_secs));
+    UNIX_EPOCH.checked_add(fresh_for).unwrap_or_else(far_future)
 }
