@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, ResponseError};
-use jwtguard_core::{Error, RequestAuth, ResponseOptions};
+use jwtguard_core::{Error, Rejection, RequestAuth, ResponseOptions};
 
 /// Why a request was refused: the core [`Error`], rendered with the validator's
 /// [`ResponseOptions`].
@@ -18,46 +18,40 @@ use jwtguard_core::{Error, RequestAuth, ResponseOptions};
 /// | keys unavailable (IdP unreachable) | 503 | none |
 /// | extractor or guard without [`JwtAuth`](crate::JwtAuth) | 500 | none |
 #[derive(Debug)]
-pub struct AuthError {
-    error: Error,
-    options: ResponseOptions,
-}
+pub struct AuthError(Rejection);
 
 impl AuthError {
     pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
-        Self {
-            error,
-            options: options.clone(),
-        }
+        Self(Rejection::new(error, options))
     }
 
     pub(crate) fn for_request(error: Error, auth: &RequestAuth) -> Self {
-        Self::new(error, auth.validator().response_options())
+        Self(Rejection::for_request(error, auth))
     }
 
     pub(crate) fn plain(error: Error) -> Self {
-        Self::new(error, &ResponseOptions::default())
+        Self(Rejection::plain(error))
     }
 
     /// The underlying error.
     pub fn error(&self) -> &Error {
-        &self.error
+        self.0.error()
     }
 }
 
 impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.fmt(f)
     }
 }
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.error().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        let parts = self.error.to_response(&self.options);
+        let parts = self.0.render();
         let mut response = HttpResponse::build(self.status_code());
         for (name, value) in parts.headers() {
             if let Ok(value) = HeaderValue::from_str(value) {

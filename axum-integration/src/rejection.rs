@@ -4,7 +4,7 @@ use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::HeaderValue;
-use jwtguard_core::{Error, RequestAuth, ResponseOptions};
+use jwtguard_core::{Error, Rejection, RequestAuth, ResponseOptions};
 
 /// Why a request was refused: the core [`Error`], rendered with the validator's
 /// [`ResponseOptions`].
@@ -21,60 +21,54 @@ use jwtguard_core::{Error, RequestAuth, ResponseOptions};
 /// The body is a small JSON object (`{"error":"invalid_token"}`); it never contains the
 /// token.
 #[derive(Debug)]
-pub struct AuthRejection {
-    error: Error,
-    options: ResponseOptions,
-}
+pub struct AuthRejection(Rejection);
 
 impl AuthRejection {
-    pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
-        Self {
-            error,
-            options: options.clone(),
-        }
-    }
-
     /// A rejection rendered with the validator's options of this request.
     pub(crate) fn for_request(error: Error, auth: &RequestAuth) -> Self {
-        Self::new(error, auth.validator().response_options())
+        Self(Rejection::for_request(error, auth))
     }
 
     /// A rejection rendered with the default options.
     pub(crate) fn plain(error: Error) -> Self {
-        Self::new(error, &ResponseOptions::default())
+        Self(Rejection::plain(error))
+    }
+
+    pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
+        Self(Rejection::new(error, options))
     }
 
     /// The underlying error.
     pub fn error(&self) -> &Error {
-        &self.error
+        self.0.error()
     }
 
     /// Turns the rejection back into its error.
     pub fn into_error(self) -> Error {
-        self.error
+        self.0.into_error()
     }
 
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.error().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.fmt(f)
     }
 }
 
 impl std::error::Error for AuthRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        Some(self.error())
     }
 }
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let parts = self.error.to_response(&self.options);
+        let parts = self.0.render();
         let mut response = Response::new(Body::from(parts.body.clone()));
         *response.status_mut() = self.status();
         for (name, value) in parts.headers() {

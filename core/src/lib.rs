@@ -44,7 +44,7 @@ pub use error::{Error, ErrorKind};
 pub use extract::{RequestView, TokenSource};
 pub use issuer::IssuerTemplate;
 pub use keys::{BreakerState, KeySet, RefreshPolicy, SkippedKey};
-pub use request_auth::RequestAuth;
+pub use request_auth::{Rejection, RequestAuth};
 pub use response::{BodyRenderer, ErrorResponse, ResponseOptions};
 pub use status::{IssuerStatus, ValidatorStatus};
 pub use token::VerifiedToken;

@@ -80,3 +80,52 @@ pub fn once(
 ) -> &'static Requirement {
     cell.get_or_init(make)
 }
+
+/// An error together with how it is rendered: what the adapters' rejections carry, so that
+/// both answer from one place.
+#[derive(Debug)]
+pub struct Rejection {
+    error: Error,
+    options: crate::ResponseOptions,
+}
+
+impl Rejection {
+    /// An error rendered with `options`.
+    pub fn new(error: Error, options: &crate::ResponseOptions) -> Self {
+        Self {
+            error,
+            options: options.clone(),
+        }
+    }
+
+    /// An error rendered with the options of the validator that checked the request.
+    pub fn for_request(error: Error, auth: &RequestAuth) -> Self {
+        Self::new(error, auth.validator().response_options())
+    }
+
+    /// An error rendered with the default options (when no validator is at hand).
+    pub fn plain(error: Error) -> Self {
+        Self::new(error, &crate::ResponseOptions::default())
+    }
+
+    /// The error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Turns the rejection back into its error.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The HTTP answer.
+    pub fn render(&self) -> crate::ErrorResponse {
+        self.error.to_response(&self.options)
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}

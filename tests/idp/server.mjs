@@ -17,7 +17,7 @@ import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 // Keep stdout for the ready line: the provider's notices go to stderr.
 console.info = console.warn = console.log = (...args) => console.error(...args);
@@ -74,7 +74,7 @@ const provider = new Provider(issuer, {
       useGrantedResource: () => true,
       getResourceServerInfo: (ctx, resourceIndicator, client) => {
         if (!/^https?:\/\//.test(resourceIndicator)) {
-          throw new Error('resource indicators are absolute http(s) URLs');
+          throw new errors.InvalidTarget('resource indicators are absolute http(s) URLs');
         }
         return {
           scope: 'read write',
@@ -86,6 +86,7 @@ const provider = new Provider(issuer, {
       },
     },
   },
+  ttl: { ClientCredentials: 300 },
   extraTokenClaims: (ctx, token) => ({ roles: CLIENTS[token.clientId]?.[2] ?? [] }),
 });
 
