@@ -10,8 +10,9 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::algorithm::Algorithm;
 use crate::error::{Error, ErrorKind};
-use crate::json::StrictValue;
-use crate::jws::JwsHeader;
+use crate::json::{MemberNames, Name, StrictSkip};
+use crate::jws::HeaderFields;
+use crate::text::Text;
 
 /// The most members a header may have.
 const MAX_MEMBERS: usize = 16;
@@ -59,34 +60,11 @@ impl<'de> Visitor<'de> for MemberVisitor {
     fn visit_unit<E>(self) -> Result<Member<'de>, E> {
         Ok(Member::Other)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'de>, A::Error> {
-        while seq.next_element_seed(StrictValue)?.is_some() {}
-        Ok(Member::Other)
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Member<'de>, A::Error> {
+        StrictSkip.visit_seq(seq).map(|()| Member::Other)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
-        StrictValue.visit_map(map).map(|_| Member::Other)
-    }
-}
-
-/// A member name, borrowed when it has no escapes.
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Name<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
+        StrictSkip.visit_map(map).map(|()| Member::Other)
     }
 }
 
@@ -109,17 +87,16 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-        let mut seen: [Option<Name<'de>>; MAX_MEMBERS] = Default::default();
+        let mut names = MemberNames::new();
         let mut fields = Fields::default();
         let mut count = 0;
-        while let Some(name) = map.next_key::<Name<'de>>()? {
+        while let Some(Name(name)) = map.next_key()? {
             if count == MAX_MEMBERS {
                 return Err(de::Error::custom("too many header members"));
             }
-            if seen[..count].iter().flatten().any(|s| s.0 == name.0) {
-                return Err(de::Error::custom("duplicate member name"));
-            }
-            match &*name.0 {
+            names.insert(&name)?;
+            count += 1;
+            match &*name {
                 "alg" => fields.alg = Some(map.next_value()?),
                 "kid" => fields.kid = Some(map.next_value()?),
                 "typ" => fields.typ = Some(map.next_value()?),
@@ -128,21 +105,21 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                     fields.crit = true;
                     map.next_value::<IgnoredAny>()?;
                 }
-                _ => {
-                    map.next_value_seed(StrictValue)?;
-                }
+                _ => map.next_value_seed(StrictSkip)?,
             }
-            seen[count] = Some(name);
-            count += 1;
         }
         Ok(fields)
     }
 }
 
-fn text(member: Option<Member<'_>>, name: &'static str) -> Result<Option<String>, Error> {
+fn text(
+    base: &[u8],
+    member: Option<Member<'_>>,
+    name: &'static str,
+) -> Result<Option<Text>, Error> {
     match member {
         None => Ok(None),
-        Some(Member::Text(text)) => Ok(Some(text.into_owned())),
+        Some(Member::Text(text)) => Ok(Some(Text::capture(base, text))),
         Some(_) => Err(Error::new(
             ErrorKind::Malformed,
             format!("header member {name} is not a string"),
@@ -151,10 +128,13 @@ fn text(member: Option<Member<'_>>, name: &'static str) -> Result<Option<String>
 }
 
 /// Parses and checks a decoded protected header: one JSON object, no duplicate members, a
-/// string `alg` on `allowed`, no `crit`, no `b64` other than `true`.
-pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<JwsHeader, Error> {
+/// string `alg` on `allowed`, no `crit`, no `b64` other than `true`. Its strings are kept as
+/// spans of `bytes`.
+pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<HeaderFields, Error> {
     let malformed = || Error::new(ErrorKind::Malformed, "header is not a JSON object");
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    // One UTF-8 check of the whole header is cheaper than one per string.
+    let json = std::str::from_utf8(bytes).map_err(|_| malformed())?;
+    let mut deserializer = serde_json::Deserializer::from_str(json);
     let fields = deserializer
         .deserialize_map(HeaderVisitor)
         .map_err(|_| malformed())?;
@@ -180,10 +160,10 @@ pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<JwsHea
             "unencoded payloads (b64) are not accepted",
         ));
     }
-    Ok(JwsHeader {
+    Ok(HeaderFields {
         alg,
-        kid: text(fields.kid, "kid")?,
-        typ: text(fields.typ, "typ")?,
+        kid: text(bytes, fields.kid, "kid")?,
+        typ: text(bytes, fields.typ, "typ")?,
     })
 }
 
@@ -191,17 +171,18 @@ pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<JwsHea
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<JwsHeader, ErrorKind> {
+    fn parse(json: &str) -> Result<HeaderFields, ErrorKind> {
         parse_header(json.as_bytes(), &Algorithm::DEFAULT_ALLOWED).map_err(|e| e.kind())
     }
 
     #[test]
     fn strict_headers() {
-        let header = parse(
-            r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt","x5t":"a","jwk":{"kty":"RSA"}}"#,
-        )
-        .unwrap();
-        assert_eq!(header.kid.as_deref(), Some("k1"));
+        let json =
+            r#"{"alg":"RS256","kid":"k\u0031","typ":"at+jwt","x5t":"a","jwk":{"kty":"RSA"}}"#;
+        let header = parse(json).unwrap();
+        let header = header.view(json.as_bytes());
+        assert_eq!(header.kid, Some("k1"));
+        assert_eq!(header.typ, Some("at+jwt"));
         assert_eq!(
             parse(r#"{"alg":"RS256","alg":"RS256"}"#),
             Err(ErrorKind::Malformed)

@@ -15,18 +15,39 @@ use crate::base64url;
 use crate::error::{Error, ErrorKind};
 use crate::jose_header::parse_header;
 use crate::keys::KeySet;
+use crate::text::Text;
 
-/// The protected header of a JWS, as far as jwtguard reads it.
+/// The protected header of a JWS, as far as jwtguard reads it: a view of the decoded header.
 ///
 /// `jku`, `x5u`, `jwk` and `x5c` are never read: keys come only from the configured key set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwsHeader {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwsHeader<'a> {
     /// `alg`, already checked against the allow-list.
     pub alg: Algorithm,
     /// `kid`, if present.
-    pub kid: Option<String>,
+    pub kid: Option<&'a str>,
     /// `typ`, if present.
-    pub typ: Option<String>,
+    pub typ: Option<&'a str>,
+}
+
+/// The header members jwtguard reads, as spans of the decoded header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeaderFields {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<Text>,
+    pub(crate) typ: Option<Text>,
+}
+
+impl HeaderFields {
+    /// The header, read from the `decoded` bytes the fields were captured from.
+    pub(crate) fn view<'a>(&'a self, decoded: &'a [u8]) -> JwsHeader<'a> {
+        JwsHeader {
+            alg: self.alg,
+            kid: self.kid.as_ref().map(|kid| kid.resolve(decoded)),
+            typ: self.typ.as_ref().map(|typ| typ.resolve(decoded)),
+        }
+    }
 }
 
 /// The longest signature: RSA with an 8192-bit key.
@@ -34,24 +55,53 @@ const MAX_SIGNATURE: usize = 1024;
 /// The longest decoded header accepted (the whole token is capped lower by default).
 const MAX_HEADER: usize = 8192;
 
+/// The decoded parts of a JWS, in one buffer: the header's JSON, the payload, the signature.
+#[derive(Debug, Clone)]
+pub(crate) struct Decoded {
+    pub(crate) header: HeaderFields,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) header_len: usize,
+    pub(crate) payload_end: usize,
+}
+
+impl Decoded {
+    pub(crate) fn header(&self) -> JwsHeader<'_> {
+        self.header.view(&self.bytes)
+    }
+
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.bytes[self.header_len..self.payload_end]
+    }
+
+    fn signature(&self) -> &[u8] {
+        &self.bytes[self.payload_end..]
+    }
+}
+
 /// A compact JWS whose header has been parsed and checked, and whose signature is not yet
 /// verified.
 #[derive(Debug)]
 pub struct CompactJws<'a> {
-    header: JwsHeader,
+    decoded: Decoded,
     signing_input: &'a str,
-    payload: Vec<u8>,
-    signature: [u8; MAX_SIGNATURE],
-    signature_len: usize,
 }
 
 /// A JWS whose signature verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedJws {
+    decoded: Decoded,
+}
+
+impl VerifiedJws {
     /// The protected header.
-    pub header: JwsHeader,
+    pub fn header(&self) -> JwsHeader<'_> {
+        self.decoded.header()
+    }
+
     /// The decoded payload.
-    pub payload: Vec<u8>,
+    pub fn payload(&self) -> &[u8] {
+        self.decoded.payload()
+    }
 }
 
 impl<'a> CompactJws<'a> {
@@ -86,47 +136,61 @@ impl<'a> CompactJws<'a> {
                 malformed("not three dot-separated segments")
             });
         };
-        let mut header_bytes = [0u8; MAX_HEADER];
-        let header_len = base64url::decode_into(header_b64, &mut header_bytes)
-            .ok_or_else(|| malformed("header is not base64url or too long"))?;
-        let header = parse_header(&header_bytes[..header_len], allowed)?;
-        let payload_bytes =
-            base64url::decode(payload).map_err(|_| malformed("payload is not base64url"))?;
-        let mut signature = [0u8; MAX_SIGNATURE];
-        let signature_len = base64url::decode_into(signature_b64, &mut signature)
-            .ok_or_else(|| malformed("signature is not base64url or too long"))?;
+        if header_b64.len() > base64url::encoded_len(MAX_HEADER) {
+            return Err(malformed("header is too long"));
+        }
+        if signature_b64.len() > base64url::encoded_len(MAX_SIGNATURE) {
+            return Err(malformed("signature is too long"));
+        }
+        // One buffer for the decoded parts, sized once.
+        let mut bytes = Vec::with_capacity(
+            [header_b64, payload, signature_b64]
+                .iter()
+                .map(|part| base64url::decoded_len_bound(part.len()))
+                .sum(),
+        );
+        base64url::decode_append(header_b64, &mut bytes)
+            .ok_or_else(|| malformed("header is not base64url"))?;
+        let header = parse_header(&bytes, allowed)?;
+        let header_len = bytes.len();
+        base64url::decode_append(payload, &mut bytes)
+            .ok_or_else(|| malformed("payload is not base64url"))?;
+        let payload_end = bytes.len();
+        base64url::decode_append(signature_b64, &mut bytes)
+            .ok_or_else(|| malformed("signature is not base64url"))?;
         let signing_input = &token[..header_b64.len() + 1 + payload.len()];
         Ok(Self {
-            header,
+            decoded: Decoded {
+                header,
+                bytes,
+                header_len,
+                payload_end,
+            },
             signing_input,
-            payload: payload_bytes,
-            signature,
-            signature_len,
         })
     }
 
     /// The checked header.
-    pub fn header(&self) -> &JwsHeader {
-        &self.header
+    pub fn header(&self) -> JwsHeader<'_> {
+        self.decoded.header()
     }
 
     /// Verifies the signature with the one key of `keys` that matches the header's `kid` and
     /// `alg` ([`ErrorKind::UnknownKey`], [`ErrorKind::KeyMismatch`] or
     /// [`ErrorKind::AmbiguousKey`] when there is no such single key,
     /// [`ErrorKind::InvalidSignature`] when it does not verify).
-    pub fn verify(&self, keys: &KeySet) -> Result<VerifiedJws, Error> {
+    pub fn verify(self, keys: &KeySet) -> Result<VerifiedJws, Error> {
         self.check_signature(keys)?;
         Ok(VerifiedJws {
-            header: self.header.clone(),
-            payload: self.payload.clone(),
+            decoded: self.decoded,
         })
     }
 
-    /// Like [`verify`](Self::verify), without copying the header and payload out.
+    /// Like [`verify`](Self::verify), keeping the JWS.
     pub fn check_signature(&self, keys: &KeySet) -> Result<(), Error> {
-        let verifier = keys.select(self.header.kid.as_deref(), self.header.alg)?;
-        let signature = &self.signature[..self.signature_len];
-        if verifier.verify(self.signing_input.as_bytes(), signature) {
+        let header = self.header();
+        let verifier = keys.select(header.kid, header.alg)?;
+        if verifier.verify(self.signing_input.as_bytes(), self.decoded.signature()) {
             Ok(())
         } else {
             Err(Error::new(
@@ -136,13 +200,13 @@ impl<'a> CompactJws<'a> {
         }
     }
 
-    /// The decoded payload, not yet verified.
-    pub(crate) fn unverified_payload(&self) -> &[u8] {
-        &self.payload
+    /// The decoded header and payload, the signature not yet verified.
+    pub(crate) fn unverified(&self) -> &Decoded {
+        &self.decoded
     }
 
-    /// Takes the checked header out.
-    pub(crate) fn into_header(self) -> JwsHeader {
-        self.header
+    /// Takes the decoded header and payload out.
+    pub(crate) fn into_decoded(self) -> Decoded {
+        self.decoded
     }
 }

@@ -30,6 +30,7 @@ mod keys;
 pub mod request_auth;
 mod response;
 mod status;
+mod text;
 mod token;
 mod token_cache;
 mod validator;

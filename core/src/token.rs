@@ -1,99 +1,108 @@
 //! A token that passed every check.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::access::AccessPaths;
 use crate::claims::RegisteredClaims;
+use crate::claims::scan::ScannedClaims;
 use crate::error::{Error, ErrorKind};
-use crate::jws::JwsHeader;
+use crate::json;
+use crate::jws::{Decoded, JwsHeader};
 
-/// A validated token: its header, its registered claims, and the whole claim set, parsed
-/// once. Cheap to clone (an `Arc` inside).
+/// A validated token: its header, its registered claims, and its whole claim set. Its strings
+/// are read from the decoded token in place; the claim set is built into a JSON tree only
+/// when [`claims`](Self::claims), [`roles`](Self::roles) or [`scopes`](Self::scopes) first asks
+/// for it. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct VerifiedToken {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    header: JwsHeader,
-    registered: RegisteredClaims,
-    claims: Map<String, Value>,
+    decoded: Decoded,
+    registered: ScannedClaims,
+    claims: OnceLock<Map<String, Value>>,
     access: Arc<AccessPaths>,
 }
 
 impl VerifiedToken {
     pub(crate) fn new(
-        header: JwsHeader,
-        registered: RegisteredClaims,
-        claims: Map<String, Value>,
+        decoded: Decoded,
+        registered: ScannedClaims,
         access: Arc<AccessPaths>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                header,
+                decoded,
                 registered,
-                claims,
+                claims: OnceLock::new(),
                 access,
             }),
         }
     }
 
-    /// A token with these claims and defaults for the rest, for unit tests.
+    /// A token with these claims and an RS256 header, for unit tests.
     #[cfg(test)]
     pub(crate) fn for_tests(claims: serde_json::Value) -> Self {
-        let claims = claims.as_object().cloned().unwrap_or_default();
-        let registered = RegisteredClaims {
-            iss: String::new(),
-            sub: None,
-            aud: Vec::new(),
-            exp: None,
-            nbf: None,
-            iat: None,
-            jti: None,
+        let bytes = serde_json::to_vec(&claims).expect("claims serialize");
+        let registered =
+            crate::claims::scan::scan_claims(&bytes, 0, bytes.len()).expect("a claims object");
+        let decoded = Decoded {
+            header: crate::jws::HeaderFields {
+                alg: crate::Algorithm::RS256,
+                kid: None,
+                typ: None,
+            },
+            payload_end: bytes.len(),
+            bytes,
+            header_len: 0,
         };
-        let header = JwsHeader {
-            alg: crate::Algorithm::RS256,
-            kid: None,
-            typ: None,
-        };
-        Self::new(header, registered, claims, Arc::new(AccessPaths::default()))
+        Self::new(decoded, registered, Arc::new(AccessPaths::default()))
     }
 
     /// The protected header.
-    pub fn header(&self) -> &JwsHeader {
-        &self.inner.header
+    pub fn header(&self) -> JwsHeader<'_> {
+        self.inner.decoded.header()
     }
 
     /// The registered claims (`iss`, `sub`, `aud`, `exp`, ...).
-    pub fn registered(&self) -> &RegisteredClaims {
-        &self.inner.registered
+    pub fn registered(&self) -> RegisteredClaims<'_> {
+        self.inner.registered.checked(&self.inner.decoded.bytes)
     }
 
     /// `iss`.
     pub fn issuer(&self) -> &str {
-        &self.inner.registered.iss
+        self.registered().iss
     }
 
     /// `sub`, if present.
     pub fn subject(&self) -> Option<&str> {
-        self.inner.registered.sub.as_deref()
+        self.registered().sub
     }
 
-    /// The whole claim set.
+    /// The payload: the claim set's JSON, exactly as signed.
+    pub fn payload(&self) -> &[u8] {
+        self.inner.decoded.payload()
+    }
+
+    /// The whole claim set, built on the first call and kept.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.inner.claims
+        self.inner
+            .claims
+            .get_or_init(|| json::parse_object(self.payload()).unwrap_or_default())
     }
 
     /// The claim set as the caller's own type.
     ///
     /// Fails with [`ErrorKind::InvalidClaim`] when the claims don't fit `T` (a missing field,
-    /// a wrong type); the message names the problem but no claim value.
+    /// a wrong type); the message names the problem but no claim value. Reads the payload
+    /// directly, without building the claim set's JSON tree.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        T::deserialize(&self.inner.claims).map_err(|e| {
+        serde_json::from_slice(self.payload()).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidClaim,
                 format!("the claims do not fit the expected type: {}", redact(&e)),
@@ -103,12 +112,12 @@ impl VerifiedToken {
 
     /// The roles, read from the configured paths (see [`AccessPaths`]).
     pub fn roles(&self) -> impl Iterator<Item = &str> {
-        AccessPaths::values(&self.inner.access.roles, &self.inner.claims)
+        AccessPaths::values(&self.inner.access.roles, self.claims())
     }
 
     /// The scopes, read from the configured paths (see [`AccessPaths`]).
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        AccessPaths::values(&self.inner.access.scopes, &self.inner.claims)
+        AccessPaths::values(&self.inner.access.scopes, self.claims())
     }
 
     /// Whether the token has this role.
@@ -136,8 +145,8 @@ fn redact(err: &serde_json::Error) -> String {
 impl fmt::Debug for VerifiedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedToken")
-            .field("header", &self.inner.header)
-            .field("registered", &self.inner.registered)
+            .field("header", &self.header())
+            .field("registered", &self.registered())
             .finish_non_exhaustive()
     }
 }

@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use url::Url;
 
 use crate::access::AccessPaths;
 use crate::algorithm::Algorithm;
 use crate::builder::ValidatorBuilder;
-use crate::claims::{ClaimsPolicy, check_claims};
+use crate::claims::scan::scan_claims;
+use crate::claims::{ClaimsPolicy, Field, check_raw};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
 use crate::extract::{RequestView, TokenSource, find_token};
@@ -26,6 +26,28 @@ use crate::response::ResponseOptions;
 use crate::status::{IssuerStatus, ValidatorStatus};
 use crate::token::VerifiedToken;
 use crate::token_cache::TokenCache;
+
+/// Why [`Validator::verify_now`] failed.
+enum Failure {
+    /// For good.
+    Final(Error),
+    /// The `kid` is not in the source's key set: a refresh may bring it.
+    UnknownKey { source: usize, error: Error },
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Final(error) | Failure::UnknownKey { error, .. } => error,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Final(error)
+    }
+}
 
 /// A boxed future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -134,12 +156,15 @@ impl Validator {
     /// [`ErrorKind::KeysUnavailable`] (503), not as an invalid token.
     pub async fn validate(&self, token: &str) -> Result<VerifiedToken, Error> {
         let result = self.run(token).await;
-        let outcome = match &result {
-            Ok(_) => "valid",
-            Err(err) if err.is_unavailable() => "unavailable",
-            Err(_) => "invalid",
+        // Literal labels: the counter's key is then static and costs no allocation.
+        let counter = match &result {
+            Ok(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "valid"),
+            Err(err) if err.is_unavailable() => {
+                metrics::counter!("jwtguard_validations_total", "outcome" => "unavailable")
+            }
+            Err(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "invalid"),
         };
-        metrics::counter!("jwtguard_validations_total", "outcome" => outcome).increment(1);
+        counter.increment(1);
         result
     }
 
@@ -185,25 +210,45 @@ impl Validator {
     }
 
     /// Everything but the user's checks: returns the token, and which source verified it
-    /// with which key set.
+    /// with which key set. Runs without waiting, except once after an unknown `kid`, for the
+    /// refresh that may bring its key.
     async fn verify(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Error> {
+        match self.verify_now(token) {
+            Err(Failure::UnknownKey { source, error }) => {
+                self.inner.issuers[source]
+                    .source
+                    .wait_for_unknown_kid(error)
+                    .await?;
+                self.verify_now(token).map_err(Failure::into_error)
+            }
+            other => other.map_err(Failure::into_error),
+        }
+    }
+
+    /// The whole check of a token against the current key sets, without waiting.
+    fn verify_now(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Failure> {
         let config = &self.inner.config;
         let jws = CompactJws::parse(token, config.max_token_size, &config.algorithms)?;
-        if !config.type_check.accepts(jws.header().typ.as_deref()) {
-            return Err(Error::new(ErrorKind::InvalidType, "typ is not accepted"));
+        if !config.type_check.accepts(jws.header().typ) {
+            return Err(Error::new(ErrorKind::InvalidType, "typ is not accepted").into());
         }
-        let claims = json::parse_object(jws.unverified_payload())
-            .map_err(|_| Error::new(ErrorKind::Malformed, "payload is not a JSON object"))?;
-        let index = self.source_for(&claims)?;
-        let source = &self.inner.issuers[index].source;
-        let key_set = source.check_signature(&jws).await?;
-        let registered = check_claims(&claims, &config.policy, config.clock.unix_seconds())?;
-        let token = VerifiedToken::new(
-            jws.into_header(),
-            registered,
-            claims,
-            Arc::clone(&config.access),
-        );
+        let decoded = jws.unverified();
+        let scanned = scan_claims(&decoded.bytes, decoded.header_len, decoded.payload_end)?;
+        let raw = scanned.raw(&decoded.bytes);
+        let index = self.source_for(&raw.iss)?;
+        let key_set = match self.inner.issuers[index].source.check_signature_now(&jws) {
+            Err(error) if error.kind() == ErrorKind::UnknownKey => {
+                return Err(Failure::UnknownKey {
+                    source: index,
+                    error,
+                });
+            }
+            other => other?,
+        };
+        check_raw(raw, &config.policy, config.clock.unix_seconds(), |name| {
+            json::has_member(decoded.payload(), name)
+        })?;
+        let token = VerifiedToken::new(jws.into_decoded(), scanned, Arc::clone(&config.access));
         Ok((token, (index, key_set)))
     }
 
@@ -219,11 +264,13 @@ impl Validator {
     }
 
     /// The index of the key source of the token's (not yet verified) `iss`.
-    fn source_for(&self, claims: &Map<String, Value>) -> Result<usize, Error> {
-        let iss = match claims.get("iss") {
-            Some(Value::String(iss)) => iss,
-            Some(_) => return Err(Error::new(ErrorKind::InvalidClaim, "iss is not a string")),
-            None => return Err(Error::new(ErrorKind::MissingClaim, "iss is required")),
+    fn source_for(&self, iss: &Field<&str>) -> Result<usize, Error> {
+        let iss = match iss {
+            Field::Present(iss) => iss,
+            Field::Invalid(_) => {
+                return Err(Error::new(ErrorKind::InvalidClaim, "iss is not a string"));
+            }
+            Field::Absent => return Err(Error::new(ErrorKind::MissingClaim, "iss is required")),
         };
         self.inner
             .issuers

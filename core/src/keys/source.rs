@@ -185,42 +185,42 @@ impl KeySource {
         self.state.load_full()
     }
 
-    /// Checks the signature of `jws` with this source's keys, and returns the key set that
-    /// verified it. Starts a background refresh when
-    /// the keys are due; on an unknown `kid`, waits for one coalesced refresh (or fails at once
-    /// inside the cooldown). Keys past their stale limit, or an unknown `kid` while the IdP
-    /// can't be reached, are [`ErrorKind::KeysUnavailable`].
-    pub(crate) async fn check_signature(
+    /// Checks the signature of `jws` with this source's current keys, without waiting, and
+    /// returns the key set that verified it. Starts a background refresh when the keys are due.
+    /// Keys past their stale limit are [`ErrorKind::KeysUnavailable`]; an unknown `kid` is
+    /// [`ErrorKind::UnknownKey`], which [`wait_for_unknown_kid`](Self::wait_for_unknown_kid)
+    /// may cure.
+    pub(crate) fn check_signature_now(
         self: &Arc<Self>,
         jws: &CompactJws<'_>,
     ) -> Result<Arc<KeySet>, Error> {
-        let first = {
-            let state = self.state.load();
-            self.check_freshness(&state)?;
-            jws.check_signature(&state.set)
-                .map(|()| Arc::clone(&state.set))
-        };
-        match first {
-            Err(err) if err.kind() == ErrorKind::UnknownKey && self.jwks_uri().is_some() => {
-                match self.refresh_for_unknown_kid().await {
-                    Outcome::Refreshed => {
-                        let set = Arc::clone(&self.state.load().set);
-                        jws.check_signature(&set).map(|()| set)
-                    }
-                    Outcome::CoolingDown { last_failed: false } => {
-                        metrics::counter!("jwtguard_unknown_kid_refetch_suppressed_total")
-                            .increment(1);
-                        Err(err)
-                    }
-                    Outcome::Failed | Outcome::CoolingDown { last_failed: true } => {
-                        Err(Error::new(
-                            ErrorKind::KeysUnavailable,
-                            "unknown kid and the key set can't be refreshed",
-                        ))
-                    }
-                }
+        let state = self.state.load();
+        self.check_freshness(&state)?;
+        jws.check_signature(&state.set)
+            .map(|()| Arc::clone(&state.set))
+    }
+
+    /// After an unknown `kid` (`unknown`): waits for one coalesced refresh, and `Ok` when it
+    /// brought new keys to try. Fails at once inside the cooldown (with `unknown` itself), and
+    /// with [`ErrorKind::KeysUnavailable`] when the IdP can't be reached. Inline keys never
+    /// refresh.
+    pub(crate) async fn wait_for_unknown_kid(
+        self: &Arc<Self>,
+        unknown: Error,
+    ) -> Result<(), Error> {
+        if self.jwks_uri().is_none() {
+            return Err(unknown);
+        }
+        match self.refresh_for_unknown_kid().await {
+            Outcome::Refreshed => Ok(()),
+            Outcome::CoolingDown { last_failed: false } => {
+                metrics::counter!("jwtguard_unknown_kid_refetch_suppressed_total").increment(1);
+                Err(unknown)
             }
-            other => other,
+            Outcome::Failed | Outcome::CoolingDown { last_failed: true } => Err(Error::new(
+                ErrorKind::KeysUnavailable,
+                "unknown kid and the key set can't be refreshed",
+            )),
         }
     }
 
