@@ -7,7 +7,7 @@ use std::hint::black_box;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
-use jwtguard_benches::{AUDIENCE, ISSUER, cases, split, validator};
+use jwtguard_benches::{AUDIENCE, ISSUER, cases, floor_verifier, split, validator};
 
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -108,48 +108,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// A bare signature check: message and signature in, verdict out.
-type Verify = Box<dyn Fn(&[u8], &[u8]) -> bool>;
-
-/// The bare signature check of a case, with the key parsed once.
-fn floor_verifier(case: &jwtguard_benches::Case) -> Verify {
-    use base64::Engine as _;
-    let Some(key) = &case.key else {
-        let key =
-            aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &jwtguard_benches::SECRET);
-        return Box::new(move |m, s| aws_lc_rs::hmac::verify(&key, m, s).is_ok());
-    };
-    let jwk = key.public_jwk();
-    let field = |name: &str| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(jwk[name].as_str().unwrap_or_default())
-            .unwrap_or_default()
-    };
-    let parsed = match case.alg {
-        "RS256" | "PS256" => {
-            let params = if case.alg == "RS256" {
-                &signature::RSA_PKCS1_2048_8192_SHA256
-            } else {
-                &signature::RSA_PSS_2048_8192_SHA256
-            };
-            let (n, e) = (field("n"), field("e"));
-            RsaPublicKeyComponents {
-                n: &n[..],
-                e: &e[..],
-            }
-            .to_parsed_public_key(params)
-            .expect("key")
-        }
-        "ES256" => {
-            let point = [&[4u8][..], &field("x"), &field("y")].concat();
-            signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .expect("key")
-        }
-        _ => signature::ParsedPublicKey::new(&signature::ED25519, field("x")).expect("key"),
-    };
-    Box::new(move |m, s| parsed.verify_sig(m, s).is_ok())
 }
 
 criterion_group!(validation, benches);

@@ -97,3 +97,45 @@ pub fn split(token: &str) -> (&str, Vec<u8>) {
         .unwrap_or_default();
     (input, signature)
 }
+
+/// A bare signature check: message and signature in, verdict out.
+pub type Verify = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+
+/// The bare signature check of a case, with the key parsed once.
+pub fn floor_verifier(case: &Case) -> Verify {
+    use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
+    use base64::Engine as _;
+    let Some(key) = &case.key else {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &SECRET);
+        return Box::new(move |m, s| aws_lc_rs::hmac::verify(&key, m, s).is_ok());
+    };
+    let jwk = key.public_jwk();
+    let field = |name: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let parsed = match case.alg {
+        "RS256" | "PS256" => {
+            let params = if case.alg == "RS256" {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
+            let (n, e) = (field("n"), field("e"));
+            RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            }
+            .to_parsed_public_key(params)
+            .expect("key")
+        }
+        "ES256" => {
+            let point = [&[4u8][..], &field("x"), &field("y")].concat();
+            signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .expect("key")
+        }
+        _ => signature::ParsedPublicKey::new(&signature::ED25519, field("x")).expect("key"),
+    };
+    Box::new(move |m, s| parsed.verify_sig(m, s).is_ok())
+}
