@@ -14,6 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::discovery;
 use crate::error::{Error, ErrorKind};
 use crate::extract::TokenSource;
+use crate::header_cache::HeaderCache;
 use crate::http::Fetcher;
 use crate::issuer::IssuerTemplate;
 use crate::keys::source::{KeySource, Origin, SourceSettings};
@@ -529,6 +530,7 @@ impl ValidatorBuilder {
             response: self.response,
             token_sources: self.token_sources,
             token_cache: self.token_cache.map(TokenCache::new),
+            headers: HeaderCache::new(),
         };
         tracing::info!(issuers = issuers.len(), "validator ready");
         Ok(Validator::from_inner(Inner {

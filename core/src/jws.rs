@@ -13,6 +13,7 @@
 use crate::algorithm::Algorithm;
 use crate::base64url;
 use crate::error::{Error, ErrorKind};
+use crate::header_cache::HeaderCache;
 use crate::jose_header::parse_header;
 use crate::keys::KeySet;
 use crate::text::Text;
@@ -84,6 +85,7 @@ impl Decoded {
 pub struct CompactJws<'a> {
     decoded: Decoded,
     signing_input: &'a str,
+    header_known: bool,
 }
 
 /// A JWS whose signature verified.
@@ -116,6 +118,16 @@ impl<'a> CompactJws<'a> {
     /// 5. no `crit`, and no `b64` other than `true` ([`ErrorKind::UnsupportedHeader`]);
     /// 6. payload and signature of canonical base64url ([`ErrorKind::Malformed`]).
     pub fn parse(token: &'a str, max_size: usize, allowed: &[Algorithm]) -> Result<Self, Error> {
+        Self::parse_with(token, max_size, allowed, None)
+    }
+
+    /// [`parse`](Self::parse), taking the header from `headers` when it is one of them.
+    pub(crate) fn parse_with(
+        token: &'a str,
+        max_size: usize,
+        allowed: &[Algorithm],
+        headers: Option<&HeaderCache>,
+    ) -> Result<Self, Error> {
         if token.len() > max_size {
             return Err(Error::new(
                 ErrorKind::TokenTooLarge,
@@ -149,9 +161,16 @@ impl<'a> CompactJws<'a> {
                 .map(|part| base64url::decoded_len_bound(part.len()))
                 .sum(),
         );
-        base64url::decode_append(header_b64, &mut bytes)
-            .ok_or_else(|| malformed("header is not base64url"))?;
-        let header = parse_header(&bytes, allowed)?;
+        let known = headers.and_then(|headers| headers.take(header_b64, &mut bytes));
+        let header_known = known.is_some();
+        let header = match known {
+            Some(known) => known,
+            None => {
+                base64url::decode_append(header_b64, &mut bytes)
+                    .ok_or_else(|| malformed("header is not base64url"))?;
+                parse_header(&bytes, allowed)?
+            }
+        };
         let header_len = bytes.len();
         base64url::decode_append(payload, &mut bytes)
             .ok_or_else(|| malformed("payload is not base64url"))?;
@@ -167,6 +186,7 @@ impl<'a> CompactJws<'a> {
                 payload_end,
             },
             signing_input,
+            header_known,
         })
     }
 
@@ -203,6 +223,18 @@ impl<'a> CompactJws<'a> {
     /// The decoded header and payload, the signature not yet verified.
     pub(crate) fn unverified(&self) -> &Decoded {
         &self.decoded
+    }
+
+    /// Whether the header came from the [`HeaderCache`] given to
+    /// [`parse_with`](Self::parse_with).
+    pub(crate) fn header_known(&self) -> bool {
+        self.header_known
+    }
+
+    /// The header as it came, still encoded.
+    pub(crate) fn encoded_header(&self) -> &'a str {
+        let len = self.signing_input.find('.').unwrap_or_default();
+        &self.signing_input[..len]
     }
 
     /// Takes the decoded header and payload out.

@@ -21,6 +21,7 @@ pub mod discovery;
 pub mod env;
 mod error;
 pub mod extract;
+mod header_cache;
 mod http;
 mod issuer;
 mod jose_header;

@@ -17,6 +17,7 @@ use crate::claims::{ClaimsPolicy, Field, check_raw};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
 use crate::extract::{RequestView, TokenSource, find_token};
+use crate::header_cache::HeaderCache;
 use crate::issuer::IssuerTemplate;
 use crate::json;
 use crate::jws::CompactJws;
@@ -93,6 +94,7 @@ pub(crate) struct Config {
     pub(crate) response: ResponseOptions,
     pub(crate) token_sources: Vec<TokenSource>,
     pub(crate) token_cache: Option<TokenCache>,
+    pub(crate) headers: HeaderCache,
 }
 
 /// Which tokens an issuer entry serves.
@@ -228,7 +230,12 @@ impl Validator {
     /// The whole check of a token against the current key sets, without waiting.
     fn verify_now(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Failure> {
         let config = &self.inner.config;
-        let jws = CompactJws::parse(token, config.max_token_size, &config.algorithms)?;
+        let jws = CompactJws::parse_with(
+            token,
+            config.max_token_size,
+            &config.algorithms,
+            Some(&config.headers),
+        )?;
         if !config.type_check.accepts(jws.header().typ) {
             return Err(Error::new(ErrorKind::InvalidType, "typ is not accepted").into());
         }
@@ -248,6 +255,13 @@ impl Validator {
         check_raw(raw, &config.policy, config.clock.unix_seconds(), |name| {
             json::has_member(decoded.payload(), name)
         })?;
+        if !jws.header_known() {
+            config.headers.remember(
+                jws.encoded_header(),
+                &decoded.bytes[..decoded.header_len],
+                &decoded.header,
+            );
+        }
         let token = VerifiedToken::new(jws.into_decoded(), scanned, Arc::clone(&config.access));
         Ok((token, (index, key_set)))
     }

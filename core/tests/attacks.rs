@@ -451,6 +451,53 @@ async fn a_forged_signature() {
     assert_eq!(kind_of(&swapped).await, ErrorKind::InvalidSignature);
 }
 
+/// Once a header is known from a valid token, tokens with that very header are still checked
+/// in full, and a header that differs by one byte is parsed again.
+#[tokio::test]
+async fn a_known_header_does_not_vouch_for_the_token() {
+    let validator = validator().await;
+    let token = good();
+    validator.validate(&token).await.unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims = claims();
+    claims["sub"] = "admin".into();
+    let payload = b64(claims.to_string().as_bytes());
+    let swapped = format!("{}.{payload}.{}", parts[0], parts[2]);
+    let forged = format!(
+        "{}.{payload}.{}",
+        parts[0],
+        b64(&keys()
+            .attacker
+            .sign(format!("{}.{payload}", parts[0]).as_bytes()))
+    );
+    let header =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[0]);
+    let header: Value = serde_json::from_slice(&header.unwrap()).unwrap();
+    let mut none = header.clone();
+    none["alg"] = "none".into();
+    let none = format!("{}.{}.", b64(none.to_string().as_bytes()), parts[1]);
+    let mut other_kid = header;
+    other_kid["kid"] = "ec-1".into();
+    let other_kid = format!(
+        "{}.{}.{}",
+        b64(other_kid.to_string().as_bytes()),
+        parts[1],
+        parts[2]
+    );
+    for (attack, expected) in [
+        (&swapped, ErrorKind::InvalidSignature),
+        (&forged, ErrorKind::InvalidSignature),
+        (&none, ErrorKind::AlgorithmNotAllowed),
+        (&other_kid, ErrorKind::KeyMismatch),
+    ] {
+        let err = validator.validate(attack).await.unwrap_err();
+        assert_eq!(err.kind(), expected, "{attack}");
+    }
+    let verified = validator.validate(&token).await.unwrap();
+    assert_eq!(verified.header().kid, Some("rsa-1"));
+    assert_eq!(verified.subject(), Some("alice"));
+}
+
 #[tokio::test]
 async fn typ_can_be_required_and_is_checked_by_default() {
     let jose = keys()
