@@ -2,7 +2,10 @@
 //! embedded issuer so that nothing else is needed.
 //!
 //! `load-target --framework axum|actix --auth none|jwtguard|cached [--bind ADDR]` prints
-//! `TOKEN <a valid token>` and then `READY <address>` on standard output.
+//! `TOKEN <a valid token>`, `ISSUER <its issuer>`, `AUDIENCE <its audience>`,
+//! `JWKS <its key set>` and then
+//! `READY <address>` on standard output (the token never expires, so a peer server given the
+//! key set can check it too).
 
 use std::net::SocketAddr;
 
@@ -73,6 +76,9 @@ async fn serve(options: Options) {
         .claim("roles", vec!["user"])
         .sign();
     println!("TOKEN {token}");
+    println!("ISSUER {}", issuer.url());
+    println!("AUDIENCE {DEFAULT_AUDIENCE}");
+    println!("JWKS {}", issuer.jwks());
     let protected = options.auth != "none";
     if options.framework == "actix" {
         let server = HttpServer::new(move || {
