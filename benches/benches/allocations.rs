@@ -1,7 +1,7 @@
 //! Heap allocations per validation, counted by dhat's allocator:
 //! `cargo bench -p jwtguard-benches --bench allocations`.
 
-use jwtguard_benches::{cases, validator};
+use jwtguard_benches::{Setup, setup};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
@@ -10,13 +10,12 @@ const ROUNDS: u64 = 1000;
 
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = cases();
-    let plain = runtime.block_on(validator(&cases, false));
-    let cached = runtime.block_on(validator(&cases, true));
+    let Setup {
+        runtime,
+        cases,
+        plain,
+        cached,
+    } = setup();
     println!("{:<28} {:>14} {:>14}", "validation", "allocations", "bytes");
     let measure = |name: &str, run: &mut dyn FnMut()| {
         run();

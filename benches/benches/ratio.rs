@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use jwtguard_benches::{cases, complete, floor_verifier, split, validator};
+use jwtguard_benches::{Setup, complete, floor_verifier, setup, split};
 
 /// Rounds per algorithm; the medians are taken over them.
 const ROUNDS: usize = 201;
@@ -15,12 +15,12 @@ const ROUNDS: usize = 201;
 const BATCH_TIME: Duration = Duration::from_millis(2);
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = cases();
-    let plain = runtime.block_on(validator(&cases, false));
+    let Setup {
+        runtime,
+        cases,
+        plain,
+        ..
+    } = setup();
     println!(
         "{:<8} {:>12} {:>14} {:>8} {:>16}",
         "alg", "floor", "jwtguard", "ratio", "ratio p10..p90"

@@ -7,16 +7,15 @@ use std::hint::black_box;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
-use jwtguard_benches::{AUDIENCE, ISSUER, cases, complete, floor_verifier, split, validator};
+use jwtguard_benches::{AUDIENCE, ISSUER, Setup, complete, floor_verifier, setup, split};
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = cases();
-    let plain = runtime.block_on(validator(&cases, false));
-    let cached = runtime.block_on(validator(&cases, true));
+    let Setup {
+        runtime,
+        cases,
+        plain,
+        cached,
+    } = setup();
     let rs256 = &cases[0];
     let key = rs256.key.as_ref().expect("RSA key");
     let jwk = key.public_jwk();

@@ -88,6 +88,36 @@ pub async fn validator(cases: &[Case], cache: bool) -> Validator {
     builder.build().await.expect("validator")
 }
 
+/// What every bench starts from: a current-thread runtime, the cases, and a validator for
+/// them without and with the token cache.
+pub struct Setup {
+    /// The runtime the validators were built on.
+    pub runtime: tokio::runtime::Runtime,
+    /// One case per algorithm.
+    pub cases: Vec<Case>,
+    /// A validator without the token cache.
+    pub plain: Validator,
+    /// A validator with the token cache.
+    pub cached: Validator,
+}
+
+/// Builds the [`Setup`].
+pub fn setup() -> Setup {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = cases();
+    let plain = runtime.block_on(validator(&cases, false));
+    let cached = runtime.block_on(validator(&cases, true));
+    Setup {
+        runtime,
+        cases,
+        plain,
+        cached,
+    }
+}
+
 /// Runs `future` the way a server's task would: polled in place, inside `runtime`'s context.
 /// A validation whose key is known completes on its first poll, so this measures the
 /// validation alone, without the cost of [`tokio::runtime::Runtime::block_on`] (which
