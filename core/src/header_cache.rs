@@ -1,11 +1,11 @@
-//! The protected headers of tokens that passed every check, so that a token whose header is
-//! byte for byte one of them takes the decoded header and its parsed members from here instead
-//! of decoding and parsing it again. An IdP signs with few keys, so nearly every token's
-//! header is one already seen.
+//! The protected headers of tokens whose signature and claims checked out, so that a token
+//! whose header is byte for byte one of them takes the decoded header and its parsed members
+//! from here instead of decoding and parsing it again. An IdP signs with few keys, so nearly
+//! every token's header is one already seen.
 //!
-//! Only headers of valid tokens get in (a stream of forged tokens can't churn it), the match is
-//! on the exact encoded text, and the result is what parsing that text gives, since the
-//! parsing depends on nothing else but the validator's fixed algorithm list.
+//! Only headers of signed, valid tokens get in (a stream of forged tokens can't churn it), the
+//! match is on the exact encoded text, and the result is what parsing that text gives, since
+//! the parsing depends on nothing else but the validator's fixed algorithm list.
 
 use std::sync::Arc;
 
@@ -44,9 +44,9 @@ impl HeaderCache {
         Some(entry.fields.clone())
     }
 
-    /// Remembers the header of a token that passed every check: its encoded text, the decoded
-    /// bytes (which started the token's buffer) and its members. Headers with escaped strings
-    /// (members that are not spans of the bytes) are left out.
+    /// Remembers the header of a token whose signature and claims checked out: its encoded
+    /// text, the decoded bytes (which started the token's buffer) and its members. Headers with
+    /// escaped strings (members that are not spans of the bytes) are left out.
     pub(crate) fn remember(&self, encoded: &str, decoded: &[u8], fields: &HeaderFields) {
         let spans_only = [&fields.kid, &fields.typ]
             .into_iter()
