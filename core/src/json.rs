@@ -185,7 +185,7 @@ impl<'de> MemberNames<'de> {
 }
 
 /// Walks any JSON value without keeping it, refusing duplicate member names at any depth.
-/// Allocates only for member names with escapes and for objects of more than 32 members.
+/// Allocates only for member names with escapes and for objects of more than 16 members.
 pub(crate) struct StrictSkip;
 
 impl<'de> DeserializeSeed<'de> for StrictSkip {

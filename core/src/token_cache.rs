@@ -107,11 +107,12 @@ impl TokenCache {
         token_len: usize,
         max_age: Option<Duration>,
     ) {
-        let Some(mut until) = token.registered().exp else {
+        let registered = token.registered();
+        let Some(mut until) = registered.exp else {
             return;
         };
         // With a maximum age, the entry ends when the token gets too old.
-        if let (Some(max_age), Some(iat)) = (max_age, token.registered().iat) {
+        if let (Some(max_age), Some(iat)) = (max_age, registered.iat) {
             until = until.min(iat.saturating_add(max_age.as_secs()));
         }
         if until <= now {

@@ -26,7 +26,7 @@ use crate::keys::source::KeySource;
 use crate::response::ResponseOptions;
 use crate::status::{IssuerStatus, ValidatorStatus};
 use crate::token::VerifiedToken;
-use crate::token_cache::TokenCache;
+use crate::token_cache::{CachedToken, TokenCache};
 
 /// Why [`Validator::verify_now`] failed.
 enum Failure {
@@ -172,43 +172,54 @@ impl Validator {
 
     async fn run(&self, token: &str) -> Result<VerifiedToken, Error> {
         let config = &self.inner.config;
-        let Some(cache) = &config.token_cache else {
-            let (verified, _) = self.verify(token).await?;
-            return self.run_checks(verified).await;
-        };
-        let key = TokenCache::key(token);
-        if let Some(hit) = cache.get(&key) {
-            // Served only while the very key set that verified it is current: any change of
-            // keys sends the token through the full check again.
-            let current = self.inner.issuers[hit.source].source.state();
-            let still_valid = config.clock.unix_seconds() < hit.usable_until
-                && Arc::ptr_eq(&hit.key_set, &current.set);
-            if still_valid {
-                for check in &config.async_checks {
-                    check(hit.token.clone()).await?;
-                }
+        // A token over the size cap is refused by the full check before anything is hashed.
+        let cache = (config.token_cache.as_ref())
+            .filter(|_| token.len() <= config.max_token_size)
+            .map(|cache| (cache, TokenCache::key(token)));
+        if let Some((cache, key)) = &cache
+            && let Some(hit) = cache.get(key)
+        {
+            if self.still_usable(&hit) {
+                self.run_async_checks(&hit.token).await?;
                 return Ok(hit.token.clone());
             }
-            cache.forget(&key);
+            cache.forget(key);
         }
         let (verified, (source, key_set)) = self.verify(token).await?;
         for check in &config.sync_checks {
             check(&verified)?;
         }
-        let now = config.clock.unix_seconds();
-        cache.insert(
-            key,
-            &verified,
-            now,
-            source,
-            key_set,
-            token.len(),
-            config.policy.max_age,
-        );
-        for check in &config.async_checks {
-            check(verified.clone()).await?;
+        if let Some((cache, key)) = cache {
+            cache.insert(
+                key,
+                &verified,
+                config.clock.unix_seconds(),
+                source,
+                key_set,
+                token.len(),
+                config.policy.max_age,
+            );
         }
+        self.run_async_checks(&verified).await?;
         Ok(verified)
+    }
+
+    /// Whether a cached token may be served: before its end, and while the very key set that
+    /// verified it is current and within its stale limit. Any change of keys sends the token
+    /// through the full check again.
+    fn still_usable(&self, hit: &CachedToken) -> bool {
+        self.inner.config.clock.unix_seconds() < hit.usable_until
+            && self.inner.issuers[hit.source]
+                .source
+                .usable_state()
+                .is_ok_and(|state| Arc::ptr_eq(&hit.key_set, &state.set))
+    }
+
+    async fn run_async_checks(&self, token: &VerifiedToken) -> Result<(), Error> {
+        for check in &self.inner.config.async_checks {
+            check(token.clone()).await?;
+        }
+        Ok(())
     }
 
     /// Everything but the user's checks: returns the token, and which source verified it
@@ -264,17 +275,6 @@ impl Validator {
         }
         let token = VerifiedToken::new(jws.into_decoded(), scanned, Arc::clone(&config.access));
         Ok((token, (index, key_set)))
-    }
-
-    async fn run_checks(&self, token: VerifiedToken) -> Result<VerifiedToken, Error> {
-        let config = &self.inner.config;
-        for check in &config.sync_checks {
-            check(&token)?;
-        }
-        for check in &config.async_checks {
-            check(token.clone()).await?;
-        }
-        Ok(token)
     }
 
     /// The index of the key source of the token's (not yet verified) `iss`.

@@ -6,23 +6,43 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jwtguard_core::clock::{Clock, ManualClock};
-use jwtguard_core::{ErrorKind, TokenCacheConfig, Validator};
+use jwtguard_core::{ErrorKind, RefreshPolicy, TokenCacheConfig, Validator};
 use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer, TestKey, b64};
 
-async fn cached_validator(
+/// How many times the user's checks ran: the synchronous ones run on a full check only, the
+/// asynchronous ones on every validation.
+#[derive(Default)]
+struct Runs {
+    sync: AtomicUsize,
+    asynchronous: AtomicUsize,
+}
+
+async fn cached_validator(issuer: &Issuer, clock: &Arc<ManualClock>, runs: Arc<Runs>) -> Validator {
+    cached_validator_with(issuer, clock, runs, RefreshPolicy::default()).await
+}
+
+async fn cached_validator_with(
     issuer: &Issuer,
     clock: &Arc<ManualClock>,
-    checks: Arc<AtomicUsize>,
+    runs: Arc<Runs>,
+    policy: RefreshPolicy,
 ) -> Validator {
+    let sync_runs = Arc::clone(&runs);
     Validator::builder()
         .issuer(issuer.url())
         .audience(DEFAULT_AUDIENCE)
         .shared_clock(clock.clone())
+        .leeway(Duration::ZERO)
+        .refresh_policy(policy)
         .token_cache(TokenCacheConfig::default())
+        .check(move |_| {
+            sync_runs.sync.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
         .check_async(move |_| {
-            let checks = Arc::clone(&checks);
+            let runs = Arc::clone(&runs);
             async move {
-                checks.fetch_add(1, Ordering::SeqCst);
+                runs.asynchronous.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             }
         })
@@ -44,17 +64,50 @@ fn token_for(issuer: &Issuer, clock: &ManualClock, lifetime: u64) -> String {
 async fn a_cached_token_still_expires_at_its_exp() {
     let issuer = Issuer::start().await;
     let clock = Arc::new(ManualClock::now_frozen());
-    let validator = cached_validator(&issuer, &clock, Arc::default()).await;
+    let runs = Arc::new(Runs::default());
+    let validator = cached_validator(&issuer, &clock, Arc::clone(&runs)).await;
     let token = token_for(&issuer, &clock, 100);
     assert!(validator.validate(&token).await.is_ok());
-    assert!(validator.validate(&token).await.is_ok(), "a hit");
-    clock.advance(Duration::from_secs(101));
-    // Past exp the cache does not answer; the full check does, with the leeway.
-    clock.advance(Duration::from_secs(60));
+    assert!(validator.validate(&token).await.is_ok());
+    assert_eq!(runs.sync.load(Ordering::SeqCst), 1, "the second was a hit");
+    // No leeway here: at exp itself a cache that outlived exp would still answer.
+    clock.advance(Duration::from_secs(100));
     assert_eq!(
         validator.validate(&token).await.unwrap_err().kind(),
         ErrorKind::Expired
     );
+}
+
+/// While the IdP is down the keys are used up to their stale limit, and no further: a cached
+/// token is refused with them, as a new one is.
+#[tokio::test]
+async fn a_cached_token_goes_when_its_keys_pass_the_stale_limit() {
+    let issuer = Issuer::start().await;
+    let clock = Arc::new(ManualClock::now_frozen());
+    let mut policy = RefreshPolicy::default();
+    policy.default_max_age = Duration::from_secs(60);
+    policy.min_max_age = Duration::from_secs(60);
+    policy.stale_limit = Duration::from_secs(60);
+    policy.retries = 0;
+    let runs = Arc::new(Runs::default());
+    let validator = cached_validator_with(&issuer, &clock, Arc::clone(&runs), policy).await;
+    let token = token_for(&issuer, &clock, 3600);
+    assert!(validator.validate(&token).await.is_ok());
+    issuer.take_down().await;
+    clock.advance(Duration::from_secs(100));
+    assert!(
+        validator.validate(&token).await.is_ok(),
+        "stale, within the limit"
+    );
+    assert_eq!(runs.sync.load(Ordering::SeqCst), 1, "served from the cache");
+    clock.advance(Duration::from_secs(100));
+    let fresh = token_for(&issuer, &clock, 3600);
+    for token in [&token, &fresh] {
+        assert_eq!(
+            validator.validate(token).await.unwrap_err().kind(),
+            ErrorKind::KeysUnavailable
+        );
+    }
 }
 
 #[tokio::test]
@@ -102,11 +155,16 @@ async fn two_tokens_never_share_an_entry() {
 async fn asynchronous_checks_run_on_every_hit() {
     let issuer = Issuer::start().await;
     let clock = Arc::new(ManualClock::now_frozen());
-    let checks = Arc::new(AtomicUsize::new(0));
-    let validator = cached_validator(&issuer, &clock, Arc::clone(&checks)).await;
+    let runs = Arc::new(Runs::default());
+    let validator = cached_validator(&issuer, &clock, Arc::clone(&runs)).await;
     let token = token_for(&issuer, &clock, 300);
     for _ in 0..5 {
         assert!(validator.validate(&token).await.is_ok());
     }
-    assert_eq!(checks.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        runs.sync.load(Ordering::SeqCst),
+        1,
+        "one full check, four hits"
+    );
+    assert_eq!(runs.asynchronous.load(Ordering::SeqCst), 5);
 }

@@ -194,10 +194,17 @@ impl KeySource {
         self: &Arc<Self>,
         jws: &CompactJws<'_>,
     ) -> Result<Arc<KeySet>, Error> {
-        let state = self.state.load();
-        self.check_freshness(&state)?;
+        let state = self.usable_state()?;
         jws.check_signature(&state.set)
             .map(|()| Arc::clone(&state.set))
+    }
+
+    /// The current keys, unless they are past their stale limit
+    /// ([`ErrorKind::KeysUnavailable`]). Starts a background refresh when they are due.
+    pub(crate) fn usable_state(self: &Arc<Self>) -> Result<arc_swap::Guard<Arc<KeyState>>, Error> {
+        let state = self.state.load();
+        self.check_freshness(&state)?;
+        Ok(state)
     }
 
     /// After an unknown `kid` (`unknown`): waits for one coalesced refresh, and `Ok` when it
