@@ -172,6 +172,30 @@ async fn discovery_runs_again_when_the_jwks_url_keeps_failing() {
 }
 
 #[tokio::test]
+async fn a_failed_rediscovery_keeps_the_known_jwks_url() {
+    let issuer = Issuer::start().await;
+    let clock = Arc::new(ManualClock::now_frozen());
+    let validator = validator_at(&issuer, &clock).await;
+    issuer.override_jwks(Some((503, "{}".into())));
+    for _ in 0..2 {
+        assert!(validator.refresh().await.is_err());
+    }
+    issuer.override_jwks(None);
+    issuer.override_discovery_issuer(Some("https://elsewhere.example.test".into()));
+    validator.refresh().await.unwrap();
+    assert_eq!(
+        issuer.hits("/.well-known/openid-configuration"),
+        2,
+        "discovery ran again, and its answer was refused"
+    );
+    assert_eq!(
+        issuer.hits("/jwks"),
+        4,
+        "the known JWKS URL was fetched anyway"
+    );
+}
+
+#[tokio::test]
 async fn a_background_task_refreshes_until_its_handle_is_dropped() {
     let issuer = Issuer::start().await;
     let clock = Arc::new(ManualClock::now_frozen());

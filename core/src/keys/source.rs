@@ -327,8 +327,12 @@ impl KeySource {
     }
 
     async fn refresh_through_cache(&self, retries: u32) -> Result<(), Error> {
-        if self.breaker.consecutive_failures() >= self.settings.policy.rediscover_after {
-            self.rediscover().await?;
+        // A failed rediscovery keeps the known JWKS location: the keys may still be there, or
+        // in the shared cache.
+        if self.breaker.consecutive_failures() >= self.settings.policy.rediscover_after
+            && let Err(err) = self.rediscover().await
+        {
+            tracing::warn!(error = %err, "rediscovery failed; keeping the known JWKS location");
         }
         let Some(uri) = self.jwks_uri() else {
             return Ok(());
@@ -349,8 +353,9 @@ impl KeySource {
             }
         };
         if !locked {
-            let deadline = self.settings.clock.now() + FETCH_LOCK_TTL;
-            while self.settings.clock.now() < deadline {
+            // Counted in polls, not by the clock: a test clock or a clock step must not make
+            // the wait endless.
+            for _ in 0..FETCH_LOCK_TTL.as_millis() / FETCH_LOCK_POLL.as_millis() {
                 tokio::time::sleep(FETCH_LOCK_POLL).await;
                 if let Some(entry) = self.cached(&uri).await
                     && entry.fetched_at_ms > known
