@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jwtguard_core::clock::ManualClock;
-use jwtguard_core::{BreakerState, ErrorKind, Validator};
+use jwtguard_core::{Algorithm, BreakerState, ErrorKind, Validator};
 use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
 
 async fn validator_for(issuer: &Issuer) -> Validator {
@@ -147,6 +147,23 @@ async fn a_rotation_costs_one_fetch_however_many_requests_see_it() {
     for task in tasks {
         task.await.unwrap().expect("old and new tokens both pass");
     }
+    assert_eq!(issuer.hits("/jwks"), 2, "the initial fetch and one refresh");
+}
+
+/// An HMAC secret without a `kid` serves any `kid`, but must not make an unknown one look
+/// known: a rotated key is still fetched.
+#[tokio::test]
+async fn a_secret_without_kid_does_not_hide_a_rotation() {
+    let issuer = Issuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .hmac_secret(Algorithm::HS256, [7u8; 32])
+        .build()
+        .await
+        .expect("validator");
+    issuer.rotate();
+    assert!(validator.validate(&issuer.token().sign()).await.is_ok());
     assert_eq!(issuer.hits("/jwks"), 2, "the initial fetch and one refresh");
 }
 

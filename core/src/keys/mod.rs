@@ -175,10 +175,13 @@ impl KeySet {
         let mut found: Option<&Verifier> = None;
         let mut usable = 0usize;
         for key in &self.keys {
-            if kid.is_some() && key.kid.as_deref() != kid && !key.any_kid {
+            let named_here = kid.is_none() || key.kid.as_deref() == kid;
+            if !named_here && !key.any_kid {
                 continue;
             }
-            named += 1;
+            // A secret without a kid serves any kid, but does not make a kid known: a kid
+            // that only it matches is still unknown (and may call for a refresh).
+            named += usize::from(named_here);
             if let Some((_, verifier)) = key.verifiers.iter().find(|(a, _)| *a == alg) {
                 usable += 1;
                 found = Some(verifier);
