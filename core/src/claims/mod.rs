@@ -460,5 +460,23 @@ mod tests {
         policy.required.push("jti".into());
         let err = check_claims(base().as_object().unwrap(), &policy, NOW).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::MissingClaim);
+        // A claim that is not a registered one is looked up in the claim set, both ways a
+        // claim set is read.
+        let mut policy = self::policy();
+        policy.required.push("client_id".into());
+        for (claims, present) in [(base(), false), (with("client_id", json!("web")), true)] {
+            let from_map = check_claims(claims.as_object().unwrap(), &policy, NOW);
+            let bytes = serde_json::to_vec(&claims).unwrap();
+            let scanned = scan::scan_claims(&bytes, 0, bytes.len()).unwrap();
+            let from_scan = check_raw(scanned.raw(&bytes), &policy, NOW, |name| {
+                crate::json::has_member(&bytes, name)
+            });
+            for result in [from_map.map(|_| ()), from_scan.map(|_| ())] {
+                match present {
+                    true => assert!(result.is_ok()),
+                    false => assert_eq!(result.unwrap_err().kind(), ErrorKind::MissingClaim),
+                }
+            }
+        }
     }
 }
