@@ -184,25 +184,33 @@ fn try_expand(
     })
 }
 
-/// The adapter as the calling crate names it: through the `jwtguard` facade if it depends on
-/// it, else the adapter crate itself.
+/// The adapter as the calling crate names it: the adapter crate itself when it depends on it
+/// (even if the `jwtguard` facade is there too, say as a dev-dependency for the test kit, or
+/// without the adapter's feature), else through the facade.
 fn adapter_path(framework: Framework) -> TokenStream {
     let (module, adapter) = match framework {
         Framework::Axum => ("axum", "jwtguard-axum"),
         Framework::Actix => ("actix", "jwtguard-actix"),
     };
-    let module = Ident::new(module, Span::call_site());
-    if let Ok(found) = crate_name("jwtguard") {
-        let name = match found {
-            FoundCrate::Itself => Ident::new("jwtguard", Span::call_site()),
-            FoundCrate::Name(name) => Ident::new(&name, Span::call_site()),
-        };
+    let direct = match crate_name(adapter) {
+        Ok(FoundCrate::Name(name)) => Some(name),
+        Ok(FoundCrate::Itself) => Some(adapter.replace('-', "_")),
+        Err(_) => None,
+    };
+    let facade = || match crate_name("jwtguard") {
+        Ok(FoundCrate::Itself) => Some("jwtguard".to_owned()),
+        Ok(FoundCrate::Name(name)) => Some(name),
+        Err(_) => None,
+    };
+    if let Some(name) = direct {
+        let name = Ident::new(&name, Span::call_site());
+        return quote!(::#name);
+    }
+    if let Some(name) = facade() {
+        let name = Ident::new(&name, Span::call_site());
+        let module = Ident::new(module, Span::call_site());
         return quote!(::#name::#module);
     }
-    let name = match crate_name(adapter) {
-        Ok(FoundCrate::Name(name)) => name,
-        _ => adapter.replace('-', "_"),
-    };
-    let name = Ident::new(&name, Span::call_site());
+    let name = Ident::new(&adapter.replace('-', "_"), Span::call_site());
     quote!(::#name)
 }

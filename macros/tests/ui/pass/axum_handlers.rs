@@ -13,6 +13,7 @@ async fn admin(Claims(user): Claims<User>) -> String {
 }
 
 #[require_role(any("admin", "ops"))]
+#[require_role("auditor")]
 #[require_scope(all("orders:read", "orders:write"))]
 pub async fn stacked() -> &'static str {
     "ok"
