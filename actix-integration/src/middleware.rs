@@ -120,21 +120,16 @@ where
         let validator = self.validator.clone();
         let optional = self.optional;
         Box::pin(async move {
-            let outcome = validator
-                .validate_request(&Headers(request.headers()))
-                .await;
-            let token = match outcome {
-                Ok(verified) => Some(verified),
-                Err(error) if error.is_missing_token() && optional => None,
+            let headers = Headers(request.headers());
+            let auth = match RequestAuth::authenticate(&validator, &headers, optional).await {
+                Ok(auth) => auth,
                 Err(error) => {
                     let response =
                         AuthError::new(error, validator.response_options()).error_response();
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };
-            request
-                .extensions_mut()
-                .insert(RequestAuth::new(token, validator));
+            request.extensions_mut().insert(auth);
             service
                 .call(request)
                 .await

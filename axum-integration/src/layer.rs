@@ -101,17 +101,12 @@ where
         let validator = self.validator.clone();
         let optional = self.optional;
         Box::pin(async move {
-            let token = match validator
-                .validate_request(&Headers(request.headers()))
-                .await
-            {
-                Ok(verified) => Some(verified),
-                Err(error) if error.is_missing_token() && optional => None,
+            let headers = Headers(request.headers());
+            let auth = match RequestAuth::authenticate(&validator, &headers, optional).await {
+                Ok(auth) => auth,
                 Err(error) => return Ok(reject(error, &validator)),
             };
-            request
-                .extensions_mut()
-                .insert(RequestAuth::new(token, validator));
+            request.extensions_mut().insert(auth);
             inner.call(request).await
         })
     }

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::access::Requirement;
 use crate::error::{Error, ErrorKind};
+use crate::extract::RequestView;
 use crate::token::VerifiedToken;
 use crate::validator::Validator;
 
@@ -22,6 +23,22 @@ impl RequestAuth {
     /// The outcome for a request.
     pub fn new(token: Option<VerifiedToken>, validator: Validator) -> Self {
         Self { token, validator }
+    }
+
+    /// What an adapter's middleware does for each request: finds the token and validates it.
+    /// With `optional`, a request without a token passes anonymously; a present but bad token
+    /// is refused either way. The error is the one to answer the request with.
+    pub async fn authenticate<R: RequestView>(
+        validator: &Validator,
+        request: &R,
+        optional: bool,
+    ) -> Result<Self, Error> {
+        let token = match validator.validate_request(request).await {
+            Ok(verified) => Some(verified),
+            Err(error) if error.is_missing_token() && optional => None,
+            Err(error) => return Err(error),
+        };
+        Ok(Self::new(token, validator.clone()))
     }
 
     /// The verified token, if the request had one.
