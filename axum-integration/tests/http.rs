@@ -215,12 +215,15 @@ async fn guards_answer_403_insufficient_scope() {
         .claim("realm_access", serde_json::json!({"roles": ["admin"]}))
         .sign();
     assert_eq!(server.bearer("/admin", &keycloak).await.0, 200);
-    let wrong_type = server
+    // A string of roles is split on white space, and each role is compared whole.
+    let spaced = server.issuer.token().claim("roles", "ops admin").sign();
+    assert_eq!(server.bearer("/admin", &spaced).await.0, 200);
+    let prefixed = server
         .issuer
         .token()
         .claim("roles", "admin-not-an-array-but-ok")
         .sign();
-    assert_eq!(server.bearer("/admin", &wrong_type).await.0, 403);
+    assert_eq!(server.bearer("/admin", &prefixed).await.0, 403);
     let object = server
         .issuer
         .token()
