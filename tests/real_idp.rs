@@ -136,6 +136,7 @@ async fn a_tampered_token_is_401() {
     let forged = format!("{header}.{forged_payload}.{signature}");
     let err = validator.validate(&forged).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidSignature);
+    assert_eq!(err.status(), 401);
     idp.stop().await;
 }
 
