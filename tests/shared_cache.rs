@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use jwtguard::Validator;
-use jwtguard::cache::RedisKeyCache;
+use jwtguard::keys::RedisKeyCache;
 use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer};
 use jwtguard_tests::RedisServer;
 

@@ -4,7 +4,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use jwtguard_core::{RequestAuth, VerifiedToken};
+use jwtguard_core::{Rejection, RequestAuth, VerifiedToken};
 use serde::de::DeserializeOwned;
 
 use crate::rejection::AuthError;
@@ -43,18 +43,17 @@ pub struct MaybeClaims<T = serde_json::Value>(pub Option<T>);
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub VerifiedToken);
 
-/// The authentication outcome the middleware left in the request.
-pub(crate) fn with_request_auth<R>(
+/// The verified token of an optionally authenticated request: `None` when it had no token.
+/// (actix's own `Option<Authenticated>` would also turn a missing middleware into `None`.)
+#[derive(Debug, Clone)]
+pub struct MaybeAuthenticated(pub Option<VerifiedToken>);
+
+/// What `use_it` makes of the authentication outcome the middleware left in the request.
+fn with_request_auth<R>(
     request: &HttpRequest,
-    use_it: impl FnOnce(&RequestAuth) -> Result<R, jwtguard_core::Error>,
+    use_it: impl FnOnce(&RequestAuth) -> Result<R, Rejection>,
 ) -> Result<R, AuthError> {
-    let extensions = request.extensions();
-    let auth = extensions.get::<RequestAuth>().ok_or_else(|| {
-        AuthError::plain(RequestAuth::not_installed(
-            "a jwtguard extractor or guard is used without the JwtAuth middleware",
-        ))
-    })?;
-    use_it(auth).map_err(|e| AuthError::for_request(e, auth))
+    Ok(use_it(RequestAuth::installed(request.extensions().get())?)?)
 }
 
 impl<T: DeserializeOwned> FromRequest for Claims<T> {
@@ -81,5 +80,14 @@ impl FromRequest for Authenticated {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(with_request_auth(request, |auth| auth.required().cloned()).map(Authenticated))
+    }
+}
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = AuthError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(with_request_auth(request, |auth| Ok(auth.token().cloned())).map(MaybeAuthenticated))
     }
 }

@@ -10,7 +10,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::Payload;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError};
-use jwtguard_core::request_auth::StaticRequirement;
+use jwtguard_core::__private::StaticRequirement;
 use jwtguard_core::{RequestAuth, Requirement};
 
 use crate::rejection::AuthError;
@@ -47,9 +47,29 @@ impl Require {
         Self::new(Requirement::role(role))
     }
 
+    /// The token must have at least one of these roles.
+    pub fn any_role<I: IntoIterator<Item: Into<String>>>(roles: I) -> Self {
+        Self::new(Requirement::any_role(roles))
+    }
+
+    /// The token must have all of these roles.
+    pub fn all_roles<I: IntoIterator<Item: Into<String>>>(roles: I) -> Self {
+        Self::new(Requirement::all_roles(roles))
+    }
+
     /// The token must have this scope.
     pub fn scope(scope: impl Into<String>) -> Self {
         Self::new(Requirement::scope(scope))
+    }
+
+    /// The token must have at least one of these scopes.
+    pub fn any_scope<I: IntoIterator<Item: Into<String>>>(scopes: I) -> Self {
+        Self::new(Requirement::any_scope(scopes))
+    }
+
+    /// The token must have all of these scopes.
+    pub fn all_scopes<I: IntoIterator<Item: Into<String>>>(scopes: I) -> Self {
+        Self::new(Requirement::all_scopes(scopes))
     }
 }
 
@@ -91,7 +111,7 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let verdict = check(&self.requirement, request.extensions().get::<RequestAuth>());
+        let verdict = RequestAuth::check(request.extensions().get(), &self.requirement);
         match verdict {
             Ok(()) => {
                 let service = Rc::clone(&self.service);
@@ -102,27 +122,14 @@ where
                         .map(ServiceResponse::map_into_left_body)
                 })
             }
-            Err(error) => {
+            Err(rejection) => {
                 let response = request
-                    .into_response(error.error_response())
+                    .into_response(AuthError::from(rejection).error_response())
                     .map_into_right_body();
                 Box::pin(async move { Ok(response) })
             }
         }
     }
-}
-
-pub(crate) fn check(
-    requirement: &Requirement,
-    auth: Option<&RequestAuth>,
-) -> Result<(), AuthError> {
-    let auth = auth.ok_or_else(|| {
-        AuthError::plain(RequestAuth::not_installed(
-            "a jwtguard guard is used without the JwtAuth middleware",
-        ))
-    })?;
-    auth.require(requirement)
-        .map_err(|e| AuthError::for_request(e, auth))
 }
 
 /// The extractor the attribute guards put in front of a handler's arguments: it checks the
@@ -136,8 +143,9 @@ impl<R: StaticRequirement> FromRequest for Guard<R> {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
-            check(R::requirement(), request.extensions().get::<RequestAuth>())
-                .map(|()| Guard(PhantomData)),
+            RequestAuth::check(request.extensions().get(), R::requirement())
+                .map(|()| Guard(PhantomData))
+                .map_err(AuthError::from),
         )
     }
 }

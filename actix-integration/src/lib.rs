@@ -1,9 +1,11 @@
 //! actix-web 4 adapter for jwtguard.
 //!
-//! - [`JwtAuth`] validates the token of every request with a
-//!   [`Validator`](jwtguard_core::Validator);
+//! - [`JwtAuth`] validates the token of every request with an
+//!   [`Authenticator`](jwtguard_core::Authenticator) (a
+//!   [`Validator`](jwtguard_core::Validator) with where to find the token and how to answer);
 //! - [`Claims<T>`] hands the claims to handlers as the handler's own type ([`MaybeClaims<T>`]
-//!   for optional authentication), [`Authenticated`] the whole verified token;
+//!   for optional authentication), [`Authenticated`] the whole verified token
+//!   ([`MaybeAuthenticated`] for optional authentication);
 //! - [`Require`] guards scopes of routes by role or scope;
 //! - [`AuthError`] answers every failure per RFC 6750, exactly as the axum adapter does.
 //!
@@ -35,7 +37,7 @@ mod guard;
 mod middleware;
 mod rejection;
 
-pub use extract::{Authenticated, Claims, MaybeClaims};
+pub use extract::{Authenticated, Claims, MaybeAuthenticated, MaybeClaims};
 pub use guard::{Require, RequireService};
 pub use middleware::{JwtAuth, JwtAuthService};
 pub use rejection::AuthError;
@@ -64,6 +66,5 @@ pub use jwtguard_macros::require_scope_actix as require_scope;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::Guard;
-    pub use jwtguard_core::request_auth::{StaticRequirement, once};
-    pub use jwtguard_core::{Match, Requirement, Subject};
+    pub use jwtguard_core::__private::*;
 }

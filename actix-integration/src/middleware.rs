@@ -6,17 +6,19 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpMessage, ResponseError};
-use jwtguard_core::{RequestAuth, RequestView, Validator};
+use jwtguard_core::request::HeaderLookup;
+use jwtguard_core::{Anonymous, Authenticator};
 
 use crate::rejection::AuthError;
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
-/// Validates the token of every request with a [`Validator`] (from the `Authorization: Bearer`
-/// header, or the validator's other [`TokenSource`](jwtguard_core::TokenSource)s), and puts the
-/// outcome into the request for [`Claims`](crate::Claims) and the guards.
+/// Validates the token of every request with an [`Authenticator`] (or a
+/// [`Validator`](jwtguard_core::Validator), which becomes one with the defaults: the token from
+/// `Authorization: Bearer`), and puts the outcome into the request for
+/// [`Claims`](crate::Claims) and the guards.
 ///
 /// By default a request without a valid token is answered at once (see [`AuthError`]). With
 /// [`JwtAuth::optional`], requests without any token go through anonymously, while a bad token
@@ -45,25 +47,25 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct JwtAuth {
-    validator: Validator,
-    optional: bool,
+    authenticator: Authenticator,
+    anonymous: Anonymous,
 }
 
 impl JwtAuth {
     /// A middleware that requires a valid token on every request.
-    pub fn new(validator: Validator) -> Self {
+    pub fn new(authenticator: impl Into<Authenticator>) -> Self {
         Self {
-            validator,
-            optional: false,
+            authenticator: authenticator.into(),
+            anonymous: Anonymous::Refused,
         }
     }
 
     /// A middleware that lets requests without a token through anonymously (a present but bad
     /// token is still refused).
-    pub fn optional(validator: Validator) -> Self {
+    pub fn optional(authenticator: impl Into<Authenticator>) -> Self {
         Self {
-            validator,
-            optional: true,
+            authenticator: authenticator.into(),
+            anonymous: Anonymous::Allowed,
         }
     }
 }
@@ -82,8 +84,8 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(JwtAuthService {
             service: Rc::new(service),
-            validator: self.validator.clone(),
-            optional: self.optional,
+            authenticator: self.authenticator.clone(),
+            anonymous: self.anonymous,
         }))
     }
 }
@@ -91,17 +93,8 @@ where
 /// The service made by [`JwtAuth`].
 pub struct JwtAuthService<S> {
     service: Rc<S>,
-    validator: Validator,
-    optional: bool,
-}
-
-/// The request's headers, as the core's token sources see them.
-struct Headers<'a>(&'a HeaderMap);
-
-impl RequestView for Headers<'_> {
-    fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.0.get_all(name).map(|v| v.as_bytes()).collect()
-    }
+    authenticator: Authenticator,
+    anonymous: Anonymous,
 }
 
 impl<S, B> Service<ServiceRequest> for JwtAuthService<S>
@@ -117,15 +110,17 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let validator = self.validator.clone();
-        let optional = self.optional;
+        let authenticator = self.authenticator.clone();
+        let anonymous = self.anonymous;
         Box::pin(async move {
-            let headers = Headers(request.headers());
-            let auth = match RequestAuth::authenticate(&validator, &headers, optional).await {
+            let headers = request.headers();
+            let view = HeaderLookup::new(|name| {
+                headers.get_all(name).map(HeaderValue::as_bytes).collect()
+            });
+            let auth = match authenticator.authenticate(&view, anonymous).await {
                 Ok(auth) => auth,
-                Err(error) => {
-                    let response =
-                        AuthError::new(error, validator.response_options()).error_response();
+                Err(rejection) => {
+                    let response = AuthError::from(rejection).error_response();
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };

@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, ResponseError};
-use jwtguard_core::{Error, Rejection, RequestAuth, ResponseOptions};
+use jwtguard_core::{Error, Rejection};
 
-/// Why a request was refused: the core [`Error`], rendered with the validator's
-/// [`ResponseOptions`].
+/// Why a request was refused: the core [`Error`], rendered with the authenticator's
+/// [`ResponseOptions`](jwtguard_core::ResponseOptions).
 ///
 /// | situation | status | `WWW-Authenticate` |
 /// |---|---|---|
@@ -17,25 +17,32 @@ use jwtguard_core::{Error, Rejection, RequestAuth, ResponseOptions};
 /// | missing role or scope | 403 | `Bearer error="insufficient_scope"` |
 /// | keys unavailable (IdP unreachable) | 503 | none |
 /// | extractor or guard without [`JwtAuth`](crate::JwtAuth) | 500 | none |
+///
+/// The body is a small JSON object (`{"error":"invalid_token"}`); it never contains the
+/// token.
 #[derive(Debug)]
 pub struct AuthError(Rejection);
 
 impl AuthError {
-    pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
-        Self(Rejection::new(error, options))
-    }
-
-    pub(crate) fn for_request(error: Error, auth: &RequestAuth) -> Self {
-        Self(Rejection::for_request(error, auth))
-    }
-
-    pub(crate) fn plain(error: Error) -> Self {
-        Self(Rejection::plain(error))
-    }
-
     /// The underlying error.
     pub fn error(&self) -> &Error {
         self.0.error()
+    }
+
+    /// Turns the rejection back into its error.
+    pub fn into_error(self) -> Error {
+        self.0.into_error()
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<Rejection> for AuthError {
+    fn from(rejection: Rejection) -> Self {
+        Self(rejection)
     }
 }
 
@@ -45,14 +52,20 @@ impl std::fmt::Display for AuthError {
     }
 }
 
+impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error())
+    }
+}
+
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.error().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
         let parts = self.0.render();
-        let mut response = HttpResponse::build(self.status_code());
+        let mut response = HttpResponse::build(self.status());
         for (name, value) in parts.headers() {
             if let Ok(value) = HeaderValue::from_str(value) {
                 response.insert_header((name, value));

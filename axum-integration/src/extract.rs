@@ -36,12 +36,8 @@ pub struct Claims<T = serde_json::Value>(pub T);
 pub struct Authenticated(pub VerifiedToken);
 
 /// The authentication outcome the layer left in the request.
-pub(crate) fn request_auth(parts: &Parts) -> Result<&RequestAuth, AuthRejection> {
-    parts.extensions.get::<RequestAuth>().ok_or_else(|| {
-        AuthRejection::plain(RequestAuth::not_installed(
-            "a jwtguard extractor or guard is used on a route without JwtLayer",
-        ))
-    })
+fn request_auth(parts: &Parts) -> Result<&RequestAuth, AuthRejection> {
+    Ok(RequestAuth::installed(parts.extensions.get())?)
 }
 
 impl<S, T> FromRequestParts<S> for Claims<T>
@@ -52,10 +48,7 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let auth = request_auth(parts)?;
-        auth.claims()
-            .map(Claims)
-            .map_err(|e| AuthRejection::for_request(e, auth))
+        Ok(Claims(request_auth(parts)?.claims()?))
     }
 }
 
@@ -70,10 +63,7 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let auth = request_auth(parts)?;
-        auth.optional_claims()
-            .map(|claims| claims.map(Claims))
-            .map_err(|e| AuthRejection::for_request(e, auth))
+        Ok(request_auth(parts)?.optional_claims()?.map(Claims))
     }
 }
 
@@ -84,11 +74,7 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let auth = request_auth(parts)?;
-        auth.required()
-            .cloned()
-            .map(Authenticated)
-            .map_err(|e| AuthRejection::for_request(e, auth))
+        Ok(Authenticated(request_auth(parts)?.required()?.clone()))
     }
 }
 

@@ -10,7 +10,7 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::Request;
 use http::request::Parts;
-use jwtguard_core::request_auth::StaticRequirement;
+use jwtguard_core::__private::StaticRequirement;
 use jwtguard_core::{RequestAuth, Requirement};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -109,24 +109,14 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match check(&self.requirement, request.extensions().get::<RequestAuth>()) {
+        match RequestAuth::check(request.extensions().get(), &self.requirement) {
             Ok(()) => Box::pin(self.inner.call(request)),
             Err(rejection) => {
-                let response = rejection.into_response();
+                let response = AuthRejection::from(rejection).into_response();
                 Box::pin(async move { Ok(response) })
             }
         }
     }
-}
-
-fn check(requirement: &Requirement, auth: Option<&RequestAuth>) -> Result<(), AuthRejection> {
-    let auth = auth.ok_or_else(|| {
-        AuthRejection::plain(RequestAuth::not_installed(
-            "a jwtguard guard is used on a route without JwtLayer",
-        ))
-    })?;
-    auth.require(requirement)
-        .map_err(|e| AuthRejection::for_request(e, auth))
 }
 
 /// The extractor the attribute guards put in front of a handler's arguments: it checks the
@@ -142,6 +132,7 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        check(R::requirement(), parts.extensions.get::<RequestAuth>()).map(|()| Guard(PhantomData))
+        RequestAuth::check(parts.extensions.get(), R::requirement())?;
+        Ok(Guard(PhantomData))
     }
 }

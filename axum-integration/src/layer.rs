@@ -5,16 +5,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
-use http::{HeaderMap, Request};
-use jwtguard_core::{RequestAuth, RequestView, Validator};
+use http::{HeaderValue, Request};
+use jwtguard_core::request::HeaderLookup;
+use jwtguard_core::{Anonymous, Authenticator};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::rejection::AuthRejection;
 
-/// Validates the token of every request with a [`Validator`] (from the `Authorization: Bearer`
-/// header, or the validator's other [`TokenSource`](jwtguard_core::TokenSource)s), and puts the
-/// verified token into the request for [`Claims`](crate::Claims) and the guards.
+/// Validates the token of every request with an [`Authenticator`] (or a
+/// [`Validator`](jwtguard_core::Validator), which becomes one with the defaults: the token from
+/// `Authorization: Bearer`), and puts the verified token into the request for
+/// [`Claims`](crate::Claims) and the guards.
 ///
 /// By default a request without a valid token is answered at once (401, or 400/503, see
 /// [`AuthRejection`]). With [`JwtLayer::optional`], requests without any token go through
@@ -37,25 +39,25 @@ use crate::rejection::AuthRejection;
 /// ```
 #[derive(Clone, Debug)]
 pub struct JwtLayer {
-    validator: Validator,
-    optional: bool,
+    authenticator: Authenticator,
+    anonymous: Anonymous,
 }
 
 impl JwtLayer {
     /// A layer that requires a valid token on every request.
-    pub fn new(validator: Validator) -> Self {
+    pub fn new(authenticator: impl Into<Authenticator>) -> Self {
         Self {
-            validator,
-            optional: false,
+            authenticator: authenticator.into(),
+            anonymous: Anonymous::Refused,
         }
     }
 
     /// A layer that lets requests without a token through anonymously (a present but bad
     /// token is still refused).
-    pub fn optional(validator: Validator) -> Self {
+    pub fn optional(authenticator: impl Into<Authenticator>) -> Self {
         Self {
-            validator,
-            optional: true,
+            authenticator: authenticator.into(),
+            anonymous: Anonymous::Allowed,
         }
     }
 }
@@ -66,8 +68,8 @@ impl<S> Layer<S> for JwtLayer {
     fn layer(&self, inner: S) -> Self::Service {
         JwtService {
             inner,
-            validator: self.validator.clone(),
-            optional: self.optional,
+            authenticator: self.authenticator.clone(),
+            anonymous: self.anonymous,
         }
     }
 }
@@ -76,8 +78,8 @@ impl<S> Layer<S> for JwtLayer {
 #[derive(Clone, Debug)]
 pub struct JwtService<S> {
     inner: S,
-    validator: Validator,
-    optional: bool,
+    authenticator: Authenticator,
+    anonymous: Anonymous,
 }
 
 impl<S, B> Service<Request<B>> for JwtService<S>
@@ -98,29 +100,24 @@ where
         // The clone is the one that is ready; keep a fresh clone for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let validator = self.validator.clone();
-        let optional = self.optional;
+        let authenticator = self.authenticator.clone();
+        let anonymous = self.anonymous;
         Box::pin(async move {
-            let headers = Headers(request.headers());
-            let auth = match RequestAuth::authenticate(&validator, &headers, optional).await {
-                Ok(auth) => auth,
-                Err(error) => return Ok(reject(error, &validator)),
-            };
-            request.extensions_mut().insert(auth);
-            inner.call(request).await
+            let headers = request.headers();
+            let view = HeaderLookup::new(|name| {
+                headers
+                    .get_all(name)
+                    .iter()
+                    .map(HeaderValue::as_bytes)
+                    .collect()
+            });
+            match authenticator.authenticate(&view, anonymous).await {
+                Ok(auth) => {
+                    request.extensions_mut().insert(auth);
+                    inner.call(request).await
+                }
+                Err(rejection) => Ok(AuthRejection::from(rejection).into_response()),
+            }
         })
     }
-}
-
-/// The request's headers, as the core's token sources see them.
-struct Headers<'a>(&'a HeaderMap);
-
-impl RequestView for Headers<'_> {
-    fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.0.get_all(name).iter().map(|v| v.as_bytes()).collect()
-    }
-}
-
-fn reject(error: jwtguard_core::Error, validator: &Validator) -> Response {
-    AuthRejection::new(error, validator.response_options()).into_response()
 }

@@ -1,7 +1,8 @@
 //! axum 0.8 adapter for jwtguard.
 //!
-//! - [`JwtLayer`] validates the bearer token of every request with a
-//!   [`Validator`](jwtguard_core::Validator);
+//! - [`JwtLayer`] validates the bearer token of every request with an
+//!   [`Authenticator`](jwtguard_core::Authenticator) (a
+//!   [`Validator`](jwtguard_core::Validator) with where to find the token and how to answer);
 //! - [`Claims<T>`] hands the claims to handlers as the handler's own type
 //!   (`Option<Claims<T>>` for optional authentication), [`Authenticated`] the whole verified
 //!   token;
@@ -63,6 +64,5 @@ pub use jwtguard_macros::require_scope_axum as require_scope;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::Guard;
-    pub use jwtguard_core::request_auth::{StaticRequirement, once};
-    pub use jwtguard_core::{Match, Requirement, Subject};
+    pub use jwtguard_core::__private::*;
 }

@@ -4,10 +4,10 @@ use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::HeaderValue;
-use jwtguard_core::{Error, Rejection, RequestAuth, ResponseOptions};
+use jwtguard_core::{Error, Rejection};
 
-/// Why a request was refused: the core [`Error`], rendered with the validator's
-/// [`ResponseOptions`].
+/// Why a request was refused: the core [`Error`], rendered with the authenticator's
+/// [`ResponseOptions`](jwtguard_core::ResponseOptions).
 ///
 /// | situation | status | `WWW-Authenticate` |
 /// |---|---|---|
@@ -24,20 +24,6 @@ use jwtguard_core::{Error, Rejection, RequestAuth, ResponseOptions};
 pub struct AuthRejection(Rejection);
 
 impl AuthRejection {
-    /// A rejection rendered with the validator's options of this request.
-    pub(crate) fn for_request(error: Error, auth: &RequestAuth) -> Self {
-        Self(Rejection::for_request(error, auth))
-    }
-
-    /// A rejection rendered with the default options.
-    pub(crate) fn plain(error: Error) -> Self {
-        Self(Rejection::plain(error))
-    }
-
-    pub(crate) fn new(error: Error, options: &ResponseOptions) -> Self {
-        Self(Rejection::new(error, options))
-    }
-
     /// The underlying error.
     pub fn error(&self) -> &Error {
         self.0.error()
@@ -50,7 +36,13 @@ impl AuthRejection {
 
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.error().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<Rejection> for AuthRejection {
+    fn from(rejection: Rejection) -> Self {
+        Self(rejection)
     }
 }
 

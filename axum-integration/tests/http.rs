@@ -287,25 +287,26 @@ async fn keys_unavailable_is_503() {
 }
 
 #[tokio::test]
-async fn token_sources_and_custom_bodies() {
+async fn token_locations_and_custom_bodies() {
     let issuer = Issuer::start().await;
     let validator = Validator::builder()
         .issuer(issuer.url())
         .audience(DEFAULT_AUDIENCE)
-        .token_sources([
-            jwtguard_core::TokenSource::Bearer,
-            jwtguard_core::TokenSource::Cookie("access_token".into()),
+        .build()
+        .await
+        .unwrap();
+    let authenticator = jwtguard_core::Authenticator::new(validator)
+        .token_locations([
+            jwtguard_core::TokenLocation::Bearer,
+            jwtguard_core::TokenLocation::Cookie("access_token".into()),
         ])
         .response_options(jwtguard_core::ResponseOptions::default().with_body(|error, default| {
             let problem = serde_json::json!({"status": default.status, "title": error.kind().description()});
             ("application/problem+json".to_owned(), problem.to_string())
-        }))
-        .build()
-        .await
-        .unwrap();
+        }));
     let app = Router::new()
         .route("/me", get(me))
-        .layer(JwtLayer::new(validator));
+        .layer(JwtLayer::new(authenticator));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -5,7 +5,7 @@ use std::fmt;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Everything that can go wrong while configuring a [`Validator`](crate::Validator) or
+/// Everything that can go wrong while configuring a [`Validator`](crate::validator::Validator) or
 /// validating a token.
 ///
 /// The error is opaque: ask it what it is with [`Error::kind`] or the `is_*` predicates, and
@@ -78,21 +78,69 @@ pub enum ErrorKind {
     Misconfigured,
 }
 
+/// What a kind means over HTTP: every kind belongs to exactly one class, and every answer
+/// (status, `error` code, body code) is decided by the class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// No token at all: 401 with a bare challenge.
+    NoToken,
+    /// A malformed request: 400 `invalid_request`.
+    BadRequest,
+    /// The token itself is not acceptable: 401 `invalid_token`.
+    BadToken,
+    /// A valid token without the role or scope: 403 `insufficient_scope`.
+    Forbidden,
+    /// The server is wired or configured wrongly: 500.
+    ServerFault,
+    /// The token can't be checked right now: 503.
+    Unavailable,
+}
+
 impl ErrorKind {
+    /// The class of the kind. Every kind is listed, with no wildcard: a new kind must choose
+    /// its meaning here, and can never fall into 401 unnoticed.
+    fn class(self) -> Class {
+        match self {
+            Self::MissingToken => Class::NoToken,
+            Self::InvalidRequest => Class::BadRequest,
+            Self::TokenTooLarge
+            | Self::Malformed
+            | Self::AlgorithmNotAllowed
+            | Self::UnsupportedHeader
+            | Self::InvalidType
+            | Self::UnknownKey
+            | Self::AmbiguousKey
+            | Self::KeyMismatch
+            | Self::InvalidSignature
+            | Self::InvalidIssuer
+            | Self::InvalidAudience
+            | Self::Expired
+            | Self::NotYetValid
+            | Self::IssuedInFuture
+            | Self::TooOld
+            | Self::MissingClaim
+            | Self::InvalidClaim
+            | Self::Rejected => Class::BadToken,
+            Self::InsufficientScope => Class::Forbidden,
+            Self::Config | Self::Misconfigured => Class::ServerFault,
+            Self::KeysUnavailable | Self::Fetch => Class::Unavailable,
+        }
+    }
+
     /// The HTTP status this kind answers with.
     ///
     /// `400` for [`InvalidRequest`](Self::InvalidRequest), `403` for
     /// [`InsufficientScope`](Self::InsufficientScope), `503` for
     /// [`KeysUnavailable`](Self::KeysUnavailable) and [`Fetch`](Self::Fetch), `500` for
-    /// [`Config`](Self::Config) and [`Misconfigured`](Self::Misconfigured), and `401` for every
-    /// problem with the token itself.
+    /// [`Config`](Self::Config) and [`Misconfigured`](Self::Misconfigured), and `401` for a
+    /// missing token and every problem with the token itself.
     pub fn status(self) -> u16 {
-        match self {
-            Self::InvalidRequest => 400,
-            Self::InsufficientScope => 403,
-            Self::KeysUnavailable | Self::Fetch => 503,
-            Self::Config | Self::Misconfigured => 500,
-            _ => 401,
+        match self.class() {
+            Class::BadRequest => 400,
+            Class::NoToken | Class::BadToken => 401,
+            Class::Forbidden => 403,
+            Class::ServerFault => 500,
+            Class::Unavailable => 503,
         }
     }
 
@@ -101,12 +149,24 @@ impl ErrorKind {
     /// `None` for a missing token (RFC 6750 §3.1: no error code when the request had no
     /// authentication) and for server-side kinds.
     pub fn bearer_code(self) -> Option<&'static str> {
-        match self {
-            Self::MissingToken => None,
-            Self::InvalidRequest => Some("invalid_request"),
-            Self::InsufficientScope => Some("insufficient_scope"),
-            Self::KeysUnavailable | Self::Fetch | Self::Config | Self::Misconfigured => None,
-            _ => Some("invalid_token"),
+        match self.class() {
+            Class::BadRequest => Some("invalid_request"),
+            Class::BadToken => Some("invalid_token"),
+            Class::Forbidden => Some("insufficient_scope"),
+            Class::NoToken | Class::ServerFault | Class::Unavailable => None,
+        }
+    }
+
+    /// The `error` member of the JSON body: the RFC 6750 code where there is one, else the
+    /// name of the situation (`missing_token`, `temporarily_unavailable`, `server_error`).
+    pub fn body_code(self) -> &'static str {
+        match self.class() {
+            Class::NoToken => "missing_token",
+            Class::BadRequest => "invalid_request",
+            Class::BadToken => "invalid_token",
+            Class::Forbidden => "insufficient_scope",
+            Class::ServerFault => "server_error",
+            Class::Unavailable => "temporarily_unavailable",
         }
     }
 
@@ -288,6 +348,10 @@ mod tests {
         assert_eq!(ErrorKind::InsufficientScope.status(), 403);
         assert_eq!(ErrorKind::KeysUnavailable.status(), 503);
         assert_eq!(ErrorKind::Misconfigured.status(), 500);
+        assert_eq!(ErrorKind::MissingToken.body_code(), "missing_token");
+        assert_eq!(ErrorKind::Fetch.body_code(), "temporarily_unavailable");
+        assert_eq!(ErrorKind::Config.body_code(), "server_error");
+        assert_eq!(ErrorKind::TooOld.body_code(), "invalid_token");
     }
 
     #[test]

@@ -2,53 +2,52 @@
 //! access tokens (RFC 9068) strictly, following RFC 8725, with keys found by OIDC discovery
 //! and kept in a key set that is swapped atomically.
 //!
-//! Two layers can be used on their own:
-//! - [`jws`]: a compact JWS against a [`KeySet`] (header checks, key selection, signature);
-//! - [`claims`]: the registered claims of a payload, with strict types.
+//! The crate is organised in rooms, each a module; the arrows between them run one way
+//! (`request` → `validator` → `claims` / `keys` → `jose`, and `keys` → `provider`):
 //!
-//! [`Validator`] runs both, plus key fetching, refresh and the user's checks. Web adapters
-//! (`jwtguard-axum`) read the token with [`extract::bearer_token`] and answer errors with
-//! [`Error::to_response`].
+//! - [`jose`]: bytes to a checked compact JWS (base64url, strict JSON, header, signature),
+//!   against any [`KeyLookup`](jose::KeyLookup); no claims, no I/O;
+//! - `provider` (internal): talking to the authorization server: URL policy, HTTP, discovery;
+//! - [`keys`]: one issuer's keys: JWK parsing, the [`KeySet`], refresh, caches;
+//! - [`claims`]: registered claims with strict types, audiences, issuer templates, claim paths;
+//! - [`validator`]: the [`Validator`], its builder and pipeline, [`VerifiedToken`];
+//! - [`request`]: one HTTP request: where its token is, requirements, the decision
+//!   ([`RequestAuth`]) and the RFC 6750 answer ([`Rejection`]).
+//!
+//! Web adapters (`jwtguard-axum`, `jwtguard-actix`) hold an [`Authenticator`], call
+//! [`Authenticator::authenticate`] for each request, and answer with [`Rejection::render`].
 
-pub mod access;
-mod algorithm;
-mod base64url;
-mod builder;
-pub mod cache;
 pub mod claims;
 pub mod clock;
-pub mod discovery;
-pub mod env;
+pub mod defaults;
 mod error;
-pub mod extract;
-mod header_cache;
-mod http;
-mod issuer;
-mod jose_header;
-mod json;
-pub mod jws;
-mod keys;
-pub mod request_auth;
-mod response;
-mod status;
-mod text;
-mod token;
-mod token_cache;
-mod validator;
+mod future;
+pub mod jose;
+pub mod keys;
+mod provider;
+pub mod request;
+pub mod validator;
 
-pub use access::{AccessPaths, ClaimPath, Match, Requirement, Subject};
-pub use algorithm::Algorithm;
-pub use builder::{
-    DEFAULT_HTTP_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_TOKEN_SIZE,
-    DEFAULT_UNKNOWN_KID_COOLDOWN, ValidatorBuilder,
-};
+pub use claims::{AccessPaths, ClaimPath, IssuerTemplate};
 pub use error::{Error, ErrorKind};
-pub use extract::{RequestView, TokenSource};
-pub use issuer::IssuerTemplate;
-pub use keys::{BreakerState, KeySet, RefreshPolicy, SkippedKey};
-pub use request_auth::{Rejection, RequestAuth};
-pub use response::{BodyRenderer, ErrorResponse, ResponseOptions};
-pub use status::{IssuerStatus, ValidatorStatus};
-pub use token::VerifiedToken;
-pub use token_cache::TokenCacheConfig;
-pub use validator::{BackgroundRefresh, BoxFuture, TypeCheck, Validator};
+pub use future::BoxFuture;
+pub use jose::Algorithm;
+pub use keys::{
+    BackgroundRefresh, BreakerState, KeyCache, KeySet, MemoryKeyCache, RefreshPolicy, SkippedKey,
+};
+pub use request::{
+    AccessKind, Anonymous, Authenticator, BodyRenderer, ErrorResponse, Match, Rejection,
+    RequestAuth, RequestView, Requirement, ResponseOptions, TokenLocation,
+};
+pub use validator::{
+    IssuerStatus, TokenCacheConfig, TypeCheck, Validator, ValidatorBuilder, ValidatorStatus,
+    VerifiedToken,
+};
+
+/// What the attribute guards' expansion names, through the adapters. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::request::requirement::{
+        AccessKind, Match, Requirement, StaticRequirement, once,
+    };
+}

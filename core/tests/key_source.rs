@@ -21,7 +21,15 @@ async fn validator_for(issuer: &Issuer) -> Validator {
 async fn discovery_then_keys_then_a_valid_token() {
     let issuer = Issuer::start().await;
     let validator = validator_for(&issuer).await;
-    assert_eq!(validator.jwks_uri().unwrap().as_str(), issuer.jwks_uri());
+    assert_eq!(
+        validator.jwks_uri(issuer.url()).unwrap().as_str(),
+        issuer.jwks_uri()
+    );
+    assert_eq!(validator.issuers().collect::<Vec<_>>(), [issuer.url()]);
+    assert_eq!(validator.key_set(issuer.url()).unwrap().len(), 1);
+    // No accessor stands for "the first issuer": another issuer has nothing.
+    assert!(validator.jwks_uri("https://other.example").is_none());
+    assert!(validator.key_set("https://other.example").is_none());
     let token = issuer.token().claim("roles", vec!["admin"]).sign();
     let verified = validator.validate(&token).await.unwrap();
     assert!(verified.has_role("admin"));

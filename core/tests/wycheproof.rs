@@ -17,7 +17,7 @@
 use std::fs;
 use std::path::Path;
 
-use jwtguard_core::jws::CompactJws;
+use jwtguard_core::jose::CompactJws;
 use jwtguard_core::{Algorithm, ErrorKind, KeySet};
 use serde_json::{Value, json};
 

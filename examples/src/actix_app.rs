@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use jwtguard::Validator;
+use jwtguard::Authenticator;
 use jwtguard::actix::{Claims, JwtAuth, require_role, require_scope};
 use serde_json::{Value, json};
 
@@ -30,16 +30,17 @@ pub struct ActixServer {
 /// guard layers instead; both answer the same). The server runs in a task of the current tokio
 /// runtime; the returned handle stops it.
 pub fn actix_server(
-    validator: Validator,
+    authenticator: impl Into<Authenticator>,
     bind: SocketAddr,
     workers: usize,
 ) -> std::io::Result<ActixServer> {
+    let authenticator: Authenticator = authenticator.into();
     let server = HttpServer::new(move || {
         App::new()
             .route("/health", web::get().to(|| async { "ok" }))
             .service(
                 web::scope("")
-                    .wrap(JwtAuth::new(validator.clone()))
+                    .wrap(JwtAuth::new(authenticator.clone()))
                     .route("/me", web::get().to(me))
                     .route("/admin", web::get().to(admin))
                     .route("/scoped", web::get().to(scoped)),

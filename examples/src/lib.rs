@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
-use jwtguard::Validator;
 use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
+use jwtguard::{Authenticator, Validator};
 use serde_json::Value;
 
 /// The command line both example servers take.
@@ -107,7 +107,7 @@ pub async fn start_up() -> (ServerArgs, Validator) {
 /// | `GET /me` | valid token | 200, the token's claims as JSON |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
-pub fn axum_app(validator: Validator) -> Router {
+pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
     let protected = Router::new()
         .route("/me", get(me))
         .merge(
@@ -126,7 +126,7 @@ pub fn axum_app(validator: Validator) -> Router {
                 )
                 .route_layer(RequireLayer::scope("write")),
         )
-        .layer(JwtLayer::new(validator));
+        .layer(JwtLayer::new(authenticator));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(protected)

@@ -14,12 +14,12 @@ pub(crate) enum Framework {
 }
 
 #[derive(Clone, Copy)]
-pub(crate) enum Subject {
+pub(crate) enum AccessKind {
     Role,
     Scope,
 }
 
-impl Subject {
+impl AccessKind {
     fn name(self) -> &'static str {
         match self {
             Self::Role => "role",
@@ -86,11 +86,11 @@ impl Parse for Spec {
 
 pub(crate) fn expand(
     framework: Framework,
-    subject: Subject,
+    kind: AccessKind,
     args: TokenStream,
     item: TokenStream,
 ) -> TokenStream {
-    match try_expand(framework, subject, args, item) {
+    match try_expand(framework, kind, args, item) {
         Ok(tokens) => tokens,
         Err(err) => err.to_compile_error(),
     }
@@ -98,11 +98,11 @@ pub(crate) fn expand(
 
 fn try_expand(
     framework: Framework,
-    subject: Subject,
+    kind: AccessKind,
     args: TokenStream,
     item: TokenStream,
 ) -> syn::Result<TokenStream> {
-    let name = format!("require_{}", subject.name());
+    let name = format!("require_{}", kind.name());
     let attribute = format!("#[{name}]");
     if args.is_empty() {
         return Err(syn::Error::new(
@@ -116,7 +116,7 @@ fn try_expand(
     if let Some(empty) = spec.values.iter().find(|v| v.value().trim().is_empty()) {
         return Err(syn::Error::new(
             empty.span(),
-            format!("a {} can't be empty", subject.name()),
+            format!("a {} can't be empty", kind.name()),
         ));
     }
     let mut function: ItemFn = parse2(item).map_err(|e| {
@@ -151,12 +151,12 @@ fn try_expand(
     let marker = format_ident!(
         "__jwtguard_requirement_{}_{}_{}",
         function.sig.ident,
-        subject.name(),
+        kind.name(),
         stacked
     );
-    let subject_path = match subject {
-        Subject::Role => quote!(#private::Subject::Role),
-        Subject::Scope => quote!(#private::Subject::Scope),
+    let kind_path = match kind {
+        AccessKind::Role => quote!(#private::AccessKind::Role),
+        AccessKind::Scope => quote!(#private::AccessKind::Scope),
     };
     let mode = if spec.any {
         quote!(#private::Match::Any)
@@ -176,7 +176,7 @@ fn try_expand(
         impl #private::StaticRequirement for #marker {
             fn requirement() -> &'static #private::Requirement {
                 static REQUIREMENT: ::std::sync::OnceLock<#private::Requirement> = ::std::sync::OnceLock::new();
-                #private::once(&REQUIREMENT, || #private::Requirement::new(#subject_path, #mode, [#(#values),*]))
+                #private::once(&REQUIREMENT, || #private::Requirement::new(#kind_path, #mode, [#(#values),*]))
             }
         }
 

@@ -23,7 +23,7 @@ mod guard;
 pub fn require_role_axum(args: TokenStream, item: TokenStream) -> TokenStream {
     guard::expand(
         guard::Framework::Axum,
-        guard::Subject::Role,
+        guard::AccessKind::Role,
         args.into(),
         item.into(),
     )
@@ -35,7 +35,7 @@ pub fn require_role_axum(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn require_scope_axum(args: TokenStream, item: TokenStream) -> TokenStream {
     guard::expand(
         guard::Framework::Axum,
-        guard::Subject::Scope,
+        guard::AccessKind::Scope,
         args.into(),
         item.into(),
     )
@@ -48,7 +48,7 @@ pub fn require_scope_axum(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn require_role_actix(args: TokenStream, item: TokenStream) -> TokenStream {
     guard::expand(
         guard::Framework::Actix,
-        guard::Subject::Role,
+        guard::AccessKind::Role,
         args.into(),
         item.into(),
     )
@@ -61,7 +61,7 @@ pub fn require_role_actix(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn require_scope_actix(args: TokenStream, item: TokenStream) -> TokenStream {
     guard::expand(
         guard::Framework::Actix,
-        guard::Subject::Scope,
+        guard::AccessKind::Scope,
         args.into(),
         item.into(),
     )

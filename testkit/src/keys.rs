@@ -8,7 +8,6 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 
 use crate::b64;
-use crate::token::TokenBuilder;
 
 /// A private signing key with a `kid` and an algorithm, for minting test tokens.
 ///
@@ -163,12 +162,6 @@ impl TestKey {
                 .to_vec(),
             Material::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
         }
-    }
-
-    /// Starts a token signed by this key, with header `{"alg", "kid", "typ": "at+jwt"}` and
-    /// no claims.
-    pub fn token(&self) -> TokenBuilder<'_> {
-        TokenBuilder::new(self)
     }
 }
 

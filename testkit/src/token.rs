@@ -30,8 +30,16 @@ pub struct TokenBuilder<'k> {
     claims: Map<String, Value>,
 }
 
+impl TestKey {
+    /// Starts a token signed by this key, with header `{"alg", "kid", "typ": "at+jwt"}` and
+    /// no claims.
+    pub fn token(&self) -> TokenBuilder<'_> {
+        TokenBuilder::new(self)
+    }
+}
+
 impl<'k> TokenBuilder<'k> {
-    pub(crate) fn new(key: &'k TestKey) -> Self {
+    fn new(key: &'k TestKey) -> Self {
         let header = json!({"alg": key.alg(), "kid": key.kid(), "typ": "at+jwt"});
         Self {
             key,

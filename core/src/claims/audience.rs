@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::text::{TextList, TextListIter};
+use crate::jose::text::{TextList, TextListIter};
 
 /// The audiences of a token's `aud` claim: one for a single string, each item of an array,
 /// none when the claim is absent. Borrowed from the token; iterate with [`Audience::iter`].

@@ -7,10 +7,11 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Audience, Field, RawClaims, RegisteredClaims, date_in_range};
+use super::audience::Audience;
+use super::registered::{Field, RawClaims, RegisteredClaims, date_in_range};
 use crate::error::{Error, ErrorKind};
-use crate::json::{MemberNames, Name, StrictSkip};
-use crate::text::{Text, TextList};
+use crate::jose::json::{MemberNames, Name, StrictSkip};
+use crate::jose::text::{Text, TextList};
 
 /// The registered claims of a payload, as read (see [`scan_claims`]).
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ impl ScannedClaims {
         }
     }
 
-    /// The claims of a token that passed [`check_raw`](super::check_raw).
+    /// The claims of a token that passed [`check_raw`](super::registered::check_raw).
     pub(crate) fn checked<'a>(&'a self, base: &'a [u8]) -> RegisteredClaims<'a> {
         let raw = self.raw(base);
         RegisteredClaims {
@@ -214,7 +215,7 @@ impl<'de> Visitor<'de> for ClaimValue<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{ClaimsPolicy, check_claims, check_raw};
+    use crate::claims::registered::{ClaimsPolicy, check_claims, check_raw};
     use serde_json::json;
 
     /// The scan and the claims-map reading judge every claim alike.
@@ -278,6 +279,32 @@ mod tests {
                 scan_claims(payload, 0, payload.len()).is_err(),
                 "{payload:?}"
             );
+        }
+    }
+
+    #[test]
+    fn required_claims_beyond_the_registered_ones_are_found_both_ways() {
+        // A claim that is not a registered one is looked up in the claim set, both ways a
+        // claim set is read.
+        const NOW: u64 = 1_700_000_000;
+        let mut policy = ClaimsPolicy::new(["https://idp"], ["api"]);
+        policy.required.push("client_id".into());
+        let base = json!({"iss": "https://idp", "aud": "api", "exp": NOW + 300, "iat": NOW});
+        let mut with_client = base.clone();
+        with_client["client_id"] = json!("web");
+        for (claims, present) in [(base, false), (with_client, true)] {
+            let from_map = check_claims(claims.as_object().unwrap(), &policy, NOW);
+            let bytes = serde_json::to_vec(&claims).unwrap();
+            let scanned = scan_claims(&bytes, 0, bytes.len()).unwrap();
+            let from_scan = check_raw(scanned.raw(&bytes), &policy, NOW, |name| {
+                crate::jose::json::has_member(&bytes, name)
+            });
+            for result in [from_map.map(|_| ()), from_scan.map(|_| ())] {
+                match present {
+                    true => assert!(result.is_ok()),
+                    false => assert_eq!(result.unwrap_err().kind(), ErrorKind::MissingClaim),
+                }
+            }
         }
     }
 }

@@ -1,54 +1,63 @@
 //! JWKS parsing: each JWK is judged on its own, turned into parsed verifying keys, or skipped
 //! with a reason.
 
-use std::fmt;
-
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use serde_json::{Map, Value};
 
 use super::rsa_checks::{MIN_RSA_BITS, bit_length, exponent_is_sane, has_roca_fingerprint};
-use super::{KeySet, Verifier, VerifyingKey};
-use crate::algorithm::{Algorithm, Family};
-use crate::base64url;
+use super::set::{KeySet, SkippedKey, VerifyingKey};
 use crate::error::{Error, ErrorKind};
-use crate::json;
+use crate::jose::algorithm::{Algorithm, Family};
+use crate::jose::{Verifier, base64url, json};
 
-/// A JWK of a fetched document that was not taken into the key set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedKey {
-    /// Its `kid`, when it had a string one.
-    pub kid: Option<String>,
-    /// Why it was skipped.
-    pub reason: &'static str,
-}
+impl KeySet {
+    /// Parses a JWKS document (`{"keys":[...]}`), keeping the signing keys usable with one of
+    /// `allowed`.
+    ///
+    /// Keys marked `use: enc`, keys whose `key_ops` lack `verify`, private and symmetric keys,
+    /// RSA keys under 2048 bits or with a ROCA fingerprint, keys whose `alg` contradicts their
+    /// type or curve, and keys of unsupported types are skipped: each skip is logged and listed
+    /// by [`KeySet::skipped`], and one bad key never fails the whole set. Keys that share a
+    /// `kid` are all kept; a token naming such a `kid` is refused as
+    /// [`ErrorKind::AmbiguousKey`] when more than one of them could verify it.
+    ///
+    /// Fails with [`ErrorKind::Config`] when the document is not a JSON object with a `keys`
+    /// array: keys given this way are configuration. (A fetched key set that is unusable is a
+    /// [`ErrorKind::Fetch`] error instead.)
+    ///
+    /// ```
+    /// use jwtguard_core::{Algorithm, KeySet};
+    ///
+    /// let jwks = br#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"s"}]}"#;
+    /// let set = KeySet::from_jwks(jwks, &Algorithm::DEFAULT_ALLOWED).unwrap();
+    /// assert!(set.is_empty());
+    /// assert_eq!(set.skipped().len(), 1); // symmetric keys never come from a JWKS
+    /// ```
+    pub fn from_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<Self, Error> {
+        parse_jwks(document, allowed, ErrorKind::Config)
+    }
 
-impl fmt::Display for SkippedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "key {:?} skipped: {}",
-            self.kid.as_deref().unwrap_or("-"),
-            self.reason
-        )
+    /// [`from_jwks`](Self::from_jwks) for a document fetched from the IdP: an unusable one is
+    /// a [`ErrorKind::Fetch`] error.
+    pub(crate) fn from_fetched_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<Self, Error> {
+        parse_jwks(document, allowed, ErrorKind::Fetch)
     }
 }
 
 /// Members that only private or symmetric keys have.
 const SECRET_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
-pub(super) fn parse_jwks(document: &[u8], allowed: &[Algorithm]) -> Result<KeySet, Error> {
-    let mut doc = json::parse_object(document).map_err(|e| {
-        Error::new(
-            ErrorKind::Fetch,
-            format!("the key set is not a JSON object: {e}"),
-        )
-    })?;
+/// Parses a JWKS document; a document that is not a key set at all is an error of `kind`.
+pub(super) fn parse_jwks(
+    document: &[u8],
+    allowed: &[Algorithm],
+    kind: ErrorKind,
+) -> Result<KeySet, Error> {
+    let mut doc = json::parse_object(document)
+        .map_err(|e| Error::new(kind, format!("the key set is not a JSON object: {e}")))?;
     let Some(Value::Array(entries)) = doc.remove("keys") else {
-        return Err(Error::new(
-            ErrorKind::Fetch,
-            "the key set has no \"keys\" array",
-        ));
+        return Err(Error::new(kind, "the key set has no \"keys\" array"));
     };
     let mut set = KeySet::default();
     for entry in entries {
@@ -137,7 +146,7 @@ fn parse_key(
                     let params = alg.rsa_parameters().ok_or("not an RSA algorithm")?;
                     components
                         .to_parsed_public_key(params)
-                        .map(|key| (alg, Verifier::Public(key)))
+                        .map(|key| (alg, Verifier::public(key)))
                         .map_err(|_| "RSA key rejected by the crypto backend")
                 })
                 .collect()
@@ -205,7 +214,7 @@ fn public_verifiers(
         .map(|alg| {
             let verification = alg.verification().ok_or("not an asymmetric algorithm")?;
             ParsedPublicKey::new(verification, bytes)
-                .map(|key| (alg, Verifier::Public(key)))
+                .map(|key| (alg, Verifier::public(key)))
                 .map_err(|_| rejected)
         })
         .collect()
@@ -222,9 +231,15 @@ fn decode_unsigned(b64: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::KeyLookup;
 
     fn parse(doc: &str) -> KeySet {
-        parse_jwks(doc.as_bytes(), &Algorithm::DEFAULT_ALLOWED).unwrap()
+        parse_jwks(
+            doc.as_bytes(),
+            &Algorithm::DEFAULT_ALLOWED,
+            ErrorKind::Fetch,
+        )
+        .unwrap()
     }
 
     // A P-256 public key (RFC 7515 appendix A.3).
@@ -243,13 +258,13 @@ mod tests {
             set.algorithms().into_iter().collect::<Vec<_>>(),
             [Algorithm::ES256]
         );
-        assert!(set.select(Some("a"), Algorithm::ES256).is_ok());
+        assert!(set.find(Some("a"), Algorithm::ES256).is_ok());
         assert_eq!(
-            set.select(Some("a"), Algorithm::RS256).unwrap_err().kind(),
+            set.find(Some("a"), Algorithm::RS256).unwrap_err().kind(),
             ErrorKind::KeyMismatch
         );
         assert_eq!(
-            set.select(Some("b"), Algorithm::ES256).unwrap_err().kind(),
+            set.find(Some("b"), Algorithm::ES256).unwrap_err().kind(),
             ErrorKind::UnknownKey
         );
     }
@@ -300,9 +315,7 @@ mod tests {
         let set = parse(&format!(r#"{{"keys":[{key},{key}]}}"#));
         assert_eq!(set.len(), 2);
         assert_eq!(
-            set.select(Some("dup"), Algorithm::ES256)
-                .unwrap_err()
-                .kind(),
+            set.find(Some("dup"), Algorithm::ES256).unwrap_err().kind(),
             ErrorKind::AmbiguousKey
         );
     }
@@ -316,8 +329,16 @@ mod tests {
             "not json",
             r#"{"keys":[],"keys":[]}"#,
         ] {
-            let err = parse_jwks(doc.as_bytes(), &Algorithm::DEFAULT_ALLOWED).unwrap_err();
+            let err = parse_jwks(
+                doc.as_bytes(),
+                &Algorithm::DEFAULT_ALLOWED,
+                ErrorKind::Fetch,
+            )
+            .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Fetch, "{doc}");
+            // Keys given inline are configuration: a bad document is a configuration error.
+            let err = KeySet::from_jwks(doc.as_bytes(), &Algorithm::DEFAULT_ALLOWED).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{doc}");
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-/// How the key set of an issuer is kept fresh. Every field has a documented default; see
-/// `docs/KEYS.md` for how they play together.
+use crate::defaults;
+
+/// How the key set of an issuer is kept fresh. Every field has a documented default (the
+/// constants of [`defaults`](crate::defaults)); see `docs/KEYS.md` for how they play together.
 ///
 /// ```
 /// use std::time::Duration;
@@ -55,18 +57,18 @@ pub struct RefreshPolicy {
 impl Default for RefreshPolicy {
     fn default() -> Self {
         Self {
-            default_max_age: Duration::from_secs(600),
-            min_max_age: Duration::from_secs(60),
-            max_max_age: Duration::from_secs(24 * 3600),
-            refresh_ahead: Duration::from_secs(30),
-            unknown_kid_cooldown: Duration::from_secs(30),
-            stale_limit: Duration::from_secs(24 * 3600),
-            retries: 2,
-            backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(2),
-            breaker_threshold: 5,
-            breaker_open_for: Duration::from_secs(30),
-            rediscover_after: 2,
+            default_max_age: defaults::KEYS_MAX_AGE,
+            min_max_age: defaults::KEYS_MIN_MAX_AGE,
+            max_max_age: defaults::KEYS_MAX_MAX_AGE,
+            refresh_ahead: defaults::REFRESH_AHEAD,
+            unknown_kid_cooldown: defaults::UNKNOWN_KID_COOLDOWN,
+            stale_limit: defaults::STALE_LIMIT,
+            retries: defaults::RETRIES,
+            backoff: defaults::BACKOFF,
+            max_backoff: defaults::MAX_BACKOFF,
+            breaker_threshold: defaults::BREAKER_THRESHOLD,
+            breaker_open_for: defaults::BREAKER_OPEN_FOR,
+            rediscover_after: defaults::REDISCOVER_AFTER,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
-use jwtguard::{ResponseOptions, Validator};
+use jwtguard::{Authenticator, ResponseOptions, Validator};
 use jwtguard_examples::{actix_server, axum_app};
 
 struct Case {
@@ -42,12 +42,12 @@ async fn main() -> ExitCode {
     let validator = match Validator::builder()
         .issuer(issuer.url())
         .audience(DEFAULT_AUDIENCE)
-        // The demo shows why each request was refused; by default answers are terser.
-        .response_options(ResponseOptions::default().with_descriptions())
         .build()
         .await
     {
-        Ok(validator) => validator,
+        // The demo shows why each request was refused; by default answers are terser.
+        Ok(validator) => Authenticator::new(validator)
+            .response_options(ResponseOptions::default().with_descriptions()),
         Err(err) => {
             eprintln!("demo: could not build the validator: {err}");
             return ExitCode::FAILURE;

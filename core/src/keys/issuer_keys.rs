@@ -9,17 +9,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use url::Url;
 
-use super::KeySet;
 use super::breaker::{Breaker, BreakerState};
+use super::cache::{CachedJwks, KeyCache, cache_key};
 use super::policy::RefreshPolicy;
 use super::refresh::{Outcome, RefreshGate};
-use crate::algorithm::Algorithm;
-use crate::cache::{CachedJwks, KeyCache, cache_key};
+use super::set::KeySet;
 use crate::clock::Clock;
-use crate::discovery;
 use crate::error::{Error, ErrorKind};
-use crate::http::Fetcher;
-use crate::jws::CompactJws;
+use crate::jose::Algorithm;
+use crate::provider::discovery;
+use crate::provider::http::Fetcher;
 
 /// How long one instance may hold the shared fetch lock.
 const FETCH_LOCK_TTL: Duration = Duration::from_secs(5);
@@ -45,8 +44,8 @@ pub(crate) enum Origin {
     Discovered { issuer: String, jwks_uri: Url },
 }
 
-/// Everything a source needs that the validator configures once.
-pub(crate) struct SourceSettings {
+/// Everything an issuer's keys need that the validator configures once.
+pub(crate) struct KeySettings {
     pub(crate) algorithms: Arc<[Algorithm]>,
     pub(crate) secrets: Arc<KeySet>,
     pub(crate) policy: RefreshPolicy,
@@ -55,7 +54,7 @@ pub(crate) struct SourceSettings {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-/// What the status report says about one source.
+/// What the status report says about one issuer's keys.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct History {
     pub(crate) last_attempt: Option<SystemTime>,
@@ -63,11 +62,12 @@ pub(crate) struct History {
     pub(crate) last_error: Option<String>,
 }
 
-pub(crate) struct KeySource {
+/// One issuer's keys, kept live (see the module documentation).
+pub(crate) struct IssuerKeys {
     pub(crate) label: String,
     origin: Mutex<Origin>,
     state: ArcSwap<KeyState>,
-    settings: SourceSettings,
+    settings: KeySettings,
     gate: Arc<RefreshGate>,
     breaker: Breaker,
     /// No background refresh-ahead is started before this time (Unix ms).
@@ -80,12 +80,12 @@ fn millis(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl KeySource {
-    /// A source of fixed keys.
+impl IssuerKeys {
+    /// Fixed keys, never fetched.
     pub(crate) fn inline(
         label: String,
         mut set: KeySet,
-        settings: SourceSettings,
+        settings: KeySettings,
     ) -> Result<Self, Error> {
         set.extend_with(&settings.secrets);
         if set.is_empty() {
@@ -104,13 +104,13 @@ impl KeySource {
         Ok(Self::new(label, Origin::Inline, state, settings))
     }
 
-    /// A source whose keys are fetched from `origin`, loaded before it is returned: from the
+    /// Keys fetched from `origin`, loaded before they are returned: from the
     /// shared cache when it holds a fresh document, else from the IdP; when the IdP can't be
     /// reached, a cached document within the stale limit still lets it start.
     pub(crate) async fn fetched(
         label: String,
         origin: Origin,
-        settings: SourceSettings,
+        settings: KeySettings,
     ) -> Result<Self, Error> {
         let empty = KeyState {
             set: Arc::new(KeySet::new()),
@@ -119,33 +119,33 @@ impl KeySource {
             etag: None,
             document: None,
         };
-        let source = Self::new(label, origin, empty, settings);
-        let Some(uri) = source.jwks_uri() else {
-            return Ok(source);
+        let keys = Self::new(label, origin, empty, settings);
+        let Some(uri) = keys.jwks_uri() else {
+            return Ok(keys);
         };
-        let cached = source.cached(&uri).await;
-        let now = source.settings.clock.now();
+        let cached = keys.cached(&uri).await;
+        let now = keys.settings.clock.now();
         if let Some(entry) = &cached
             && fresh_until(entry) > now
-            && source.install_cached(entry).is_ok()
+            && keys.install_cached(entry).is_ok()
         {
-            tracing::info!(issuer = %source.label, "keys loaded from the shared cache");
-            return Ok(source);
+            tracing::info!(issuer = %keys.label, "keys loaded from the shared cache");
+            return Ok(keys);
         }
-        match source.refresh_now(source.settings.policy.retries).await {
-            Ok(()) => Ok(source),
+        match keys.refresh_now(keys.settings.policy.retries).await {
+            Ok(()) => Ok(keys),
             Err(err) => {
                 let usable = cached.filter(|entry| {
                     fresh_until(entry)
-                        .checked_add(source.settings.policy.stale_limit)
+                        .checked_add(keys.settings.policy.stale_limit)
                         .unwrap_or_else(far_future)
                         > now
                 });
                 match usable {
-                    Some(entry) if source.install_cached(&entry).is_ok() => {
-                        tracing::warn!(issuer = %source.label, error = %err,
+                    Some(entry) if keys.install_cached(&entry).is_ok() => {
+                        tracing::warn!(issuer = %keys.label, error = %err,
                             "the IdP can't be reached; starting with cached keys");
-                        Ok(source)
+                        Ok(keys)
                     }
                     _ => Err(err),
                 }
@@ -153,7 +153,7 @@ impl KeySource {
         }
     }
 
-    fn new(label: String, origin: Origin, state: KeyState, settings: SourceSettings) -> Self {
+    fn new(label: String, origin: Origin, state: KeyState, settings: KeySettings) -> Self {
         let gate = Arc::new(RefreshGate::new(
             settings.policy.unknown_kid_cooldown,
             Arc::clone(&settings.clock),
@@ -185,22 +185,10 @@ impl KeySource {
         self.state.load_full()
     }
 
-    /// Checks the signature of `jws` with this source's current keys, without waiting, and
-    /// returns the key set that verified it. Starts a background refresh when the keys are due.
-    /// Keys past their stale limit are [`ErrorKind::KeysUnavailable`]; an unknown `kid` is
-    /// [`ErrorKind::UnknownKey`], which [`wait_for_unknown_kid`](Self::wait_for_unknown_kid)
-    /// may cure.
-    pub(crate) fn check_signature_now(
-        self: &Arc<Self>,
-        jws: &CompactJws<'_>,
-    ) -> Result<Arc<KeySet>, Error> {
-        let state = self.usable_state()?;
-        jws.check_signature(&state.set)
-            .map(|()| Arc::clone(&state.set))
-    }
-
     /// The current keys, unless they are past their stale limit
-    /// ([`ErrorKind::KeysUnavailable`]). Starts a background refresh when they are due.
+    /// ([`ErrorKind::KeysUnavailable`]). Starts a background refresh when they are due. An
+    /// unknown `kid` in them may be cured by
+    /// [`wait_for_unknown_kid`](Self::wait_for_unknown_kid).
     pub(crate) fn usable_state(self: &Arc<Self>) -> Result<arc_swap::Guard<Arc<KeyState>>, Error> {
         let state = self.state.load();
         self.check_freshness(&state)?;
@@ -275,19 +263,19 @@ impl KeySource {
         {
             return;
         }
-        let source = Arc::clone(self);
+        let keys = Arc::clone(self);
         tokio::spawn(async move {
-            let retries = source.settings.policy.retries;
-            if let Err(err) = source.refresh_now(retries).await {
-                tracing::warn!(issuer = %source.label, error = %err, "background key refresh failed");
+            let retries = keys.settings.policy.retries;
+            if let Err(err) = keys.refresh_now(retries).await {
+                tracing::warn!(issuer = %keys.label, error = %err, "background key refresh failed");
             }
         });
     }
 
     async fn refresh_for_unknown_kid(self: &Arc<Self>) -> Outcome {
-        let source = Arc::clone(self);
+        let keys = Arc::clone(self);
         self.gate
-            .refresh(move || async move { source.refresh_now(0).await.is_ok() })
+            .refresh(move || async move { keys.refresh_now(0).await.is_ok() })
             .await
     }
 
@@ -476,7 +464,8 @@ impl KeySource {
         let set = if current.document.as_deref() == Some(entry.document.as_str()) {
             Arc::clone(&current.set)
         } else {
-            let mut set = KeySet::from_jwks(entry.document.as_bytes(), &self.settings.algorithms)?;
+            let mut set =
+                KeySet::from_fetched_jwks(entry.document.as_bytes(), &self.settings.algorithms)?;
             if set.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Fetch,

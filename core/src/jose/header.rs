@@ -8,11 +8,43 @@ use std::fmt;
 use serde::Deserializer as _;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::algorithm::Algorithm;
+use super::algorithm::Algorithm;
+use super::json::{MemberNames, Name, StrictSkip};
+use super::text::Text;
 use crate::error::{Error, ErrorKind};
-use crate::json::{MemberNames, Name, StrictSkip};
-use crate::jws::HeaderFields;
-use crate::text::Text;
+
+/// The protected header of a JWS, as far as jwtguard reads it: a view of the decoded header.
+///
+/// `jku`, `x5u`, `jwk` and `x5c` are never read: keys come only from the configured key set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwsHeader<'a> {
+    /// `alg`, already checked against the allow-list.
+    pub alg: Algorithm,
+    /// `kid`, if present.
+    pub kid: Option<&'a str>,
+    /// `typ`, if present.
+    pub typ: Option<&'a str>,
+}
+
+/// The header members jwtguard reads, as spans of the decoded header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeaderFields {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<Text>,
+    pub(crate) typ: Option<Text>,
+}
+
+impl HeaderFields {
+    /// The header, read from the `decoded` bytes the fields were captured from.
+    pub(crate) fn view<'a>(&'a self, decoded: &'a [u8]) -> JwsHeader<'a> {
+        JwsHeader {
+            alg: self.alg,
+            kid: self.kid.as_ref().map(|kid| kid.resolve(decoded)),
+            typ: self.typ.as_ref().map(|typ| typ.resolve(decoded)),
+        }
+    }
+}
 
 /// The most members a header may have.
 const MAX_MEMBERS: usize = 16;

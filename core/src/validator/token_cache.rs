@@ -6,11 +6,12 @@ use std::time::Duration;
 use aws_lc_rs::digest::{SHA256, digest};
 use moka::Expiry;
 
+use super::token::VerifiedToken;
+use crate::defaults;
 use crate::keys::KeySet;
-use crate::token::VerifiedToken;
 
 /// How the validated-token cache is bounded. Off unless set with
-/// [`ValidatorBuilder::token_cache`](crate::ValidatorBuilder::token_cache).
+/// [`ValidatorBuilder::token_cache`](super::ValidatorBuilder::token_cache).
 ///
 /// Entries are keyed by the SHA-256 of the whole token, so two different tokens never share
 /// one; an entry expires no later than the token's `exp` (and its maximum age, and
@@ -20,17 +21,18 @@ use crate::token::VerifiedToken;
 #[non_exhaustive]
 pub struct TokenCacheConfig {
     /// At most this many bytes of tokens (each entry weighs its token's length plus a fixed
-    /// overhead). Default 32 MiB.
+    /// overhead). Default [`defaults::TOKEN_CACHE_MAX_BYTES`] (32 MiB).
     pub max_bytes: u64,
-    /// No entry lives longer than this, whatever its `exp`. Default 5 minutes.
+    /// No entry lives longer than this, whatever its `exp`. Default
+    /// [`defaults::TOKEN_CACHE_MAX_TTL`] (5 minutes).
     pub max_ttl: Duration,
 }
 
 impl Default for TokenCacheConfig {
     fn default() -> Self {
         Self {
-            max_bytes: 32 * 1024 * 1024,
-            max_ttl: Duration::from_secs(300),
+            max_bytes: defaults::TOKEN_CACHE_MAX_BYTES,
+            max_ttl: defaults::TOKEN_CACHE_MAX_TTL,
         }
     }
 }
@@ -42,8 +44,8 @@ pub(crate) struct CachedToken {
     pub(crate) token: VerifiedToken,
     /// Unix seconds after which the entry must not be used.
     pub(crate) usable_until: u64,
-    /// Which issuer's source verified it.
-    pub(crate) source: usize,
+    /// The index of the issuer whose keys verified it.
+    pub(crate) issuer: usize,
     /// The key set it was verified with: while it is still current, the key is too.
     pub(crate) key_set: Arc<KeySet>,
     ttl: Duration,
@@ -102,7 +104,7 @@ impl TokenCache {
         key: [u8; 32],
         token: &VerifiedToken,
         now: u64,
-        source: usize,
+        issuer: usize,
         key_set: Arc<KeySet>,
         token_len: usize,
         max_age: Option<Duration>,
@@ -127,7 +129,7 @@ impl TokenCache {
             Arc::new(CachedToken {
                 token: token.clone(),
                 usable_until: now + ttl.as_secs(),
-                source,
+                issuer,
                 key_set,
                 ttl,
                 weight,

@@ -1,10 +1,8 @@
-//! Roles and scopes: where they are read from in a token, and requirements on them.
+//! Claim paths: where roles and scopes are read from in a token.
 
 use std::fmt;
 
 use serde_json::{Map, Value};
-
-use crate::error::Error;
 
 /// A path to a claim inside the claim set, such as `realm_access.roles`.
 ///
@@ -118,120 +116,6 @@ impl AccessPaths {
     }
 }
 
-/// Whether all or any of a requirement's values must be present.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Match {
-    /// At least one of the values.
-    Any,
-    /// Every value.
-    All,
-}
-
-/// What a requirement is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    /// Roles, read from [`AccessPaths::roles`].
-    Role,
-    /// Scopes, read from [`AccessPaths::scopes`].
-    Scope,
-}
-
-/// A role or scope requirement, checked against a verified token. A failure is
-/// [`ErrorKind::InsufficientScope`](crate::ErrorKind::InsufficientScope) (403).
-///
-/// ```
-/// use jwtguard_core::Requirement;
-///
-/// let admin = Requirement::role("admin");
-/// let write = Requirement::all_scopes(["orders:read", "orders:write"]);
-/// assert_eq!(admin.to_string(), "role admin");
-/// assert_eq!(write.to_string(), "all of scopes orders:read, orders:write");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requirement {
-    subject: Subject,
-    mode: Match,
-    values: Vec<String>,
-}
-
-impl Requirement {
-    /// A requirement on `subject`.
-    pub fn new<I>(subject: Subject, mode: Match, values: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        Self {
-            subject,
-            mode,
-            values: values.into_iter().map(Into::into).collect(),
-        }
-    }
-
-    /// The token must have this role.
-    pub fn role(role: impl Into<String>) -> Self {
-        Self::new(Subject::Role, Match::All, [role])
-    }
-
-    /// The token must have at least one of these roles.
-    pub fn any_role<I: IntoIterator<Item: Into<String>>>(roles: I) -> Self {
-        Self::new(Subject::Role, Match::Any, roles)
-    }
-
-    /// The token must have every one of these roles.
-    pub fn all_roles<I: IntoIterator<Item: Into<String>>>(roles: I) -> Self {
-        Self::new(Subject::Role, Match::All, roles)
-    }
-
-    /// The token must have this scope.
-    pub fn scope(scope: impl Into<String>) -> Self {
-        Self::new(Subject::Scope, Match::All, [scope])
-    }
-
-    /// The token must have at least one of these scopes.
-    pub fn any_scope<I: IntoIterator<Item: Into<String>>>(scopes: I) -> Self {
-        Self::new(Subject::Scope, Match::Any, scopes)
-    }
-
-    /// The token must have every one of these scopes.
-    pub fn all_scopes<I: IntoIterator<Item: Into<String>>>(scopes: I) -> Self {
-        Self::new(Subject::Scope, Match::All, scopes)
-    }
-
-    /// Checks the requirement against a verified token.
-    pub fn check(&self, token: &crate::VerifiedToken) -> Result<(), Error> {
-        let has = |value: &String| match self.subject {
-            Subject::Role => token.has_role(value),
-            Subject::Scope => token.has_scope(value),
-        };
-        // An empty requirement is a configuration slip: it refuses rather than lets all in.
-        let ok = !self.values.is_empty()
-            && match self.mode {
-                Match::Any => self.values.iter().any(has),
-                Match::All => self.values.iter().all(has),
-            };
-        if ok {
-            return Ok(());
-        }
-        let scope = (self.subject == Subject::Scope).then(|| self.values.join(" "));
-        Err(Error::insufficient_scope(self.to_string(), scope))
-    }
-}
-
-impl fmt::Display for Requirement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (one, many) = match self.subject {
-            Subject::Role => ("role", "roles"),
-            Subject::Scope => ("scope", "scopes"),
-        };
-        match (self.values.len(), self.mode) {
-            (1, _) => write!(f, "{one} {}", self.values[0]),
-            (_, Match::Any) => write!(f, "any of {many} {}", self.values.join(", ")),
-            (_, Match::All) => write!(f, "all of {many} {}", self.values.join(", ")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,22 +150,6 @@ mod tests {
         let claims = json!({"roles": {"admin": true}, "realm_access": "admin", "scope": 7});
         assert!(values(&paths.roles, claims.clone()).is_empty());
         assert!(values(&paths.scopes, claims).is_empty());
-    }
-
-    #[test]
-    fn an_empty_requirement_refuses() {
-        let token = crate::VerifiedToken::for_tests(json!({"roles": ["admin"]}));
-        assert!(Requirement::role("admin").check(&token).is_ok());
-        assert!(
-            Requirement::all_roles(Vec::<String>::new())
-                .check(&token)
-                .is_err()
-        );
-        assert!(
-            Requirement::any_scope(Vec::<String>::new())
-                .check(&token)
-                .is_err()
-        );
     }
 
     #[test]

@@ -6,39 +6,25 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::access::{AccessPaths, ClaimPath};
-use crate::algorithm::Algorithm;
-use crate::cache::{KeyCache, MemoryKeyCache};
-use crate::claims::ClaimsPolicy;
+use super::config::{AsyncCheck, Config, Inner, IssuerEntry, IssuerMatch, SyncCheck, TypeCheck};
+use super::pipeline::Validator;
+use super::token::VerifiedToken;
+use super::token_cache::{TokenCache, TokenCacheConfig};
+use crate::claims::registered::ClaimsPolicy;
+use crate::claims::{AccessPaths, ClaimPath, IssuerTemplate};
 use crate::clock::{Clock, SystemClock};
-use crate::discovery;
+use crate::defaults;
 use crate::error::{Error, ErrorKind};
-use crate::extract::TokenSource;
-use crate::header_cache::HeaderCache;
-use crate::http::Fetcher;
-use crate::issuer::IssuerTemplate;
-use crate::keys::source::{KeySource, Origin, SourceSettings};
-use crate::keys::{KeySet, RefreshPolicy};
-use crate::response::ResponseOptions;
-use crate::token::VerifiedToken;
-use crate::token_cache::{TokenCache, TokenCacheConfig};
-use crate::validator::{
-    AsyncCheck, Config, Inner, IssuerEntry, IssuerMatch, SyncCheck, TypeCheck, Validator,
-    spawn_refresher,
-};
+use crate::jose::Algorithm;
+use crate::jose::header_cache::HeaderCache;
+use crate::keys::cache::{KeyCache, MemoryKeyCache};
+use crate::keys::discovery::discover_through_cache;
+use crate::keys::issuer_keys::{IssuerKeys, KeySettings, Origin};
+use crate::keys::{KeySet, RefreshPolicy, background};
+use crate::provider::http::Fetcher;
 
-/// The default cap on a token's size: 8 KiB.
-pub const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
-/// The default leeway on `exp`, `nbf` and `iat`: 60 s.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
-/// The default timeout of one request to the IdP: 5 s.
-pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default cap on a discovery or JWKS body: 1 MiB.
-pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 1024 * 1024;
-/// The default cooldown between two refreshes caused by unknown `kid`s: 30 s.
-pub const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
-
-enum SourceSpec {
+/// Where an issuer's keys come from, as configured.
+enum KeysFrom {
     Discovery,
     JwksUri(String),
     Inline(KeySet),
@@ -46,7 +32,14 @@ enum SourceSpec {
 
 struct IssuerSpec {
     matcher: IssuerMatch,
-    source: SourceSpec,
+    keys: KeysFrom,
+}
+
+impl Validator {
+    /// A builder with the defaults (see [`ValidatorBuilder`]).
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
 }
 
 /// Configures a [`Validator`]. Every setting states its default; at least one issuer and one
@@ -71,12 +64,10 @@ struct IssuerSpec {
 pub struct ValidatorBuilder {
     issuers: Vec<IssuerSpec>,
     misuse: Option<&'static str>,
-    audiences: Vec<String>,
     algorithms: Option<Vec<Algorithm>>,
     secrets: Vec<(Option<String>, Algorithm, Vec<u8>)>,
-    leeway: Duration,
-    max_age: Option<Duration>,
-    required: Vec<String>,
+    /// Audiences, leeway, maximum age and required claims; the issuers are added at build.
+    claims: ClaimsPolicy,
     max_token_size: usize,
     type_check: TypeCheck,
     clock: Arc<dyn Clock>,
@@ -90,8 +81,6 @@ pub struct ValidatorBuilder {
     access: AccessPaths,
     sync_checks: Vec<SyncCheck>,
     async_checks: Vec<AsyncCheck>,
-    response: ResponseOptions,
-    token_sources: Vec<TokenSource>,
     token_cache: Option<TokenCacheConfig>,
 }
 
@@ -100,27 +89,22 @@ impl Default for ValidatorBuilder {
         Self {
             issuers: Vec::new(),
             misuse: None,
-            audiences: Vec::new(),
             algorithms: None,
             secrets: Vec::new(),
-            leeway: DEFAULT_LEEWAY,
-            max_age: None,
-            required: vec!["exp".to_owned()],
-            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
+            claims: ClaimsPolicy::new(Vec::<String>::new(), Vec::<String>::new()),
+            max_token_size: defaults::MAX_TOKEN_SIZE,
             type_check: TypeCheck::default(),
             clock: Arc::new(SystemClock),
             allow_insecure_http: false,
             http_client: None,
-            http_timeout: DEFAULT_HTTP_TIMEOUT,
-            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            http_timeout: defaults::HTTP_TIMEOUT,
+            max_response_size: defaults::MAX_RESPONSE_SIZE,
             refresh: RefreshPolicy::default(),
             cache: Arc::new(MemoryKeyCache::new()),
             background_refresh: None,
             access: AccessPaths::default(),
             sync_checks: Vec::new(),
             async_checks: Vec::new(),
-            response: ResponseOptions::default(),
-            token_sources: vec![TokenSource::Bearer],
             token_cache: None,
         }
     }
@@ -135,7 +119,7 @@ impl ValidatorBuilder {
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuers.push(IssuerSpec {
             matcher: IssuerMatch::Exact(issuer.into()),
-            source: SourceSpec::Discovery,
+            keys: KeysFrom::Discovery,
         });
         self
     }
@@ -151,7 +135,7 @@ impl ValidatorBuilder {
     ) -> Self {
         self.issuers.push(IssuerSpec {
             matcher: IssuerMatch::Template(template),
-            source: SourceSpec::JwksUri(jwks_uri.into()),
+            keys: KeysFrom::JwksUri(jwks_uri.into()),
         });
         self
     }
@@ -159,7 +143,7 @@ impl ValidatorBuilder {
     /// Fetch the keys of the issuer added last from this JWKS URL directly, without discovery.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         match self.issuers.last_mut() {
-            Some(last) => last.source = SourceSpec::JwksUri(uri.into()),
+            Some(last) => last.keys = KeysFrom::JwksUri(uri.into()),
             None => self.misuse = Some("jwks_uri(..) must follow issuer(..)"),
         }
         self
@@ -169,7 +153,7 @@ impl ValidatorBuilder {
     /// distributed out of band).
     pub fn key_set(mut self, keys: KeySet) -> Self {
         match self.issuers.last_mut() {
-            Some(last) => last.source = SourceSpec::Inline(keys),
+            Some(last) => last.keys = KeysFrom::Inline(keys),
             None => self.misuse = Some("key_set(..) must follow issuer(..)"),
         }
         self
@@ -177,13 +161,15 @@ impl ValidatorBuilder {
 
     /// Adds an accepted audience: `aud` must name at least one. At least one is required.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
+        self.claims.audiences.push(audience.into());
         self
     }
 
     /// Adds several accepted audiences.
     pub fn audiences<I: IntoIterator<Item: Into<String>>>(mut self, audiences: I) -> Self {
-        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self.claims
+            .audiences
+            .extend(audiences.into_iter().map(Into::into));
         self
     }
 
@@ -215,26 +201,29 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default 60 s.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`. Default [`defaults::LEEWAY`] (60 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.claims.leeway = leeway;
         self
     }
 
     /// Refuse tokens whose `iat` is older than this (and tokens without `iat`). Default: no
     /// maximum age.
     pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
+        self.claims.max_age = Some(max_age);
         self
     }
 
-    /// Claims that must be present, in addition to `exp`, `iss` and `aud` (always required).
+    /// Claims that must be present, in addition to `iss` and `aud` (always required) and
+    /// [`defaults::REQUIRED_CLAIMS`] (`exp`).
     pub fn required_claims<I: IntoIterator<Item: Into<String>>>(mut self, claims: I) -> Self {
-        self.required.extend(claims.into_iter().map(Into::into));
+        self.claims
+            .required
+            .extend(claims.into_iter().map(Into::into));
         self
     }
 
-    /// The largest token accepted, in bytes. Default 8 KiB.
+    /// The largest token accepted, in bytes. Default [`defaults::MAX_TOKEN_SIZE`] (8 KiB).
     pub fn max_token_size(mut self, bytes: usize) -> Self {
         self.max_token_size = bytes;
         self
@@ -275,20 +264,22 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Timeout of each request to the IdP. Default 5 s.
+    /// Timeout of each request to the IdP. Default [`defaults::HTTP_TIMEOUT`] (5 s).
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
         self
     }
 
-    /// The largest discovery or JWKS body accepted. Default 1 MiB.
+    /// The largest discovery or JWKS body accepted, in bytes. Default
+    /// [`defaults::MAX_RESPONSE_SIZE`] (1 MiB).
     pub fn max_response_size(mut self, bytes: usize) -> Self {
         self.max_response_size = bytes;
         self
     }
 
     /// After a refresh caused by an unknown `kid`, further unknown `kid`s fail at once, without
-    /// a fetch, for this long. Default 30 s. (A shortcut for the field of
+    /// a fetch, for this long. Default [`defaults::UNKNOWN_KID_COOLDOWN`] (30 s). (A shortcut
+    /// for the field of
     /// [`refresh_policy`](Self::refresh_policy).)
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh.unknown_kid_cooldown = cooldown;
@@ -303,7 +294,7 @@ impl ValidatorBuilder {
     }
 
     /// Where fetched key sets are cached, such as a
-    /// [`RedisKeyCache`](crate::cache::RedisKeyCache) shared by many instances. Default: a
+    /// `RedisKeyCache` (feature `redis`) shared by many instances. Default: a
     /// [`MemoryKeyCache`] of this validator's own.
     pub fn key_cache(mut self, cache: impl KeyCache) -> Self {
         self.cache = Arc::new(cache);
@@ -379,27 +370,6 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Where the adapters look for the token. Default: the `Authorization: Bearer` header
-    /// only. With several sources, a request that carries a token in two of them is refused as
-    /// `invalid_request` (RFC 6750 §2).
-    ///
-    /// ```
-    /// use jwtguard_core::{TokenSource, Validator};
-    ///
-    /// let builder = Validator::builder()
-    ///     .token_sources([TokenSource::Bearer, TokenSource::Cookie("access_token".into())]);
-    /// ```
-    pub fn token_sources<I: IntoIterator<Item = TokenSource>>(mut self, sources: I) -> Self {
-        self.token_sources = sources.into_iter().collect();
-        self
-    }
-
-    /// How the adapters render errors. Default terse: no `error_description`, no realm.
-    pub fn response_options(mut self, options: ResponseOptions) -> Self {
-        self.response = options;
-        self
-    }
-
     /// Checks the configuration, loads the keys of every issuer (from the key cache, by
     /// discovery, from the JWKS URL, or inline), and returns the validator.
     ///
@@ -419,10 +389,7 @@ impl ValidatorBuilder {
                 "HMAC secrets can't be bound to one of several issuers: use them with a single issuer",
             ));
         }
-        if self.token_sources.is_empty() {
-            return Err(config_error("at least one token source is needed"));
-        }
-        if self.audiences.is_empty() {
+        if self.claims.audiences.is_empty() {
             return Err(config_error(
                 "at least one audience is required: call .audience(..)",
             ));
@@ -452,10 +419,7 @@ impl ValidatorBuilder {
             self.max_response_size,
             self.allow_insecure_http,
         )?;
-        let mut policy = ClaimsPolicy::new(Vec::<String>::new(), self.audiences.clone());
-        policy.leeway = self.leeway;
-        policy.max_age = self.max_age;
-        policy.required = self.required.clone();
+        let mut policy = self.claims;
 
         let mut issuers = Vec::with_capacity(self.issuers.len());
         for spec in self.issuers {
@@ -469,7 +433,7 @@ impl ValidatorBuilder {
                     template.as_str().to_owned()
                 }
             };
-            let settings = SourceSettings {
+            let settings = KeySettings {
                 algorithms: Arc::clone(&algorithms),
                 secrets: Arc::clone(&secrets),
                 policy: self.refresh.clone(),
@@ -477,44 +441,40 @@ impl ValidatorBuilder {
                 cache: Arc::clone(&self.cache),
                 clock: Arc::clone(&self.clock),
             };
-            let source = match (spec.source, &spec.matcher) {
-                (SourceSpec::Inline(keys), _) => KeySource::inline(label, keys, settings)?,
-                (SourceSpec::JwksUri(uri), _) => {
+            let keys = match (spec.keys, &spec.matcher) {
+                (KeysFrom::Inline(keys), _) => IssuerKeys::inline(label, keys, settings)?,
+                (KeysFrom::JwksUri(uri), _) => {
                     let uri = Url::parse(&uri)
                         .map_err(|_| config_error("the JWKS URL is not a valid URL"))?;
                     fetcher.check_url(&uri, "JWKS URL")?;
-                    KeySource::fetched(label, Origin::Jwks(uri), settings).await?
+                    IssuerKeys::fetched(label, Origin::Jwks(uri), settings).await?
                 }
-                (SourceSpec::Discovery, IssuerMatch::Exact(issuer)) => {
+                (KeysFrom::Discovery, IssuerMatch::Exact(issuer)) => {
                     let keep_for = self
                         .refresh
                         .stale_limit
                         .saturating_add(self.refresh.max_max_age);
-                    let jwks_uri = discovery::discover_with_cache(
-                        &fetcher,
-                        self.cache.as_ref(),
-                        issuer,
-                        keep_for,
-                    )
-                    .await?;
+                    let jwks_uri =
+                        discover_through_cache(&fetcher, self.cache.as_ref(), issuer, keep_for)
+                            .await?;
                     let origin = Origin::Discovered {
                         issuer: issuer.clone(),
                         jwks_uri,
                     };
-                    KeySource::fetched(label, origin, settings).await?
+                    IssuerKeys::fetched(label, origin, settings).await?
                 }
-                (SourceSpec::Discovery, IssuerMatch::Template(_)) => {
+                (KeysFrom::Discovery, IssuerMatch::Template(_)) => {
                     return Err(config_error("an issuer template needs a JWKS URL"));
                 }
             };
             issuers.push(IssuerEntry {
                 matcher: spec.matcher,
-                source: Arc::new(source),
+                keys: Arc::new(keys),
             });
         }
         let background = self.background_refresh.map(|every| {
-            spawn_refresher(
-                issuers.iter().map(|e| Arc::downgrade(&e.source)).collect(),
+            background::spawn(
+                issuers.iter().map(|e| Arc::downgrade(&e.keys)).collect(),
                 every,
             )
         });
@@ -527,8 +487,6 @@ impl ValidatorBuilder {
             access: Arc::new(self.access),
             sync_checks: self.sync_checks,
             async_checks: self.async_checks,
-            response: self.response,
-            token_sources: self.token_sources,
             token_cache: self.token_cache.map(TokenCache::new),
             headers: HeaderCache::new(),
         };

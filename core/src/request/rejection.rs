@@ -1,10 +1,11 @@
-//! What an error looks like over HTTP, decided once here so that every adapter answers the
-//! same way.
+//! What an error looks like over HTTP (RFC 6750), decided once here so that every adapter
+//! answers the same way: the [`Rejection`] an adapter answers with, how it is rendered
+//! ([`ResponseOptions`]) and what comes out ([`ErrorResponse`]).
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 /// Replaces the body of error responses: given the error and the default answer, returns the
 /// content type and the body. The status and `WWW-Authenticate` stay as they are.
@@ -14,7 +15,7 @@ pub type BodyRenderer = Arc<dyn Fn(&Error, &ErrorResponse) -> (String, String) +
 /// `error_description`, no realm, a small JSON body.
 ///
 /// ```
-/// use jwtguard_core::{Error, ErrorKind, ResponseOptions};
+/// use jwtguard_core::{Error, ErrorKind, ErrorResponse, ResponseOptions};
 ///
 /// // RFC 9457 problem details instead of the default body.
 /// let options = ResponseOptions::default().with_body(|error, default| {
@@ -25,7 +26,7 @@ pub type BodyRenderer = Arc<dyn Fn(&Error, &ErrorResponse) -> (String, String) +
 ///     });
 ///     ("application/problem+json".to_owned(), problem.to_string())
 /// });
-/// let answer = Error::new(ErrorKind::Expired, "exp").to_response(&options);
+/// let answer = ErrorResponse::for_error(&Error::new(ErrorKind::Expired, "exp"), &options);
 /// assert_eq!(answer.status, 401);
 /// assert_eq!(answer.content_type, "application/problem+json");
 /// assert_eq!(answer.www_authenticate.as_deref(), Some(r#"Bearer error="invalid_token""#));
@@ -103,34 +104,24 @@ impl ErrorResponse {
     }
 }
 
-/// The `error` member of the JSON body: the RFC 6750 code where there is one, else the
-/// RFC 6749 name of the situation.
-fn body_code(kind: ErrorKind) -> &'static str {
-    match kind.bearer_code() {
-        Some(code) => code,
-        None if kind == ErrorKind::MissingToken => "missing_token",
-        None if kind.status() == 503 => "temporarily_unavailable",
-        None => "server_error",
-    }
-}
-
-impl Error {
-    /// The HTTP answer for this error.
+impl ErrorResponse {
+    /// The HTTP answer for `error`, rendered with `options`.
     ///
     /// ```
-    /// use jwtguard_core::{Error, ErrorKind, ResponseOptions};
+    /// use jwtguard_core::{Error, ErrorKind, ErrorResponse, ResponseOptions};
     ///
-    /// let answer = Error::new(ErrorKind::Expired, "exp has passed").to_response(&ResponseOptions::default());
+    /// let error = Error::new(ErrorKind::Expired, "exp has passed");
+    /// let answer = ErrorResponse::for_error(&error, &ResponseOptions::default());
     /// assert_eq!(answer.status, 401);
     /// assert_eq!(answer.www_authenticate.as_deref(), Some(r#"Bearer error="invalid_token""#));
     /// assert_eq!(answer.body, r#"{"error":"invalid_token"}"#);
     /// ```
-    pub fn to_response(&self, options: &ResponseOptions) -> ErrorResponse {
-        let kind = self.kind();
-        if self.is_config() {
-            tracing::error!(error = %self, "jwtguard is wired wrongly");
+    pub fn for_error(error: &Error, options: &ResponseOptions) -> Self {
+        let kind = error.kind();
+        if error.is_config() {
+            tracing::error!(%error, "jwtguard is wired wrongly");
         }
-        let code = body_code(kind);
+        let code = kind.body_code();
         let description = options.describe.then(|| kind.description());
         let challenge = match kind.status() {
             400 | 401 | 403 => {
@@ -144,7 +135,7 @@ impl Error {
                         params.push(format!("error_description=\"{description}\""));
                     }
                 }
-                if let Some(scope) = self.required_scope() {
+                if let Some(scope) = error.required_scope() {
                     params.push(format!("scope=\"{}\"", quoted(scope)));
                 }
                 Some(if params.is_empty() {
@@ -167,7 +158,7 @@ impl Error {
             body: serde_json::Value::Object(body).to_string(),
         };
         if let Some(render) = &options.body {
-            let (content_type, body) = render(self, &response);
+            let (content_type, body) = render(error, &response);
             response.content_type = content_type;
             response.body = body;
         }
@@ -183,12 +174,76 @@ fn quoted(value: &str) -> String {
         .collect()
 }
 
+/// An error together with how it is rendered: what the adapters' rejections carry, so that
+/// both answer from one place.
+///
+/// ```
+/// use jwtguard_core::{Error, ErrorKind, Rejection};
+///
+/// let rejection = Rejection::plain(Error::new(ErrorKind::KeysUnavailable, "idp down"));
+/// assert_eq!(rejection.status(), 503);
+/// assert_eq!(rejection.render().www_authenticate, None);
+/// ```
+#[derive(Debug)]
+pub struct Rejection {
+    error: Error,
+    options: ResponseOptions,
+}
+
+impl Rejection {
+    /// An error rendered with `options`.
+    pub fn new(error: Error, options: &ResponseOptions) -> Self {
+        Self {
+            error,
+            options: options.clone(),
+        }
+    }
+
+    /// An error rendered with the default options (when no validator is at hand).
+    pub fn plain(error: Error) -> Self {
+        Self::new(error, &ResponseOptions::default())
+    }
+
+    /// The error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Turns the rejection back into its error.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The HTTP status it answers with (see [`ErrorKind::status`](crate::ErrorKind::status)).
+    pub fn status(&self) -> u16 {
+        self.error.status()
+    }
+
+    /// The HTTP answer.
+    pub fn render(&self) -> ErrorResponse {
+        ErrorResponse::for_error(&self.error, &self.options)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn render(err: Error, options: &ResponseOptions) -> ErrorResponse {
-        err.to_response(options)
+        ErrorResponse::for_error(&err, options)
     }
 
     #[test]

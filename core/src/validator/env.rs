@@ -10,26 +10,24 @@
 //! | `JWKS_CACHE_TYPE` | `in_memory` or `redis` | `in_memory` |
 //! | `REDIS_URL` | the Redis for `JWKS_CACHE_TYPE=redis` | required with `redis` |
 //! | `JWKS_ENABLE_BACKGROUND_REFRESH` | `true` or `false`: refresh keys in a background task | `false` |
-//! | `JWKS_REFRESH_INTERVAL_SECONDS` | the background task's interval | 300 |
+//! | `JWKS_REFRESH_INTERVAL_SECONDS` | the background task's interval | [`BACKGROUND_REFRESH_INTERVAL`](crate::defaults::BACKGROUND_REFRESH_INTERVAL) (300) |
 //!
 //! A bad value is a [`ErrorKind::Config`] error that names the variable.
 
 use std::time::Duration;
 
-use crate::algorithm::Algorithm;
-use crate::builder::ValidatorBuilder;
+use super::builder::ValidatorBuilder;
+use super::pipeline::Validator;
+use crate::defaults;
 use crate::error::{Error, ErrorKind};
-use crate::validator::Validator;
-
-/// The background refresh interval when `JWKS_REFRESH_INTERVAL_SECONDS` is not set: 300 s.
-pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+use crate::jose::Algorithm;
 
 fn bad(variable: &str, what: &str) -> Error {
     Error::new(ErrorKind::Config, format!("{variable}: {what}"))
 }
 
 impl ValidatorBuilder {
-    /// A builder configured from the process environment (see [the table](crate::env)).
+    /// A builder configured from the process environment (see [the table](super::env)).
     pub fn from_env() -> Result<Self, Error> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -105,7 +103,7 @@ impl ValidatorBuilder {
             }
         }
         let interval = match var("JWKS_REFRESH_INTERVAL_SECONDS") {
-            None => DEFAULT_REFRESH_INTERVAL,
+            None => defaults::BACKGROUND_REFRESH_INTERVAL,
             Some(seconds) => match seconds.parse::<u64>() {
                 Ok(s) if s > 0 => Duration::from_secs(s),
                 _ => {
@@ -131,7 +129,7 @@ impl ValidatorBuilder {
 }
 
 impl Validator {
-    /// A validator configured from the process environment (see [the table](crate::env)).
+    /// A validator configured from the process environment (see [the table](super::env)).
     pub async fn from_env() -> Result<Self, Error> {
         ValidatorBuilder::from_env()?.build().await
     }
@@ -141,7 +139,7 @@ impl Validator {
 fn redis_cache(builder: ValidatorBuilder, url: Option<String>) -> Result<ValidatorBuilder, Error> {
     let url = url.ok_or_else(|| bad("REDIS_URL", "required when JWKS_CACHE_TYPE=redis"))?;
     let cache =
-        crate::cache::RedisKeyCache::new(&url).map_err(|e| bad("REDIS_URL", &e.to_string()))?;
+        crate::keys::RedisKeyCache::new(&url).map_err(|e| bad("REDIS_URL", &e.to_string()))?;
     Ok(builder.key_cache(cache))
 }
 

@@ -6,12 +6,11 @@ use std::sync::{Arc, OnceLock};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::access::AccessPaths;
-use crate::claims::RegisteredClaims;
 use crate::claims::scan::ScannedClaims;
+use crate::claims::{AccessPaths, RegisteredClaims};
 use crate::error::{Error, ErrorKind};
-use crate::json;
-use crate::jws::{Decoded, JwsHeader};
+use crate::jose::compact::Decoded;
+use crate::jose::{JwsHeader, json};
 
 /// A validated token: its header, its registered claims, and its whole claim set. Its strings
 /// are read from the decoded token in place; the claim set is built into a JSON tree only
@@ -52,8 +51,8 @@ impl VerifiedToken {
         let registered =
             crate::claims::scan::scan_claims(&bytes, 0, bytes.len()).expect("a claims object");
         let decoded = Decoded {
-            header: crate::jws::HeaderFields {
-                alg: crate::Algorithm::RS256,
+            header: crate::jose::header::HeaderFields {
+                alg: crate::jose::Algorithm::RS256,
                 kid: None,
                 typ: None,
             },

@@ -3,17 +3,16 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::http::Fetcher;
 use crate::error::{Error, ErrorKind};
-use crate::http::Fetcher;
 
 /// The parts of the provider metadata jwtguard uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ProviderMetadata {
+pub(crate) struct ProviderMetadata {
     /// `issuer`: must equal the configured issuer exactly.
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// `jwks_uri`: where the keys are.
-    pub jwks_uri: String,
+    pub(crate) jwks_uri: String,
 }
 
 /// Where the metadata of `issuer` is published: the OpenID Connect location first, then the
@@ -68,48 +67,6 @@ pub(crate) async fn discover(
         .map_err(|_| Error::new(ErrorKind::Fetch, "jwks_uri is not a valid URL"))?;
     fetcher.check_url(&jwks_uri, "jwks_uri")?;
     Ok((metadata, jwks_uri))
-}
-
-/// [`discover`], keeping the document in the key cache so that an instance can start while
-/// the IdP is down, from a document another instance (or an earlier run) fetched.
-pub(crate) async fn discover_with_cache(
-    fetcher: &Fetcher,
-    cache: &dyn crate::cache::KeyCache,
-    issuer: &str,
-    keep_for: std::time::Duration,
-) -> Result<Url, Error> {
-    let key = format!("jwtguard:discovery:{issuer}");
-    match discover(fetcher, issuer).await {
-        Ok((metadata, jwks_uri)) => {
-            if let Ok(document) = serde_json::to_string(&metadata) {
-                let entry = crate::cache::CachedJwks {
-                    document,
-                    fetched_at_ms: 0,
-                    max_age_secs: 0,
-                    etag: None,
-                };
-                if let Err(err) = cache.put(&key, entry, keep_for).await {
-                    tracing::warn!(error = %err, "storing the discovery document in the cache failed");
-                }
-            }
-            Ok(jwks_uri)
-        }
-        Err(err) if err.kind() == ErrorKind::KeysUnavailable => {
-            let cached =
-                cache.get(&key).await.ok().flatten().and_then(|entry| {
-                    serde_json::from_str::<ProviderMetadata>(&entry.document).ok()
-                });
-            let Some(metadata) = cached.filter(|m| m.issuer == issuer) else {
-                return Err(err);
-            };
-            let jwks_uri = Url::parse(&metadata.jwks_uri)
-                .map_err(|_| Error::new(ErrorKind::Fetch, "cached jwks_uri is not a valid URL"))?;
-            fetcher.check_url(&jwks_uri, "jwks_uri")?;
-            tracing::warn!(%issuer, error = %err, "discovery failed; using the cached document");
-            Ok(jwks_uri)
-        }
-        Err(err) => Err(err),
-    }
 }
 
 #[cfg(test)]

@@ -1,55 +1,12 @@
-//! The JWS layer: a compact JWS checked against a key set, with nothing about JWT claims.
-//!
-//! ```
-//! use jwtguard_core::jws::CompactJws;
-//! use jwtguard_core::{Algorithm, ErrorKind};
-//!
-//! // `alg: none` is refused before any key is looked at.
-//! let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.";
-//! let err = CompactJws::parse(token, 8192, &Algorithm::DEFAULT_ALLOWED).unwrap_err();
-//! assert_eq!(err.kind(), ErrorKind::AlgorithmNotAllowed);
-//! ```
+//! A compact JWS: split, decoded into one buffer, its header checked, its signature verified
+//! with the one key a [`KeyLookup`] finds for it.
 
-use crate::algorithm::Algorithm;
-use crate::base64url;
+use super::algorithm::Algorithm;
+use super::base64url;
+use super::header::{HeaderFields, JwsHeader, parse_header};
+use super::header_cache::HeaderCache;
+use super::verify::KeyLookup;
 use crate::error::{Error, ErrorKind};
-use crate::header_cache::HeaderCache;
-use crate::jose_header::parse_header;
-use crate::keys::KeySet;
-use crate::text::Text;
-
-/// The protected header of a JWS, as far as jwtguard reads it: a view of the decoded header.
-///
-/// `jku`, `x5u`, `jwk` and `x5c` are never read: keys come only from the configured key set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JwsHeader<'a> {
-    /// `alg`, already checked against the allow-list.
-    pub alg: Algorithm,
-    /// `kid`, if present.
-    pub kid: Option<&'a str>,
-    /// `typ`, if present.
-    pub typ: Option<&'a str>,
-}
-
-/// The header members jwtguard reads, as spans of the decoded header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HeaderFields {
-    pub(crate) alg: Algorithm,
-    pub(crate) kid: Option<Text>,
-    pub(crate) typ: Option<Text>,
-}
-
-impl HeaderFields {
-    /// The header, read from the `decoded` bytes the fields were captured from.
-    pub(crate) fn view<'a>(&'a self, decoded: &'a [u8]) -> JwsHeader<'a> {
-        JwsHeader {
-            alg: self.alg,
-            kid: self.kid.as_ref().map(|kid| kid.resolve(decoded)),
-            typ: self.typ.as_ref().map(|typ| typ.resolve(decoded)),
-        }
-    }
-}
 
 /// The longest signature: RSA with an 8192-bit key.
 const MAX_SIGNATURE: usize = 1024;
@@ -198,8 +155,9 @@ impl<'a> CompactJws<'a> {
     /// Verifies the signature with the one key of `keys` that matches the header's `kid` and
     /// `alg` ([`ErrorKind::UnknownKey`], [`ErrorKind::KeyMismatch`] or
     /// [`ErrorKind::AmbiguousKey`] when there is no such single key,
-    /// [`ErrorKind::InvalidSignature`] when it does not verify).
-    pub fn verify(self, keys: &KeySet) -> Result<VerifiedJws, Error> {
+    /// [`ErrorKind::InvalidSignature`] when it does not verify). A
+    /// [`KeySet`](crate::keys::KeySet) is a key lookup.
+    pub fn verify<K: KeyLookup + ?Sized>(self, keys: &K) -> Result<VerifiedJws, Error> {
         self.check_signature(keys)?;
         Ok(VerifiedJws {
             decoded: self.decoded,
@@ -207,9 +165,9 @@ impl<'a> CompactJws<'a> {
     }
 
     /// Like [`verify`](Self::verify), keeping the JWS.
-    pub fn check_signature(&self, keys: &KeySet) -> Result<(), Error> {
+    pub fn check_signature<K: KeyLookup + ?Sized>(&self, keys: &K) -> Result<(), Error> {
         let header = self.header();
-        let verifier = keys.select(header.kid, header.alg)?;
+        let verifier = keys.find(header.kid, header.alg)?;
         if verifier.verify(self.signing_input.as_bytes(), self.decoded.signature()) {
             Ok(())
         } else {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::defaults;
 use crate::error::Error;
-use crate::validator::BoxFuture;
+use crate::future::BoxFuture;
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -68,12 +69,14 @@ pub struct MemoryKeyCache {
 }
 
 impl MemoryKeyCache {
-    /// An empty cache holding at most 1 024 documents, each for at most 48 hours.
+    /// An empty cache holding at most [`KEY_CACHE_CAPACITY`](defaults::KEY_CACHE_CAPACITY)
+    /// documents (1 024), each for at most [`KEY_CACHE_TTL`](defaults::KEY_CACHE_TTL)
+    /// (48 hours).
     pub fn new() -> Self {
         Self {
             entries: moka::sync::Cache::builder()
-                .max_capacity(1024)
-                .time_to_live(Duration::from_secs(48 * 3600))
+                .max_capacity(defaults::KEY_CACHE_CAPACITY)
+                .time_to_live(defaults::KEY_CACHE_TTL)
                 .build(),
         }
     }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::jws::HeaderFields;
-use crate::text::Text;
+use super::header::HeaderFields;
+use super::text::Text;
 
 /// How many headers are kept; the oldest goes first.
 const CAPACITY: usize = 16;
@@ -76,8 +76,8 @@ impl HeaderCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Algorithm;
-    use crate::jose_header::parse_header;
+    use crate::jose::algorithm::Algorithm;
+    use crate::jose::header::parse_header;
 
     fn parsed(json: &str) -> HeaderFields {
         parse_header(json.as_bytes(), &Algorithm::DEFAULT_ALLOWED).unwrap()

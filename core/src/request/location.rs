@@ -3,15 +3,60 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 
-/// What the token sources see of a request. Each adapter implements it over its own request
-/// type.
+/// What the token locations see of a request: its headers. Adapters make one with
+/// [`HeaderLookup`] over their own header map.
 pub trait RequestView {
     /// The values of every header with this name (matched case-insensitively), in order.
     fn header_values(&self, name: &str) -> Vec<&[u8]>;
+}
+
+/// A [`RequestView`] from a function that lists a header's values: how every adapter shows
+/// its framework's header map to the core.
+///
+/// ```
+/// use jwtguard_core::request::{HeaderLookup, find_token};
+/// use jwtguard_core::TokenLocation;
+///
+/// let headers = [("authorization", "Bearer a.b.c")];
+/// let view = HeaderLookup::new(|name: &str| {
+///     headers
+///         .iter()
+///         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+///         .map(|(_, v)| v.as_bytes())
+///         .collect()
+/// });
+/// assert_eq!(find_token(&[TokenLocation::Bearer], &view).unwrap(), "a.b.c");
+/// ```
+pub struct HeaderLookup<'h, F> {
+    lookup: F,
+    headers: PhantomData<&'h [u8]>,
+}
+
+impl<'h, F> HeaderLookup<'h, F>
+where
+    F: Fn(&str) -> Vec<&'h [u8]>,
+{
+    /// A view whose header values come from `lookup`.
+    pub fn new(lookup: F) -> Self {
+        Self {
+            lookup,
+            headers: PhantomData,
+        }
+    }
+}
+
+impl<'h, F> RequestView for HeaderLookup<'h, F>
+where
+    F: Fn(&str) -> Vec<&'h [u8]>,
+{
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        (self.lookup)(name)
+    }
 }
 
 /// A function that finds the token in a request.
@@ -20,7 +65,7 @@ pub type FindToken = Arc<dyn Fn(&dyn RequestView) -> Option<String> + Send + Syn
 /// A place to find the token in.
 #[derive(Clone)]
 #[non_exhaustive]
-pub enum TokenSource {
+pub enum TokenLocation {
     /// `Authorization: Bearer <token>`, the scheme matched case-insensitively. The default.
     Bearer,
     /// The cookie with this name.
@@ -31,8 +76,8 @@ pub enum TokenSource {
     Custom(FindToken),
 }
 
-impl TokenSource {
-    /// A source from a function of the request.
+impl TokenLocation {
+    /// A location given by a function of the request.
     pub fn custom<F>(find: F) -> Self
     where
         F: Fn(&dyn RequestView) -> Option<String> + Send + Sync + 'static,
@@ -74,7 +119,7 @@ impl TokenSource {
     }
 }
 
-impl fmt::Debug for TokenSource {
+impl fmt::Debug for TokenLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Bearer => f.write_str("Bearer"),
@@ -85,17 +130,17 @@ impl fmt::Debug for TokenSource {
     }
 }
 
-/// Finds the one token of a request among `sources`.
+/// Finds the one token of a request among `locations`.
 ///
 /// No token anywhere is [`ErrorKind::MissingToken`]; a token in more than one place (RFC 6750
 /// §2: a client must not use more than one method) is [`ErrorKind::InvalidRequest`].
 pub fn find_token<'r>(
-    sources: &[TokenSource],
+    locations: &[TokenLocation],
     request: &'r dyn RequestView,
 ) -> Result<Cow<'r, str>, Error> {
     let mut found = None;
-    for source in sources {
-        if let Some(token) = source.find(request)? {
+    for location in locations {
+        if let Some(token) = location.find(request)? {
             if found.is_some() {
                 return Err(Error::new(
                     ErrorKind::InvalidRequest,
@@ -129,7 +174,7 @@ fn cookie<'r>(request: &'r dyn RequestView, name: &str) -> Option<&'r str> {
 /// The scheme is matched case-insensitively.
 ///
 /// ```
-/// use jwtguard_core::extract::bearer_token;
+/// use jwtguard_core::request::bearer_token;
 ///
 /// assert_eq!(bearer_token([b"bEaReR abc.def.ghi".as_slice()]).unwrap(), "abc.def.ghi");
 /// assert!(bearer_token(std::iter::empty::<&[u8]>()).unwrap_err().is_missing_token());
@@ -219,20 +264,20 @@ mod tests {
     }
 
     fn find(
-        sources: &[TokenSource],
+        locations: &[TokenLocation],
         headers: Vec<(&'static str, &'static str)>,
     ) -> Result<String, ErrorKind> {
-        find_token(sources, &Headers(headers))
+        find_token(locations, &Headers(headers))
             .map(Cow::into_owned)
             .map_err(|e| e.kind())
     }
 
     #[test]
-    fn sources_and_their_conflicts() {
+    fn locations_and_their_conflicts() {
         let all = [
-            TokenSource::Bearer,
-            TokenSource::Cookie("access_token".into()),
-            TokenSource::Header("X-Token".into()),
+            TokenLocation::Bearer,
+            TokenLocation::Cookie("access_token".into()),
+            TokenLocation::Header("X-Token".into()),
         ];
         assert_eq!(
             find(&all, vec![("Authorization", "Bearer a.b.c")]),
@@ -262,7 +307,7 @@ mod tests {
             find(&all, vec![("X-Token", "a"), ("X-Token", "b")]),
             Err(ErrorKind::InvalidRequest)
         );
-        let custom = [TokenSource::custom(|r| {
+        let custom = [TokenLocation::custom(|r| {
             r.header_values("x-forwarded-token")
                 .first()
                 .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -272,7 +317,7 @@ mod tests {
             Ok("z.z.z".into())
         );
         assert_eq!(
-            find(&[TokenSource::Bearer], vec![("Cookie", "access_token=x")]),
+            find(&[TokenLocation::Bearer], vec![("Cookie", "access_token=x")]),
             Err(ErrorKind::MissingToken)
         );
     }

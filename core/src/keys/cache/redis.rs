@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{CachedJwks, KeyCache};
 use crate::error::{Error, ErrorKind};
-use crate::validator::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Every Redis call gives up after this long: a slow Redis must not hold up a refresh.
 const CALL_TIMEOUT: Duration = Duration::from_millis(500);
@@ -24,7 +24,7 @@ const UNLOCK: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), jwtguard_core::Error> {
-/// use jwtguard_core::{Validator, cache::RedisKeyCache};
+/// use jwtguard_core::{Validator, keys::RedisKeyCache};
 ///
 /// let validator = Validator::builder()
 ///     .issuer("https://idp.example.com")

@@ -1,0 +1,72 @@
+//! Every default of jwtguard, stated once. The builders, the policies and the docs refer to
+//! these constants; nothing else writes a default value down.
+//!
+//! ```
+//! use std::time::Duration;
+//! use jwtguard_core::{RefreshPolicy, defaults};
+//!
+//! assert_eq!(defaults::LEEWAY, Duration::from_secs(60));
+//! assert_eq!(RefreshPolicy::default().stale_limit, defaults::STALE_LIMIT);
+//! ```
+
+use std::time::Duration;
+
+// The token.
+
+/// The largest token accepted: 8 KiB.
+pub const MAX_TOKEN_SIZE: usize = 8 * 1024;
+/// The clock skew tolerated on `exp`, `nbf` and `iat`: 60 s.
+pub const LEEWAY: Duration = Duration::from_secs(60);
+/// The claims a token must carry besides `iss` and `aud` (which are always required): `exp`.
+pub const REQUIRED_CLAIMS: &[&str] = &["exp"];
+
+// Talking to the IdP.
+
+/// The timeout of one request to the IdP: 5 s.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest discovery or JWKS body accepted: 1 MiB.
+pub const MAX_RESPONSE_SIZE: usize = 1024 * 1024;
+
+// Keeping keys fresh (the fields of `RefreshPolicy`).
+
+/// How long a key set is fresh when the JWKS response has no `Cache-Control: max-age`:
+/// 10 minutes.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(600);
+/// The smallest max age taken from `Cache-Control`: 1 minute.
+pub const KEYS_MIN_MAX_AGE: Duration = Duration::from_secs(60);
+/// The largest max age taken from `Cache-Control`: 24 hours.
+pub const KEYS_MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// How long before its max age a key set is refreshed in the background: 30 s.
+pub const REFRESH_AHEAD: Duration = Duration::from_secs(30);
+/// After a refresh caused by an unknown `kid`, how long further unknown `kid`s fail without a
+/// fetch: 30 s.
+pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+/// How long the last-known-good key set is served past its max age while the IdP can't be
+/// reached: 24 hours.
+pub const STALE_LIMIT: Duration = Duration::from_secs(24 * 3600);
+/// Extra attempts after a failed fetch: 2.
+pub const RETRIES: u32 = 2;
+/// The first backoff between attempts (doubled each time, with jitter): 200 ms.
+pub const BACKOFF: Duration = Duration::from_millis(200);
+/// The longest backoff between attempts: 2 s.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Consecutive failed refreshes that open the circuit breaker: 5.
+pub const BREAKER_THRESHOLD: u32 = 5;
+/// How long an open circuit breaker refuses to contact the IdP: 30 s.
+pub const BREAKER_OPEN_FOR: Duration = Duration::from_secs(30);
+/// Consecutive failed fetches after which discovery runs again: 2.
+pub const REDISCOVER_AFTER: u32 = 2;
+/// The interval of the background refresh task when the environment does not set one
+/// (`JWKS_REFRESH_INTERVAL_SECONDS`): 300 s.
+pub const BACKGROUND_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+
+// Caches.
+
+/// How many JWKS documents the in-memory key cache holds: 1 024.
+pub const KEY_CACHE_CAPACITY: u64 = 1024;
+/// How long the in-memory key cache keeps a document at most: 48 hours.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(48 * 3600);
+/// The validated-token cache's bound, in bytes of tokens: 32 MiB.
+pub const TOKEN_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
+/// The longest a validated token stays cached, whatever its `exp`: 5 minutes.
+pub const TOKEN_CACHE_MAX_TTL: Duration = Duration::from_secs(300);

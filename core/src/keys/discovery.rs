@@ -1,0 +1,54 @@
+//! Discovery of an issuer's JWKS URL, with the metadata kept in the key cache so that an
+//! instance can start while the IdP is down.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::cache::{CachedJwks, KeyCache};
+use crate::error::{Error, ErrorKind};
+use crate::provider::discovery::{self, ProviderMetadata};
+use crate::provider::http::Fetcher;
+
+/// Discovers the JWKS URL of `issuer`, keeping the metadata in the key cache for `keep_for`:
+/// when the IdP can't be reached, a document another instance (or an earlier run) fetched
+/// lets this one start.
+pub(crate) async fn discover_through_cache(
+    fetcher: &Fetcher,
+    cache: &dyn KeyCache,
+    issuer: &str,
+    keep_for: Duration,
+) -> Result<Url, Error> {
+    let key = format!("jwtguard:discovery:{issuer}");
+    match discovery::discover(fetcher, issuer).await {
+        Ok((metadata, jwks_uri)) => {
+            if let Ok(document) = serde_json::to_string(&metadata) {
+                let entry = CachedJwks {
+                    document,
+                    fetched_at_ms: 0,
+                    max_age_secs: 0,
+                    etag: None,
+                };
+                if let Err(err) = cache.put(&key, entry, keep_for).await {
+                    tracing::warn!(error = %err, "storing the discovery document in the cache failed");
+                }
+            }
+            Ok(jwks_uri)
+        }
+        Err(err) if err.kind() == ErrorKind::KeysUnavailable => {
+            let cached =
+                cache.get(&key).await.ok().flatten().and_then(|entry| {
+                    serde_json::from_str::<ProviderMetadata>(&entry.document).ok()
+                });
+            let Some(metadata) = cached.filter(|m| m.issuer == issuer) else {
+                return Err(err);
+            };
+            let jwks_uri = Url::parse(&metadata.jwks_uri)
+                .map_err(|_| Error::new(ErrorKind::Fetch, "cached jwks_uri is not a valid URL"))?;
+            fetcher.check_url(&jwks_uri, "jwks_uri")?;
+            tracing::warn!(%issuer, error = %err, "discovery failed; using the cached document");
+            Ok(jwks_uri)
+        }
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,302 @@
+//! The validator: one value that holds the configuration and the live key sets of the trusted
+//! issuers, and runs the validation pipeline.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::config::Inner;
+use super::token::VerifiedToken;
+use super::token_cache::{CachedToken, TokenCache};
+use crate::claims::registered::{Field, check_raw};
+use crate::claims::scan::scan_claims;
+use crate::error::{Error, ErrorKind};
+use crate::jose::CompactJws;
+use crate::jose::json;
+use crate::keys::KeySet;
+use crate::keys::background::{self, BackgroundRefresh};
+
+/// Why [`Validator::verify_now`] failed.
+enum Failure {
+    /// For good.
+    Final(Error),
+    /// The `kid` is not in the key set of the issuer at this index: a refresh may bring it.
+    UnknownKey { issuer: usize, error: Error },
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Final(error) | Failure::UnknownKey { error, .. } => error,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Final(error)
+    }
+}
+
+/// Validates access tokens for one or more issuers.
+///
+/// Build it once with [`Validator::builder`] and share it: it is cheap to clone (an `Arc`
+/// inside), `Send + Sync`, and every clone sees the same live key sets. Readers load a key set
+/// without a lock; a refresh builds a whole new set and swaps it in at once. Each key is bound
+/// to the issuer whose key set it came from.
+///
+/// ```
+/// # async fn run() -> Result<(), jwtguard_core::Error> {
+/// let validator = jwtguard_core::Validator::builder()
+///     .issuer("https://idp.example.com")
+///     .audience("https://api.example.com")
+///     .build()
+///     .await?;
+/// let token = validator.validate("eyJ...").await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+impl Validator {
+    pub(crate) fn from_inner(inner: Inner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Runs the whole pipeline on a compact token, cheapest checks first: size and shape,
+    /// header (`alg` allow-list, `crit`, `typ`), the issuer's key set chosen by `iss`, key
+    /// lookup by `kid` (an unknown `kid` triggers at most one coalesced refresh per cooldown),
+    /// signature, registered claims, then the user's checks (synchronous first, then
+    /// asynchronous).
+    ///
+    /// A token whose key can't be known because the IdP is unreachable fails with
+    /// [`ErrorKind::KeysUnavailable`] (503), not as an invalid token.
+    pub async fn validate(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let result = self.run(token).await;
+        // Literal labels: the counter's key is then static and costs no allocation.
+        let counter = match &result {
+            Ok(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "valid"),
+            Err(err) if err.is_unavailable() => {
+                metrics::counter!("jwtguard_validations_total", "outcome" => "unavailable")
+            }
+            Err(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "invalid"),
+        };
+        counter.increment(1);
+        result
+    }
+
+    async fn run(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let config = &self.inner.config;
+        // A token over the size cap is refused by the full check before anything is hashed.
+        let cache = (config.token_cache.as_ref())
+            .filter(|_| token.len() <= config.max_token_size)
+            .map(|cache| (cache, TokenCache::key(token)));
+        if let Some((cache, key)) = &cache
+            && let Some(hit) = cache.get(key)
+        {
+            if self.still_usable(&hit) {
+                self.run_async_checks(&hit.token).await?;
+                return Ok(hit.token.clone());
+            }
+            cache.forget(key);
+        }
+        let (verified, (issuer, key_set)) = self.verify(token).await?;
+        for check in &config.sync_checks {
+            check(&verified)?;
+        }
+        if let Some((cache, key)) = cache {
+            cache.insert(
+                key,
+                &verified,
+                config.clock.unix_seconds(),
+                issuer,
+                key_set,
+                token.len(),
+                config.policy.max_age,
+            );
+        }
+        self.run_async_checks(&verified).await?;
+        Ok(verified)
+    }
+
+    /// Whether a cached token may be served: before its end, and while the very key set that
+    /// verified it is current and within its stale limit. Any change of keys sends the token
+    /// through the full check again.
+    fn still_usable(&self, hit: &CachedToken) -> bool {
+        self.inner.config.clock.unix_seconds() < hit.usable_until
+            && self.inner.issuers[hit.issuer]
+                .keys
+                .usable_state()
+                .is_ok_and(|state| Arc::ptr_eq(&hit.key_set, &state.set))
+    }
+
+    async fn run_async_checks(&self, token: &VerifiedToken) -> Result<(), Error> {
+        for check in &self.inner.config.async_checks {
+            check(token.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Everything but the user's checks: returns the token, and which issuer's keys verified
+    /// it with which key set. Runs without waiting, except once after an unknown `kid`, for
+    /// the refresh that may bring its key.
+    async fn verify(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Error> {
+        match self.verify_now(token) {
+            Err(Failure::UnknownKey { issuer, error }) => {
+                self.inner.issuers[issuer]
+                    .keys
+                    .wait_for_unknown_kid(error)
+                    .await?;
+                self.verify_now(token).map_err(Failure::into_error)
+            }
+            other => other.map_err(Failure::into_error),
+        }
+    }
+
+    /// The whole check of a token against the current key sets, without waiting.
+    fn verify_now(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Failure> {
+        let config = &self.inner.config;
+        let jws = CompactJws::parse_with(
+            token,
+            config.max_token_size,
+            &config.algorithms,
+            Some(&config.headers),
+        )?;
+        if !config.type_check.accepts(jws.header().typ) {
+            return Err(Error::new(ErrorKind::InvalidType, "typ is not accepted").into());
+        }
+        let decoded = jws.unverified();
+        let scanned = scan_claims(&decoded.bytes, decoded.header_len, decoded.payload_end)?;
+        let raw = scanned.raw(&decoded.bytes);
+        let index = self.issuer_index(&raw.iss)?;
+        let state = self.inner.issuers[index].keys.usable_state()?;
+        match jws.check_signature(&*state.set) {
+            Err(error) if error.kind() == ErrorKind::UnknownKey => {
+                return Err(Failure::UnknownKey {
+                    issuer: index,
+                    error,
+                });
+            }
+            other => other?,
+        }
+        let key_set = Arc::clone(&state.set);
+        check_raw(raw, &config.policy, config.clock.unix_seconds(), |name| {
+            json::has_member(decoded.payload(), name)
+        })?;
+        if !jws.header_known() {
+            config.headers.remember(
+                jws.encoded_header(),
+                &decoded.bytes[..decoded.header_len],
+                &decoded.header,
+            );
+        }
+        let token = VerifiedToken::new(jws.into_decoded(), scanned, Arc::clone(&config.access));
+        Ok((token, (index, key_set)))
+    }
+
+    /// The index of the issuer entry of the token's (not yet verified) `iss`.
+    fn issuer_index(&self, iss: &Field<&str>) -> Result<usize, Error> {
+        let iss = match iss {
+            Field::Present(iss) => iss,
+            Field::Invalid(_) => {
+                return Err(Error::new(ErrorKind::InvalidClaim, "iss is not a string"));
+            }
+            Field::Absent => return Err(Error::new(ErrorKind::MissingClaim, "iss is required")),
+        };
+        self.inner
+            .issuers
+            .iter()
+            .position(|entry| entry.matcher.matches(iss))
+            .ok_or_else(|| Error::new(ErrorKind::InvalidIssuer, "iss is not a trusted issuer"))
+    }
+
+    /// Fetches every issuer's key set again (one attempt each, through the circuit breaker)
+    /// and swaps each in whole. On failure the current sets stay, and the first error is
+    /// returned. A no-op for inline keys.
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let mut first_error = None;
+        for entry in &self.inner.issuers {
+            if let Err(err) = entry.keys.refresh_now(0).await {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The trusted issuers (and issuer templates), in configuration order.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .issuers
+            .iter()
+            .map(|entry| entry.matcher.as_str())
+    }
+
+    /// The current key set of `issuer` (as configured: an issuer, or an issuer template), or
+    /// `None` when it is not one of [`issuers`](Self::issuers).
+    pub fn key_set(&self, issuer: &str) -> Option<Arc<KeySet>> {
+        self.entry(issuer)
+            .map(|entry| Arc::clone(&entry.keys.state().set))
+    }
+
+    /// Where the keys of `issuer` (as configured) are fetched from; `None` for inline keys or
+    /// an issuer that is not one of [`issuers`](Self::issuers).
+    pub fn jwks_uri(&self, issuer: &str) -> Option<Url> {
+        self.entry(issuer).and_then(|entry| entry.keys.jwks_uri())
+    }
+
+    fn entry(&self, issuer: &str) -> Option<&super::config::IssuerEntry> {
+        self.inner
+            .issuers
+            .iter()
+            .find(|entry| entry.matcher.as_str() == issuer)
+    }
+
+    /// The leeway on `exp`, `nbf` and `iat`.
+    pub fn leeway(&self) -> Duration {
+        self.inner.config.policy.leeway
+    }
+
+    /// Starts a task that refreshes every issuer's keys every `every` (conditional requests
+    /// make an unchanged key set cheap). It stops when the returned handle is dropped or
+    /// [`BackgroundRefresh::cancel`] is called, and also when every clone of the validator is
+    /// gone. Needs a tokio runtime.
+    pub fn spawn_background_refresh(&self, every: Duration) -> BackgroundRefresh {
+        background::spawn(
+            self.inner
+                .issuers
+                .iter()
+                .map(|e| Arc::downgrade(&e.keys))
+                .collect(),
+            every,
+        )
+    }
+
+    /// Everything the validator holds, for the status report.
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator")
+            .field(
+                "issuers",
+                &self
+                    .inner
+                    .issuers
+                    .iter()
+                    .map(|e| e.matcher.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("audiences", &self.inner.config.policy.audiences)
+            .field("background_refresh", &self.inner.background.is_some())
+            .finish_non_exhaustive()
+    }
+}
