@@ -52,8 +52,10 @@ impl From<&str> for ClaimPath {
 
 /// Where roles and scopes are read from.
 ///
-/// At each path, a string is split on white space and an array contributes its strings; any
-/// other type contributes nothing. The defaults cover the common IdPs:
+/// At each path an array contributes its strings. A string is one role at a role path (so
+/// `"roles": "Global Admin"` is the role `Global Admin`, never the role `Admin`), and a list
+/// separated by white space at a scope path (RFC 9068 `scope`, Entra ID's `scp`). Any other
+/// type contributes nothing. The defaults cover the common IdPs:
 ///
 /// | what | default paths |
 /// |---|---|
@@ -99,21 +101,39 @@ impl AccessPaths {
         self
     }
 
-    pub(crate) fn values<'a>(
-        paths: &'a [ClaimPath],
+    /// The roles in `claims`: a string is one role.
+    pub(crate) fn roles_in<'a>(
+        &'a self,
         claims: &'a Map<String, Value>,
     ) -> impl Iterator<Item = &'a str> + 'a {
-        paths
-            .iter()
-            .filter_map(|path| path.lookup(claims))
-            .flat_map(|value| -> Box<dyn Iterator<Item = &'a str> + 'a> {
-                match value {
-                    Value::String(s) => Box::new(s.split_whitespace()),
-                    Value::Array(items) => Box::new(items.iter().filter_map(Value::as_str)),
-                    _ => Box::new(std::iter::empty()),
-                }
-            })
+        values(&self.roles, claims, false)
     }
+
+    /// The scopes in `claims`: a string is a list separated by white space.
+    pub(crate) fn scopes_in<'a>(
+        &'a self,
+        claims: &'a Map<String, Value>,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        values(&self.scopes, claims, true)
+    }
+}
+
+fn values<'a>(
+    paths: &'a [ClaimPath],
+    claims: &'a Map<String, Value>,
+    split: bool,
+) -> impl Iterator<Item = &'a str> + 'a {
+    paths
+        .iter()
+        .filter_map(|path| path.lookup(claims))
+        .flat_map(move |value| -> Box<dyn Iterator<Item = &'a str> + 'a> {
+            match value {
+                Value::String(s) if split => Box::new(s.split_whitespace()),
+                Value::String(s) => Box::new(std::iter::once(s.as_str())),
+                Value::Array(items) => Box::new(items.iter().filter_map(Value::as_str)),
+                _ => Box::new(std::iter::empty()),
+            }
+        })
 }
 
 #[cfg(test)]
@@ -122,7 +142,7 @@ mod tests {
     use serde_json::json;
 
     fn values(paths: &[ClaimPath], claims: Value) -> Vec<String> {
-        AccessPaths::values(paths, claims.as_object().unwrap())
+        super::values(paths, claims.as_object().unwrap(), true)
             .map(str::to_owned)
             .collect()
     }
@@ -137,9 +157,10 @@ mod tests {
             "scp": ["x"],
             "permissions": "p q",
         });
-        assert_eq!(values(&paths.roles, claims.clone()), ["a", "b"]);
+        let claims = claims.as_object().unwrap();
+        assert_eq!(paths.roles_in(claims).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(
-            values(&paths.scopes, claims),
+            paths.scopes_in(claims).collect::<Vec<_>>(),
             ["read", "write", "x", "p", "q"]
         );
     }
@@ -148,8 +169,9 @@ mod tests {
     fn wrong_types_contribute_nothing() {
         let paths = AccessPaths::default();
         let claims = json!({"roles": {"admin": true}, "realm_access": "admin", "scope": 7});
-        assert!(values(&paths.roles, claims.clone()).is_empty());
-        assert!(values(&paths.scopes, claims).is_empty());
+        let claims = claims.as_object().unwrap();
+        assert_eq!(paths.roles_in(claims).count(), 0);
+        assert_eq!(paths.scopes_in(claims).count(), 0);
     }
 
     #[test]

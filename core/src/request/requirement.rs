@@ -155,4 +155,18 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn a_role_string_is_one_role_and_a_scope_string_a_list() {
+        let token =
+            VerifiedToken::for_tests(json!({"roles": "Global Admin", "scope": "read write"}));
+        assert!(Requirement::role("Admin").check(&token).is_err());
+        assert!(Requirement::role("Global").check(&token).is_err());
+        assert!(Requirement::role("Global Admin").check(&token).is_ok());
+        assert!(
+            Requirement::all_scopes(["read", "write"])
+                .check(&token)
+                .is_ok()
+        );
+    }
 }

@@ -111,12 +111,12 @@ impl VerifiedToken {
 
     /// The roles, read from the configured paths (see [`AccessPaths`]).
     pub fn roles(&self) -> impl Iterator<Item = &str> {
-        AccessPaths::values(&self.inner.access.roles, self.claims())
+        self.inner.access.roles_in(self.claims())
     }
 
     /// The scopes, read from the configured paths (see [`AccessPaths`]).
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        AccessPaths::values(&self.inner.access.scopes, self.claims())
+        self.inner.access.scopes_in(self.claims())
     }
 
     /// Whether the token has this role.
