@@ -68,7 +68,8 @@ pub type FindToken = Arc<dyn Fn(&dyn RequestView) -> Option<String> + Send + Syn
 pub enum TokenLocation {
     /// `Authorization: Bearer <token>`, the scheme matched case-insensitively. The default.
     Bearer,
-    /// The cookie with this name.
+    /// The cookie with this name. A request that names it twice is refused as
+    /// `invalid_request`.
     Cookie(String),
     /// The header with this name, whose whole value is the token.
     Header(String),
@@ -92,7 +93,7 @@ impl TokenLocation {
                 Err(err) if err.is_missing_token() => Ok(None),
                 Err(err) => Err(err),
             },
-            Self::Cookie(name) => Ok(cookie(request, name).map(Cow::Borrowed)),
+            Self::Cookie(name) => Ok(cookie(request, name)?.map(Cow::Borrowed)),
             Self::Header(name) => {
                 let values = request.header_values(name);
                 match values.as_slice() {
@@ -153,16 +154,25 @@ pub fn find_token<'r>(
     found.ok_or_else(|| Error::new(ErrorKind::MissingToken, "no token in the request"))
 }
 
-fn cookie<'r>(request: &'r dyn RequestView, name: &str) -> Option<&'r str> {
-    request
+/// The value of the cookie `name`. A cookie named twice (say, one tossed from a sibling
+/// subdomain beside the real one) is [`ErrorKind::InvalidRequest`]: neither is taken.
+fn cookie<'r>(request: &'r dyn RequestView, name: &str) -> Result<Option<&'r str>, Error> {
+    let mut values = request
         .header_values("cookie")
         .into_iter()
         .filter_map(|value| std::str::from_utf8(value).ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'))
-        .filter(|value| !value.is_empty())
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'));
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "the token cookie is named more than once",
+        ));
+    }
+    Ok(first.filter(|value| !value.is_empty()))
 }
 
 /// Reads the token from the values of the request's `Authorization` headers.
@@ -319,6 +329,33 @@ mod tests {
         assert_eq!(
             find(&[TokenLocation::Bearer], vec![("Cookie", "access_token=x")]),
             Err(ErrorKind::MissingToken)
+        );
+    }
+
+    #[test]
+    fn a_cookie_named_twice_is_an_invalid_request() {
+        let cookie = [TokenLocation::Cookie("access_token".into())];
+        // A cookie tossed from a sibling subdomain must not silently win.
+        assert_eq!(
+            find(
+                &cookie,
+                vec![("Cookie", "access_token=a.b.c; access_token=d.e.f")]
+            ),
+            Err(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(
+            find(
+                &cookie,
+                vec![
+                    ("Cookie", "access_token=a.b.c"),
+                    ("Cookie", "access_token=d.e.f")
+                ]
+            ),
+            Err(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(
+            find(&cookie, vec![("Cookie", "access_token=a.b.c; other=x")]),
+            Ok("a.b.c".into())
         );
     }
 
