@@ -333,8 +333,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Adds a synchronous check, run after the built-in ones. Return
-    /// [`Error::rejected`] to refuse the token.
+    /// Adds a synchronous check, run after the built-in ones on every validation (hits of the
+    /// token cache included). Return [`Error::rejected`] to refuse the token.
     ///
     /// ```
     /// # use jwtguard_core::{Error, Validator};

@@ -101,15 +101,14 @@ impl Validator {
             && let Some(hit) = cache.get(key)
         {
             if self.still_usable(&hit) {
+                self.run_sync_checks(&hit.token)?;
                 self.run_async_checks(&hit.token).await?;
                 return Ok(hit.token.clone());
             }
             cache.forget(key);
         }
         let (verified, (issuer, key_set)) = self.verify(token).await?;
-        for check in &config.sync_checks {
-            check(&verified)?;
-        }
+        self.run_sync_checks(&verified)?;
         if let Some((cache, key)) = cache {
             cache.insert(
                 key,
@@ -134,6 +133,15 @@ impl Validator {
                 .keys
                 .usable_state()
                 .is_ok_and(|state| Arc::ptr_eq(&hit.key_set, &state.set))
+    }
+
+    /// The user's synchronous checks: on every validation, cache hits included (a deny list
+    /// must see every request).
+    fn run_sync_checks(&self, token: &VerifiedToken) -> Result<(), Error> {
+        for check in &self.inner.config.sync_checks {
+            check(token)?;
+        }
+        Ok(())
     }
 
     async fn run_async_checks(&self, token: &VerifiedToken) -> Result<(), Error> {

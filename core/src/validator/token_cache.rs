@@ -16,7 +16,8 @@ use crate::keys::KeySet;
 /// Entries are keyed by the SHA-256 of the whole token, so two different tokens never share
 /// one; an entry expires no later than the token's `exp` (and its maximum age, and
 /// `max_ttl`), and is only served while the key set that verified it is current: when the keys
-/// change, the token is checked in full again. Asynchronous checks still run on every hit.
+/// change, the token is checked in full again. The user's checks, synchronous and asynchronous,
+/// still run on every hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenCacheConfig {
