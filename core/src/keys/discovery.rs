@@ -43,9 +43,9 @@ pub(crate) async fn discover_through_cache(
             let Some(metadata) = cached.filter(|m| m.issuer == issuer) else {
                 return Err(err);
             };
-            let jwks_uri = Url::parse(&metadata.jwks_uri)
-                .map_err(|_| Error::new(ErrorKind::Fetch, "cached jwks_uri is not a valid URL"))?;
-            fetcher.check_url(&jwks_uri, "jwks_uri")?;
+            let issuer_url = Url::parse(issuer)
+                .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
+            let jwks_uri = discovery::checked_jwks_uri(fetcher, &metadata, &issuer_url, issuer)?;
             tracing::warn!(%issuer, error = %err, "discovery failed; using the cached document");
             Ok(jwks_uri)
         }

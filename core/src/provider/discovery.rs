@@ -54,6 +54,19 @@ pub(crate) async fn discover(
         )
         .with_source(e)
     })?;
+    let jwks_uri = checked_jwks_uri(fetcher, &metadata, &issuer_url, issuer)?;
+    Ok((metadata, jwks_uri))
+}
+
+/// The `jwks_uri` of `metadata`, once the document is known to be the one of `issuer` (its
+/// `issuer` member is the configured one exactly) and the URL passes the policy for URLs a
+/// document names ([`Fetcher::check_discovered`]).
+pub(crate) fn checked_jwks_uri(
+    fetcher: &Fetcher,
+    metadata: &ProviderMetadata,
+    issuer_url: &Url,
+    issuer: &str,
+) -> Result<Url, Error> {
     if metadata.issuer != issuer {
         return Err(Error::new(
             ErrorKind::Fetch,
@@ -65,8 +78,8 @@ pub(crate) async fn discover(
     }
     let jwks_uri = Url::parse(&metadata.jwks_uri)
         .map_err(|_| Error::new(ErrorKind::Fetch, "jwks_uri is not a valid URL"))?;
-    fetcher.check_url(&jwks_uri, "jwks_uri")?;
-    Ok((metadata, jwks_uri))
+    fetcher.check_discovered(&jwks_uri, issuer_url, "jwks_uri")?;
+    Ok(jwks_uri)
 }
 
 #[cfg(test)]

@@ -63,6 +63,23 @@ impl Fetcher {
         }
     }
 
+    /// A URL that a metadata document fetched from `from` names (a discovered `jwks_uri`):
+    /// `https`, or, unless the user opted in with `allow_insecure_http`, plain `http` only when
+    /// `from` itself is plain `http` on loopback and the URL is on loopback too. An `https`
+    /// document never sends jwtguard to plain `http`, not even to loopback (a local service is
+    /// no key server). Anything else is [`ErrorKind::Fetch`]: the document is not usable.
+    pub(crate) fn check_discovered(&self, url: &Url, from: &Url, what: &str) -> Result<(), Error> {
+        let plain_loopback = from.scheme() == "http" && is_loopback(from) && is_loopback(url);
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if self.allow_insecure_http || plain_loopback => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::Fetch,
+                format!("the metadata names a {what} that is not https"),
+            )),
+        }
+    }
+
     /// GETs `url` (conditionally, with `If-None-Match`, when an `etag` is given), reading at
     /// most the body cap. Transport failures and 5xx answers are
     /// [`ErrorKind::KeysUnavailable`]; an oversized body is [`ErrorKind::Fetch`].
@@ -213,6 +230,36 @@ mod tests {
         assert!(
             fetcher(true)
                 .check_url(&Url::parse("http://idp.example").unwrap(), "issuer")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_discovered_url_never_steps_down_from_https() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let strict = fetcher(false);
+        let check =
+            |from: &str, to: &str| strict.check_discovered(&url(to), &url(from), "jwks_uri");
+        assert!(check("https://idp.example", "https://keys.example/jwks").is_ok());
+        assert!(check("http://127.0.0.1:3000", "http://127.0.0.1:3000/jwks").is_ok());
+        assert!(check("http://localhost:3000", "http://[::1]:3000/jwks").is_ok());
+        for (from, to) in [
+            ("https://idp.example", "http://127.0.0.1/jwks"),
+            ("https://idp.example", "http://keys.example/jwks"),
+            ("http://127.0.0.1:3000", "http://keys.example/jwks"),
+            ("https://idp.example", "file:///etc/passwd"),
+        ] {
+            let err = check(from, to).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Fetch, "{from} -> {to}");
+        }
+        let relaxed = fetcher(true);
+        assert!(
+            relaxed
+                .check_discovered(
+                    &url("http://keys.example/jwks"),
+                    &url("https://idp.example"),
+                    "jwks_uri"
+                )
                 .is_ok()
         );
     }
