@@ -20,6 +20,18 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// One attempt the breaker allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    /// Whether it is the half-open trial.
+    trial: bool,
+}
+
+/// A time no breaker stays open past: the end of year 9999.
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)
+}
+
 pub(crate) struct Breaker {
     threshold: u32,
     open_for: Duration,
@@ -49,37 +61,45 @@ impl Breaker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a fetch may be attempted now (taking the half-open trial if it is one).
-    pub(crate) fn allow(&self, now: SystemTime) -> bool {
+    /// Whether a fetch may be attempted now: `Some` with the attempt (which may be the
+    /// half-open trial, then held by this caller alone), or `None`.
+    pub(crate) fn allow(&self, now: SystemTime) -> Option<Attempt> {
         let mut inner = self.lock();
         match inner.open_until {
-            None => true,
-            Some(until) if now < until => false,
-            Some(_) if inner.trial_in_flight => false,
+            None => Some(Attempt { trial: false }),
+            Some(until) if now < until => None,
+            Some(_) if inner.trial_in_flight => None,
             Some(_) => {
                 inner.trial_in_flight = true;
-                true
+                Some(Attempt { trial: true })
             }
         }
     }
 
-    pub(crate) fn record(&self, ok: bool, now: SystemTime) {
+    /// The verdict of an attempt. Only the holder of the trial frees it: an attempt allowed
+    /// before the breaker opened, and ending during the trial, can't let a second trial in.
+    pub(crate) fn record(&self, attempt: Attempt, ok: bool, now: SystemTime) {
         let mut inner = self.lock();
-        inner.trial_in_flight = false;
+        if attempt.trial {
+            inner.trial_in_flight = false;
+        }
         if ok {
             inner.failures = 0;
             inner.open_until = None;
         } else {
             inner.failures = inner.failures.saturating_add(1);
             if inner.failures >= self.threshold || inner.open_until.is_some() {
-                inner.open_until = Some(now + self.open_for);
+                // Saturating: a huge `breaker_open_for` means "open until the end of time".
+                inner.open_until = Some(now.checked_add(self.open_for).unwrap_or(far_future()));
             }
         }
     }
 
-    /// Gives the half-open trial back without a verdict (the attempt was cancelled).
-    pub(crate) fn abandon(&self) {
-        self.lock().trial_in_flight = false;
+    /// Gives the attempt back without a verdict (it was cancelled): a trial is freed.
+    pub(crate) fn abandon(&self, attempt: Attempt) {
+        if attempt.trial {
+            self.lock().trial_in_flight = false;
+        }
     }
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
@@ -104,19 +124,20 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         let breaker = Breaker::new(3, Duration::from_secs(30));
         for _ in 0..2 {
-            assert!(breaker.allow(t0));
-            breaker.record(false, t0);
+            let attempt = breaker.allow(t0).unwrap();
+            breaker.record(attempt, false, t0);
         }
         assert_eq!(breaker.state(t0), BreakerState::Closed);
-        breaker.record(false, t0);
+        let attempt = breaker.allow(t0).unwrap();
+        breaker.record(attempt, false, t0);
         assert_eq!(breaker.state(t0), BreakerState::Open);
-        assert!(!breaker.allow(t0 + Duration::from_secs(29)));
+        assert!(breaker.allow(t0 + Duration::from_secs(29)).is_none());
 
         let later = t0 + Duration::from_secs(31);
         assert_eq!(breaker.state(later), BreakerState::HalfOpen);
-        assert!(breaker.allow(later), "one trial");
-        assert!(!breaker.allow(later), "only one");
-        breaker.record(false, later);
+        let trial = breaker.allow(later).expect("one trial");
+        assert!(breaker.allow(later).is_none(), "only one");
+        breaker.record(trial, false, later);
         assert_eq!(
             breaker.state(later),
             BreakerState::Open,
@@ -124,8 +145,8 @@ mod tests {
         );
 
         let much_later = later + Duration::from_secs(31);
-        assert!(breaker.allow(much_later));
-        breaker.record(true, much_later);
+        let trial = breaker.allow(much_later).unwrap();
+        breaker.record(trial, true, much_later);
         assert_eq!(breaker.state(much_later), BreakerState::Closed);
         assert_eq!(breaker.consecutive_failures(), 0);
     }
@@ -134,13 +155,46 @@ mod tests {
     fn an_abandoned_trial_is_given_back() {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         let breaker = Breaker::new(1, Duration::from_secs(30));
-        breaker.record(false, t0);
+        let attempt = breaker.allow(t0).unwrap();
+        breaker.record(attempt, false, t0);
         let later = t0 + Duration::from_secs(31);
-        assert!(breaker.allow(later));
-        breaker.abandon();
+        let trial = breaker.allow(later).unwrap();
+        breaker.abandon(trial);
         assert!(
-            breaker.allow(later),
+            breaker.allow(later).is_some(),
             "the cancelled trial does not block the next one"
         );
+    }
+
+    #[test]
+    fn only_the_trial_frees_the_trial() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let breaker = Breaker::new(1, Duration::from_secs(30));
+        // A slow attempt, allowed while the breaker was closed.
+        let slow = breaker.allow(t0).unwrap();
+        let failing = breaker.allow(t0).unwrap();
+        breaker.record(failing, false, t0);
+        let later = t0 + Duration::from_secs(31);
+        let trial = breaker.allow(later).expect("the trial");
+        // The slow attempt fails (or is cancelled) while the trial runs, which keeps the breaker
+        // open for another period; the trial is still running after it.
+        breaker.record(slow, false, later);
+        breaker.abandon(slow);
+        let after = later + Duration::from_secs(31);
+        assert!(
+            breaker.allow(after).is_none(),
+            "a second trial while the first runs"
+        );
+        breaker.record(trial, true, after);
+        assert_eq!(breaker.state(after), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_huge_open_period_does_not_overflow() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let breaker = Breaker::new(1, Duration::MAX);
+        let attempt = breaker.allow(t0).unwrap();
+        breaker.record(attempt, false, t0);
+        assert_eq!(breaker.state(t0), BreakerState::Open);
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use url::Url;
 
-use super::breaker::{Breaker, BreakerState};
+use super::breaker::{Attempt, Breaker, BreakerState};
 use super::cache::{CachedJwks, KeyCache, cache_key};
 use super::policy::RefreshPolicy;
 use super::refresh::{Outcome, RefreshGate};
@@ -283,13 +283,13 @@ impl IssuerKeys {
     /// `retries` extra attempts; discovery runs again after repeated failures.
     pub(crate) async fn refresh_now(&self, retries: u32) -> Result<(), Error> {
         let started = self.settings.clock.now();
-        let result = if self.breaker.allow(started) {
+        let result = if let Some(attempt) = self.breaker.allow(started) {
             // A cancelled attempt must not keep the breaker's trial taken.
-            let trial = Trial(&self.breaker);
+            let guard = Abandon(&self.breaker, attempt);
             let result = self.refresh_through_cache(retries).await;
-            std::mem::forget(trial);
+            std::mem::forget(guard);
             self.breaker
-                .record(result.is_ok(), self.settings.clock.now());
+                .record(attempt, result.is_ok(), self.settings.clock.now());
             result
         } else {
             Err(Error::new(
@@ -512,12 +512,12 @@ impl IssuerKeys {
     }
 }
 
-/// Gives the breaker's trial back if a refresh is dropped before it ends.
-struct Trial<'a>(&'a Breaker);
+/// Gives the breaker's attempt back if a refresh is dropped before it ends.
+struct Abandon<'a>(&'a Breaker, Attempt);
 
-impl Drop for Trial<'_> {
+impl Drop for Abandon<'_> {
     fn drop(&mut self) {
-        self.0.abandon();
+        self.0.abandon(self.1);
     }
 }
 
