@@ -241,6 +241,14 @@ impl Error {
         self
     }
 
+    /// A copy of the kind, the detail and the scope (not the source), for an error that
+    /// several waiters share.
+    pub(crate) fn duplicate(&self) -> Self {
+        let mut copy = Self::new(self.inner.kind, self.inner.detail.clone());
+        copy.inner.scope.clone_from(&self.inner.scope);
+        copy
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind

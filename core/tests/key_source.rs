@@ -1,10 +1,11 @@
 //! The validator against a local issuer over real HTTP: discovery, its checks, key rotation,
 //! unknown kids, outages and broken documents.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jwtguard_core::clock::ManualClock;
+use jwtguard_core::clock::{Clock, ManualClock};
 use jwtguard_core::{Algorithm, BreakerState, ErrorKind, Validator};
 use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
 
@@ -343,4 +344,216 @@ async fn async_and_sync_checks_run_after_the_built_in_ones() {
         2,
         "async checks only after sync ones pass"
     );
+}
+
+/// Every refresh, whatever caused it, goes through one single-flight path: explicit refreshes
+/// racing each other (and the keys coming due) make one fetch, so no slow fetch can outlive a
+/// newer one and put an older key set back.
+#[tokio::test]
+async fn concurrent_refreshes_share_one_fetch() {
+    let issuer = Issuer::start().await;
+    let validator = validator_for(&issuer).await;
+    issuer.reset_hits();
+    issuer.set_delay(Duration::from_millis(300));
+    let refreshes = (0..5).map(|_| {
+        let validator = validator.clone();
+        async move { validator.refresh().await }
+    });
+    for result in futures_join(refreshes).await {
+        result.unwrap();
+    }
+    assert_eq!(issuer.hits("/jwks"), 1);
+}
+
+/// An unknown `kid` is not "cured" by a newer document in the shared cache that lacks it:
+/// the IdP is asked, and the token with the new key passes at once.
+#[tokio::test]
+async fn a_cached_document_without_the_kid_does_not_stand_in_for_a_fetch() {
+    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
+
+    let issuer = Issuer::start().await;
+    let cache = MemoryKeyCache::new();
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .key_cache(cache.clone())
+        .build()
+        .await
+        .unwrap();
+    let old_document = issuer.jwks().to_string();
+    issuer.rotate_to(TestKey::ec_p256("ec-2"));
+    // Another instance (or a lagging one) stored the pre-rotation document just now.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let entry = CachedJwks {
+        document: old_document,
+        fetched_at_ms: now_ms,
+        max_age_secs: 600,
+        etag: None,
+    };
+    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
+    cache
+        .put(&key, entry, Duration::from_secs(600))
+        .await
+        .unwrap();
+    issuer.reset_hits();
+    let token = issuer.token().sign();
+    assert_eq!(issuer.signing_key().kid(), "ec-2");
+    validator
+        .validate(&token)
+        .await
+        .expect("fetched the new key");
+    assert_eq!(issuer.hits("/jwks"), 1);
+}
+
+/// Joins futures without a helper crate: each runs in its own task.
+async fn futures_join<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+/// `validate` polled outside a tokio runtime (a sync program driving the future by hand)
+/// never panics: keys that come due stay in use, and an unknown `kid`, which would need a
+/// fetch, is a clear configuration error.
+#[tokio::test]
+async fn validate_outside_a_runtime_does_not_panic() {
+    let issuer = Issuer::start().await;
+    let clock = Arc::new(ManualClock::now_frozen());
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .shared_clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    let now = clock.unix_seconds();
+    let token = issuer
+        .token()
+        .claim("iat", now)
+        .claim("exp", now + 3600)
+        .sign();
+    let stranger = TestKey::ec_p256("stranger");
+    let unknown = stranger
+        .token()
+        .claims(
+            serde_json::json!({"iss": issuer.url(), "aud": DEFAULT_AUDIENCE, "exp": now + 3600}),
+        )
+        .sign();
+    // The keys are due for a refresh ahead of their max age (10 minutes by default).
+    clock.advance(Duration::from_secs(590));
+    let outcomes = std::thread::spawn(move || {
+        let poll_once = |token: &str| {
+            let waker = std::task::Waker::noop();
+            let mut context = std::task::Context::from_waker(waker);
+            let mut validation = std::pin::pin!(validator.validate(token));
+            match validation.as_mut().poll(&mut context) {
+                std::task::Poll::Ready(result) => result.map(|_| ()).map_err(|e| e.kind()),
+                std::task::Poll::Pending => panic!("validation waited on nothing"),
+            }
+        };
+        (poll_once(&token), poll_once(&unknown))
+    })
+    .join()
+    .expect("no panic outside a runtime");
+    assert_eq!(outcomes, (Ok(()), Err(ErrorKind::Misconfigured)));
+}
+
+/// A refresh policy whose bounds are the wrong way round is refused when the validator is
+/// built, not found out later inside a refresh task.
+#[tokio::test]
+async fn an_inconsistent_refresh_policy_is_refused_at_build() {
+    let mut policy = jwtguard_core::RefreshPolicy::default();
+    policy.min_max_age = Duration::from_secs(7200);
+    policy.max_max_age = Duration::from_secs(3600);
+    let err = Validator::builder()
+        .issuer("https://idp.example")
+        .audience(DEFAULT_AUDIENCE)
+        .refresh_policy(policy)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("min_max_age"), "{err}");
+}
+
+fn unix_ms(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A shared-cache entry is trusted only within bounds: a `fetched_at` in the future (a skewed
+/// instance, or whoever can write to the cache) is taken as now, and a max age beyond the
+/// policy's largest as that largest; the keys still go stale.
+#[tokio::test]
+async fn a_cached_entry_from_the_future_still_goes_stale() {
+    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
+
+    let issuer = Issuer::start().await;
+    let cache = MemoryKeyCache::new();
+    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
+    let far = std::time::UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100
+    let entry = CachedJwks {
+        document: issuer.jwks().to_string(),
+        fetched_at_ms: unix_ms(far),
+        max_age_secs: u64::MAX / 4,
+        etag: None,
+    };
+    cache
+        .put(&key, entry, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .key_cache(cache)
+        .build()
+        .await
+        .unwrap();
+    let status = &validator.status().issuers[0];
+    assert!(status.fetched_at.unwrap() <= std::time::SystemTime::now());
+    assert!(status.max_age.unwrap() <= jwtguard_core::defaults::KEYS_MAX_MAX_AGE);
+}
+
+/// A cached discovery document has an age: one older than the policy keeps keys for is not
+/// used to start while the IdP is down.
+#[tokio::test]
+async fn an_ancient_cached_discovery_document_is_not_used() {
+    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
+
+    let issuer = Issuer::start().await;
+    let cache = MemoryKeyCache::new();
+    let build = |cache: MemoryKeyCache| {
+        Validator::builder()
+            .issuer(issuer.url())
+            .audience(DEFAULT_AUDIENCE)
+            .key_cache(cache)
+            .build()
+    };
+    build(cache.clone()).await.unwrap();
+    let discovery_key = format!("jwtguard:discovery:{}", issuer.url());
+    let mut stored = cache.get(&discovery_key).await.unwrap().expect("cached");
+    issuer.take_down().await;
+    // Fresh enough: an instance starts from the cache while the IdP is down.
+    build(cache.clone()).await.expect("starts from the cache");
+    // Three days old: too old to trust.
+    let old = std::time::SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+    stored.fetched_at_ms = unix_ms(old);
+    cache
+        .put(&discovery_key, stored, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let err = build(cache).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::KeysUnavailable);
 }

@@ -19,7 +19,7 @@ pub(crate) fn spawn(issuers: Vec<Weak<IssuerKeys>>, every: Duration) -> Backgrou
                     continue;
                 };
                 alive += 1;
-                let _ = keys.refresh_now(keys.retries()).await;
+                let _ = keys.refresh(keys.retries()).await;
             }
             if alive == 0 {
                 return;

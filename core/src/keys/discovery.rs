@@ -1,7 +1,7 @@
 //! Discovery of an issuer's JWKS URL, with the metadata kept in the key cache so that an
 //! instance can start while the IdP is down.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use url::Url;
 
@@ -11,22 +11,31 @@ use crate::provider::discovery::{self, ProviderMetadata};
 use crate::provider::http::Fetcher;
 
 /// Discovers the JWKS URL of `issuer`, keeping the metadata in the key cache for `keep_for`:
-/// when the IdP can't be reached, a document another instance (or an earlier run) fetched
-/// lets this one start.
+/// when the IdP can't be reached, a document another instance (or an earlier run) fetched at
+/// most `keep_for` ago lets this one start. `now` dates the document (a `fetched_at` from the
+/// future counts as now).
 pub(crate) async fn discover_through_cache(
     fetcher: &Fetcher,
     cache: &dyn KeyCache,
     issuer: &str,
     keep_for: Duration,
+    now: SystemTime,
 ) -> Result<Url, Error> {
+    let now_ms = u64::try_from(
+        now.duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    let keep_for_ms = u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX);
     let key = format!("jwtguard:discovery:{issuer}");
     match discovery::discover(fetcher, issuer).await {
         Ok((metadata, jwks_uri)) => {
             if let Ok(document) = serde_json::to_string(&metadata) {
                 let entry = CachedJwks {
                     document,
-                    fetched_at_ms: 0,
-                    max_age_secs: 0,
+                    fetched_at_ms: now_ms,
+                    max_age_secs: keep_for.as_secs(),
                     etag: None,
                 };
                 if let Err(err) = cache.put(&key, entry, keep_for).await {
@@ -36,10 +45,15 @@ pub(crate) async fn discover_through_cache(
             Ok(jwks_uri)
         }
         Err(err) if err.kind() == ErrorKind::KeysUnavailable => {
-            let cached =
-                cache.get(&key).await.ok().flatten().and_then(|entry| {
-                    serde_json::from_str::<ProviderMetadata>(&entry.document).ok()
-                });
+            let cached = cache
+                .get(&key)
+                .await
+                .ok()
+                .flatten()
+                .filter(|entry| {
+                    entry.fetched_at_ms.min(now_ms).saturating_add(keep_for_ms) > now_ms
+                })
+                .and_then(|entry| serde_json::from_str::<ProviderMetadata>(&entry.document).ok());
             let Some(metadata) = cached.filter(|m| m.issuer == issuer) else {
                 return Err(err);
             };

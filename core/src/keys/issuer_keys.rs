@@ -12,7 +12,7 @@ use url::Url;
 use super::breaker::{Attempt, Breaker, BreakerState};
 use super::cache::{CachedJwks, KeyCache, cache_key};
 use super::policy::RefreshPolicy;
-use super::refresh::{Outcome, RefreshGate};
+use super::refresh::{Cooldown, Outcome, RefreshGate};
 use super::set::KeySet;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
@@ -132,7 +132,7 @@ impl IssuerKeys {
             tracing::info!(issuer = %keys.label, "keys loaded from the shared cache");
             return Ok(keys);
         }
-        match keys.refresh_now(keys.settings.policy.retries).await {
+        match keys.refresh_now(keys.settings.policy.retries, None).await {
             Ok(()) => Ok(keys),
             Err(err) => {
                 let usable = cached.filter(|entry| {
@@ -195,27 +195,55 @@ impl IssuerKeys {
         Ok(state)
     }
 
-    /// After an unknown `kid` (`unknown`): waits for one coalesced refresh, and `Ok` when it
-    /// brought new keys to try. Fails at once inside the cooldown (with `unknown` itself), and
-    /// with [`ErrorKind::KeysUnavailable`] when the IdP can't be reached. Inline keys never
-    /// refresh.
+    /// After an unknown `kid` (`unknown`, for the token's `kid`): waits for one coalesced
+    /// refresh, and `Ok` when it brought new keys to try. Fails at once inside the cooldown
+    /// (with `unknown` itself), and with [`ErrorKind::KeysUnavailable`] when the IdP can't be
+    /// reached. Inline keys never refresh.
     pub(crate) async fn wait_for_unknown_kid(
         self: &Arc<Self>,
         unknown: Error,
+        kid: Option<&str>,
     ) -> Result<(), Error> {
         if self.jwks_uri().is_none() {
             return Err(unknown);
         }
-        match self.refresh_for_unknown_kid().await {
+        let keys = Arc::clone(self);
+        let kid = kid.map(str::to_owned);
+        let outcome = self
+            .gate
+            .refresh(Cooldown::Respect, move || async move {
+                keys.refresh_now(0, kid.as_deref()).await
+            })
+            .await;
+        match outcome {
             Outcome::Refreshed => Ok(()),
             Outcome::CoolingDown { last_failed: false } => {
                 metrics::counter!("jwtguard_unknown_kid_refetch_suppressed_total").increment(1);
                 Err(unknown)
             }
-            Outcome::Failed | Outcome::CoolingDown { last_failed: true } => Err(Error::new(
+            Outcome::Failed(error) if error.kind() == ErrorKind::Misconfigured => {
+                Err(error.duplicate())
+            }
+            Outcome::Failed(_) | Outcome::CoolingDown { last_failed: true } => Err(Error::new(
                 ErrorKind::KeysUnavailable,
                 "unknown kid and the key set can't be refreshed",
             )),
+        }
+    }
+
+    /// A refresh now, joining the one in flight if there is one (an explicit refresh, or the
+    /// background task), with `retries` extra attempts.
+    pub(crate) async fn refresh(self: &Arc<Self>, retries: u32) -> Result<(), Error> {
+        let keys = Arc::clone(self);
+        let outcome = self
+            .gate
+            .refresh(Cooldown::Ignore, move || async move {
+                keys.refresh_now(retries, None).await
+            })
+            .await;
+        match outcome {
+            Outcome::Refreshed | Outcome::CoolingDown { .. } => Ok(()),
+            Outcome::Failed(error) => Err(error.duplicate()),
         }
     }
 
@@ -264,29 +292,24 @@ impl IssuerKeys {
             return;
         }
         let keys = Arc::clone(self);
-        tokio::spawn(async move {
-            let retries = keys.settings.policy.retries;
-            if let Err(err) = keys.refresh_now(retries).await {
-                tracing::warn!(issuer = %keys.label, error = %err, "background key refresh failed");
-            }
-        });
-    }
-
-    async fn refresh_for_unknown_kid(self: &Arc<Self>) -> Outcome {
-        let keys = Arc::clone(self);
+        let retries = self.settings.policy.retries;
+        // Without a runtime (a program polling `validate` by hand) the keys stay as they are;
+        // they are still served up to their stale limit.
         self.gate
-            .refresh(move || async move { keys.refresh_now(0).await.is_ok() })
-            .await
+            .start_in_background(move || async move { keys.refresh_now(retries, None).await });
     }
 
-    /// One refresh: through the breaker, the shared cache and its lock, then the IdP with
-    /// `retries` extra attempts; discovery runs again after repeated failures.
-    pub(crate) async fn refresh_now(&self, retries: u32) -> Result<(), Error> {
+    /// One fetch: through the breaker, the shared cache and its lock, then the IdP with
+    /// `retries` extra attempts; discovery runs again after repeated failures. Called through
+    /// the refresh gate only (single flight), and once by [`fetched`](Self::fetched) before
+    /// the keys are shared. With `wanted_kid` (an unknown `kid` caused it), a document from
+    /// the shared cache is taken only if it holds that `kid`.
+    async fn refresh_now(&self, retries: u32, wanted_kid: Option<&str>) -> Result<(), Error> {
         let started = self.settings.clock.now();
         let result = if let Some(attempt) = self.breaker.allow(started) {
             // A cancelled attempt must not keep the breaker's trial taken.
             let guard = Abandon(&self.breaker, attempt);
-            let result = self.refresh_through_cache(retries).await;
+            let result = self.refresh_through_cache(retries, wanted_kid).await;
             std::mem::forget(guard);
             self.breaker
                 .record(attempt, result.is_ok(), self.settings.clock.now());
@@ -314,7 +337,11 @@ impl IssuerKeys {
         result
     }
 
-    async fn refresh_through_cache(&self, retries: u32) -> Result<(), Error> {
+    async fn refresh_through_cache(
+        &self,
+        retries: u32,
+        wanted_kid: Option<&str>,
+    ) -> Result<(), Error> {
         // A failed rediscovery keeps the known JWKS location: the keys may still be there, or
         // in the shared cache.
         if self.breaker.consecutive_failures() >= self.settings.policy.rediscover_after
@@ -328,7 +355,7 @@ impl IssuerKeys {
         let known = millis(self.state.load().fetched_at);
         let key = cache_key(uri.as_str());
         if let Some(entry) = self.cached(&uri).await
-            && entry.fetched_at_ms > known
+            && self.newer_and_wanted(&entry, known, wanted_kid)
             && fresh_until(&entry) > self.settings.clock.now()
         {
             return self.install_cached(&entry);
@@ -346,7 +373,7 @@ impl IssuerKeys {
             for _ in 0..FETCH_LOCK_TTL.as_millis() / FETCH_LOCK_POLL.as_millis() {
                 tokio::time::sleep(FETCH_LOCK_POLL).await;
                 if let Some(entry) = self.cached(&uri).await
-                    && entry.fetched_at_ms > known
+                    && self.newer_and_wanted(&entry, known, wanted_kid)
                 {
                     return self.install_cached(&entry);
                 }
@@ -356,7 +383,7 @@ impl IssuerKeys {
         let newer = if locked {
             self.cached(&uri)
                 .await
-                .filter(|entry| entry.fetched_at_ms > known)
+                .filter(|entry| self.newer_and_wanted(entry, known, wanted_kid))
         } else {
             None
         };
@@ -368,6 +395,18 @@ impl IssuerKeys {
             tracing::warn!(error = %err, "key cache unlock failed");
         }
         result
+    }
+
+    /// Whether a document from the shared cache may stand in for a fetch: newer than the keys
+    /// in use (`known`, Unix ms) and, when an unknown `kid` caused the refresh, holding that
+    /// `kid`. (Else the refresh would be "satisfied" by a document that can't verify the
+    /// token, and start the cooldown with a 401 instead of fetching.)
+    fn newer_and_wanted(&self, entry: &CachedJwks, known: u64, wanted_kid: Option<&str>) -> bool {
+        entry.fetched_at_ms > known
+            && wanted_kid.is_none_or(|kid| {
+                KeySet::from_fetched_jwks(entry.document.as_bytes(), &self.settings.algorithms)
+                    .is_ok_and(|set| set.contains_kid(kid))
+            })
     }
 
     async fn rediscover(&self) -> Result<(), Error> {
@@ -442,9 +481,22 @@ impl IssuerKeys {
         Ok(())
     }
 
+    /// The shared cache's document for `uri`, held within bounds: the cache is a trust anchor
+    /// (who can write to it can add keys), and a skewed instance or a forged entry must not
+    /// make a key set that never goes stale. A `fetched_at` in the future is taken as now, and
+    /// the max age is held within the policy ([`RefreshPolicy::bound_max_age`]).
     async fn cached(&self, uri: &Url) -> Option<CachedJwks> {
         match self.settings.cache.get(&cache_key(uri.as_str())).await {
-            Ok(entry) => entry,
+            Ok(entry) => entry.map(|mut entry| {
+                let now = millis(self.settings.clock.now());
+                entry.fetched_at_ms = entry.fetched_at_ms.min(now);
+                entry.max_age_secs = self
+                    .settings
+                    .policy
+                    .bound_max_age(Duration::from_secs(entry.max_age_secs))
+                    .as_secs();
+                entry
+            }),
             Err(err) => {
                 tracing::warn!(error = %err, "reading the key cache failed; using the IdP");
                 None
@@ -459,8 +511,13 @@ impl IssuerKeys {
     /// Parses `entry` into a key set and swaps it in whole; an unusable document keeps the
     /// current set. An unchanged document (a `304`, say) keeps the very same set, so that what
     /// was verified with it (the token cache) stays valid.
+    ///
+    /// Monotonic: a document fetched before the one in use is refused (compare-and-swap on
+    /// `fetched_at`), so that a slow refresh can never put back a key set that a rotation has
+    /// replaced. Refusing is not a failure: the keys in use are newer.
     fn install(&self, entry: &CachedJwks, document: Option<Arc<str>>) -> Result<(), Error> {
-        let current = self.state.load_full();
+        let fetched_at = UNIX_EPOCH + Duration::from_millis(entry.fetched_at_ms);
+        let mut current = self.state.load_full();
         let set = if current.document.as_deref() == Some(entry.document.as_str()) {
             Arc::clone(&current.set)
         } else {
@@ -476,13 +533,24 @@ impl IssuerKeys {
             Arc::new(set)
         };
         let keys = set.len();
-        self.state.store(Arc::new(KeyState {
+        let next = Arc::new(KeyState {
             set,
-            fetched_at: UNIX_EPOCH + Duration::from_millis(entry.fetched_at_ms),
+            fetched_at,
             max_age: Duration::from_secs(entry.max_age_secs),
             etag: entry.etag.clone(),
             document: Some(document.unwrap_or_else(|| Arc::from(entry.document.as_str()))),
-        }));
+        });
+        loop {
+            if current.document.is_some() && fetched_at < current.fetched_at {
+                tracing::debug!(issuer = %self.label, "an older key set is not swapped in");
+                return Ok(());
+            }
+            let previous = self.state.compare_and_swap(&current, Arc::clone(&next));
+            if Arc::ptr_eq(&previous, &current) {
+                break;
+            }
+            current = arc_swap::Guard::into_inner(previous);
+        }
         metrics::gauge!("jwtguard_keys_loaded", "issuer" => self.label.clone()).set(keys as f64);
         tracing::info!(issuer = %self.label, keys, "key set swapped in");
         Ok(())
@@ -531,4 +599,55 @@ fn fresh_until(entry: &CachedJwks) -> SystemTime {
     let fresh_for = Duration::from_millis(entry.fetched_at_ms)
         .saturating_add(Duration::from_secs(entry.max_age_secs));
     UNIX_EPOCH.checked_add(fresh_for).unwrap_or_else(far_future)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::keys::cache::MemoryKeyCache;
+    use jwtguard_testkit::{TestKey, jwks};
+
+    fn keys() -> IssuerKeys {
+        let settings = KeySettings {
+            algorithms: Algorithm::DEFAULT_ALLOWED.into(),
+            secrets: Arc::new(KeySet::new()),
+            policy: RefreshPolicy::default(),
+            fetcher: Fetcher::new(None, Duration::from_secs(1), 1024, false).unwrap(),
+            cache: Arc::new(MemoryKeyCache::new()),
+            clock: Arc::new(SystemClock),
+        };
+        let empty = KeyState {
+            set: Arc::new(KeySet::new()),
+            fetched_at: UNIX_EPOCH,
+            max_age: Duration::ZERO,
+            etag: None,
+            document: None,
+        };
+        let origin = Origin::Jwks(Url::parse("https://idp.example/jwks").unwrap());
+        IssuerKeys::new("https://idp.example".into(), origin, empty, settings)
+    }
+
+    fn entry(key: &TestKey, fetched_at_ms: u64) -> CachedJwks {
+        CachedJwks {
+            document: jwks([key]).to_string(),
+            fetched_at_ms,
+            max_age_secs: 600,
+            etag: None,
+        }
+    }
+
+    /// A slow refresh that read the document before a rotation must not put it back over
+    /// the newer one: a removed key would be trusted again.
+    #[test]
+    fn an_older_document_never_replaces_a_newer_one() {
+        let keys = keys();
+        let (before, after) = (TestKey::ec_p256("before"), TestKey::ec_p256("after"));
+        keys.install_cached(&entry(&after, 2_000_000)).unwrap();
+        keys.install_cached(&entry(&before, 1_000_000)).unwrap();
+        let state = keys.state();
+        assert!(state.set.contains_kid("after"));
+        assert!(!state.set.contains_kid("before"));
+        assert_eq!(state.fetched_at, UNIX_EPOCH + Duration::from_secs(2_000));
+    }
 }

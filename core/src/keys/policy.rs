@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::defaults;
+use crate::error::{Error, ErrorKind};
 
 /// How the key set of an issuer is kept fresh. Every field has a documented default (the
 /// constants of [`defaults`](crate::defaults)); see `docs/KEYS.md` for how they play together.
@@ -90,8 +91,39 @@ impl RefreshPolicy {
             }
         }
         max_age.map_or(self.default_max_age, |seconds| {
-            Duration::from_secs(seconds).clamp(self.min_max_age, self.max_max_age)
+            // `max` then `min`, never `clamp`: bounds the wrong way round must not panic.
+            Duration::from_secs(seconds)
+                .max(self.min_max_age)
+                .min(self.max_max_age)
         })
+    }
+
+    /// A max age read from the shared cache, held within what this policy could have set:
+    /// between the smallest and the largest of `min_max_age`, `max_max_age` and
+    /// `default_max_age`.
+    pub(crate) fn bound_max_age(&self, max_age: Duration) -> Duration {
+        let low = self.min_max_age.min(self.default_max_age);
+        let high = self.max_max_age.max(self.default_max_age);
+        max_age.max(low).min(high)
+    }
+
+    /// Checks the policy as a whole: a [`ErrorKind::Config`] error names the first field that
+    /// does not fit.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let bad = |what: &'static str| Err(Error::new(ErrorKind::Config, what));
+        if self.min_max_age > self.max_max_age {
+            return bad("refresh policy: min_max_age is larger than max_max_age");
+        }
+        if self.backoff > self.max_backoff {
+            return bad("refresh policy: backoff is larger than max_backoff");
+        }
+        if self.breaker_threshold == 0 {
+            return bad("refresh policy: breaker_threshold must be at least 1");
+        }
+        if self.breaker_open_for.is_zero() {
+            return bad("refresh policy: breaker_open_for must be longer than zero");
+        }
+        Ok(())
     }
 
     /// How old a key set may get before a background refresh starts.
@@ -108,8 +140,16 @@ impl RefreshPolicy {
         let mut byte = [0u8; 2];
         let _ = aws_lc_rs::rand::fill(&mut byte);
         let fraction = f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX);
-        exponential.mul_f64(0.5 + fraction / 2.0)
+        jittered(exponential, fraction)
     }
+}
+
+/// Between half and all of `backoff`, by `fraction` (0 to 1); never panics, even for
+/// `Duration::MAX`.
+fn jittered(backoff: Duration, fraction: f64) -> Duration {
+    Duration::try_from_secs_f64(backoff.as_secs_f64() * (0.5 + fraction / 2.0))
+        .unwrap_or(backoff)
+        .min(backoff)
 }
 
 #[cfg(test)]
@@ -156,5 +196,40 @@ mod tests {
             assert!(third >= Duration::from_millis(400) && third <= Duration::from_millis(800));
             assert!(p.backoff_for(30) <= Duration::from_secs(2));
         }
+    }
+
+    #[test]
+    fn odd_policies_never_panic_and_are_refused_at_build() {
+        let mut inverted = RefreshPolicy::default();
+        inverted.min_max_age = Duration::from_secs(7200);
+        inverted.max_max_age = Duration::from_secs(3600);
+        assert_eq!(
+            inverted.max_age(Some("max-age=100")),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(inverted.check().unwrap_err().kind(), ErrorKind::Config);
+        assert!(RefreshPolicy::default().check().is_ok());
+        for fraction in [0.0, 0.5, 1.0] {
+            let backoff = jittered(Duration::MAX, fraction);
+            assert!(backoff >= Duration::MAX / 2 && backoff <= Duration::MAX);
+        }
+        let mut huge = RefreshPolicy::default();
+        huge.backoff = Duration::MAX;
+        huge.max_backoff = Duration::MAX;
+        assert!(huge.backoff_for(40) <= Duration::MAX);
+    }
+
+    #[test]
+    fn cached_max_ages_stay_within_the_policy() {
+        let policy = RefreshPolicy::default();
+        assert_eq!(
+            policy.bound_max_age(Duration::from_secs(u64::MAX / 2)),
+            policy.max_max_age
+        );
+        assert_eq!(policy.bound_max_age(Duration::ZERO), policy.min_max_age);
+        assert_eq!(
+            policy.bound_max_age(Duration::from_secs(900)),
+            Duration::from_secs(900)
+        );
     }
 }

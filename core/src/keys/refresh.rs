@@ -1,5 +1,8 @@
-//! Coalesced refreshes for unknown `kid`s: one fetch at a time, and none within the cooldown
-//! after the last one, so random `kid`s can't turn into a flood of fetches.
+//! Single flight for every refresh of one issuer's keys: at most one fetch at a time, whatever
+//! caused it (an unknown `kid`, the keys coming due, the background task, an explicit
+//! refresh); callers that come while one runs join it. Refreshes caused by unknown `kid`s also
+//! respect a cooldown after the last fetch, so random `kid`s can't turn into a flood of
+//! fetches.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,20 +11,32 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::error::{Error, ErrorKind};
 
 /// What asking for a refresh came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     /// A fetch ran (this caller's or one it joined) and the new key set is in place.
     Refreshed,
     /// A fetch ran and failed; the old key set is still in place.
-    Failed,
+    Failed(Arc<Error>),
     /// The last fetch finished less than the cooldown ago; nothing was fetched.
     CoolingDown {
         /// Whether that last fetch failed.
         last_failed: bool,
     },
 }
+
+/// Whether a refresh waits out the cooldown after the last fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cooldown {
+    /// Not within the cooldown (refreshes caused by unknown `kid`s).
+    Respect,
+    /// Whenever asked (the keys are due, the background task, an explicit refresh).
+    Ignore,
+}
+
+type Done = Option<Result<(), Arc<Error>>>;
 
 pub(crate) struct RefreshGate {
     cooldown: Duration,
@@ -31,7 +46,7 @@ pub(crate) struct RefreshGate {
 
 #[derive(Default)]
 struct State {
-    in_flight: Option<watch::Receiver<Option<bool>>>,
+    in_flight: Option<watch::Receiver<Done>>,
     /// When the last fetch finished (Unix milliseconds) and whether it succeeded.
     last: Option<(u128, bool)>,
 }
@@ -52,50 +67,93 @@ impl RefreshGate {
             .map_or(0, |d| d.as_millis())
     }
 
-    /// Joins the fetch in flight, or starts one with `start` unless the cooldown forbids it.
-    ///
-    /// The fetch runs in its own task, so a caller that goes away does not cancel it. The
-    /// lock is never held across an await.
-    pub(crate) async fn refresh<F, Fut>(self: &Arc<Self>, start: F) -> Outcome
+    /// Joins the fetch in flight, or starts one with `start` (unless `cooldown` is respected
+    /// and forbids it), and waits for its end.
+    pub(crate) async fn refresh<F, Fut>(self: &Arc<Self>, cooldown: Cooldown, start: F) -> Outcome
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = bool> + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
-        let mut receiver = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(receiver) = &state.in_flight {
-                receiver.clone()
-            } else {
-                if let Some((finished, ok)) = state.last
-                    && self.now_millis() < finished + self.cooldown.as_millis()
-                {
-                    return Outcome::CoolingDown { last_failed: !ok };
-                }
-                let (sender, receiver) = watch::channel(None);
-                state.in_flight = Some(receiver.clone());
-                let fetch = start();
-                let gate = Arc::clone(self);
-                tokio::spawn(async move {
-                    // Frees the slot however the fetch ends (even by a panic), so that the
-                    // next caller can start one.
-                    let in_flight = ClearInFlight(Arc::clone(&gate));
-                    let ok = fetch.await;
-                    let now = gate.now_millis();
-                    gate.state
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .last = Some((now, ok));
-                    drop(in_flight);
-                    let _ = sender.send(Some(ok));
-                });
-                receiver
-            }
+        let mut receiver = match self.start(cooldown, start) {
+            Ok(receiver) => receiver,
+            Err(outcome) => return outcome,
         };
         match receiver.wait_for(Option::is_some).await {
-            Ok(done) if *done == Some(true) => Outcome::Refreshed,
-            _ => Outcome::Failed,
+            Ok(done) => match &*done {
+                Some(Ok(())) => Outcome::Refreshed,
+                Some(Err(error)) => Outcome::Failed(Arc::clone(error)),
+                None => Outcome::Failed(Arc::new(abandoned())),
+            },
+            Err(_) => Outcome::Failed(Arc::new(abandoned())),
         }
     }
+
+    /// Like [`refresh`](Self::refresh), without waiting: the fetch goes on by itself.
+    pub(crate) fn start_in_background<F, Fut>(self: &Arc<Self>, start: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        if let Err(Outcome::Failed(error)) = self.start(Cooldown::Ignore, start) {
+            tracing::warn!(%error, "a background key refresh could not start");
+        }
+    }
+
+    /// The receiver of the fetch in flight (joined, or started now), or the outcome when no
+    /// fetch may run. The fetch runs in its own task, so a caller that goes away does not
+    /// cancel it; the lock is never held across an await.
+    fn start<F, Fut>(
+        self: &Arc<Self>,
+        cooldown: Cooldown,
+        start: F,
+    ) -> Result<watch::Receiver<Done>, Outcome>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(receiver) = &state.in_flight {
+            return Ok(receiver.clone());
+        }
+        if cooldown == Cooldown::Respect
+            && let Some((finished, ok)) = state.last
+            && self.now_millis() < finished + self.cooldown.as_millis()
+        {
+            return Err(Outcome::CoolingDown { last_failed: !ok });
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(Outcome::Failed(Arc::new(Error::new(
+                ErrorKind::Misconfigured,
+                "refreshing keys needs a tokio runtime",
+            ))));
+        };
+        let (sender, receiver) = watch::channel(None);
+        state.in_flight = Some(receiver.clone());
+        let fetch = start();
+        let gate = Arc::clone(self);
+        runtime.spawn(async move {
+            // Frees the slot however the fetch ends (even by a panic), so that the next caller
+            // can start one.
+            let in_flight = ClearInFlight(Arc::clone(&gate));
+            let result = fetch.await.map_err(Arc::new);
+            let now = gate.now_millis();
+            gate.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .last = Some((now, result.is_ok()));
+            drop(in_flight);
+            let _ = sender.send(Some(result));
+        });
+        Ok(receiver)
+    }
+}
+
+/// The error of a fetch whose task ended without an answer (it panicked).
+fn abandoned() -> Error {
+    Error::new(
+        ErrorKind::KeysUnavailable,
+        "the key refresh ended without an answer",
+    )
 }
 
 /// Frees the in-flight slot when the fetch task ends, however it ends.
@@ -121,6 +179,10 @@ mod tests {
         Arc::new(RefreshGate::new(Duration::from_secs(30), clock))
     }
 
+    fn failure() -> Result<(), Error> {
+        Err(Error::new(ErrorKind::KeysUnavailable, "down"))
+    }
+
     #[tokio::test]
     async fn concurrent_callers_share_one_fetch_and_the_cooldown_holds() {
         let clock = Arc::new(ManualClock::at_unix(1_000));
@@ -128,15 +190,21 @@ mod tests {
         let fetches = Arc::new(AtomicUsize::new(0));
         let (release, released) = watch::channel(false);
         let mut callers = Vec::new();
-        for _ in 0..16 {
+        for i in 0..16 {
             let gate = gate.clone();
             let fetches = fetches.clone();
             let mut released = released.clone();
+            // Every cause of a refresh shares the one fetch in flight.
+            let cooldown = if i % 2 == 0 {
+                Cooldown::Respect
+            } else {
+                Cooldown::Ignore
+            };
             callers.push(tokio::spawn(async move {
-                gate.refresh(move || async move {
+                gate.refresh(cooldown, move || async move {
                     fetches.fetch_add(1, Ordering::SeqCst);
                     let _ = released.wait_for(|r| *r).await;
-                    true
+                    Ok(())
                 })
                 .await
             }));
@@ -145,23 +213,46 @@ mod tests {
         release.send(true).unwrap();
         for caller in callers {
             let outcome = caller.await.unwrap();
-            assert!(matches!(
-                outcome,
-                Outcome::Refreshed | Outcome::CoolingDown { last_failed: false }
-            ));
+            assert!(
+                matches!(
+                    outcome,
+                    Outcome::Refreshed | Outcome::CoolingDown { last_failed: false }
+                ),
+                "{outcome:?}"
+            );
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
 
         let again = gate
-            .refresh(|| async { unreachable!("inside the cooldown") })
+            .refresh(Cooldown::Respect, || async {
+                unreachable!("inside the cooldown")
+            })
             .await;
-        assert_eq!(again, Outcome::CoolingDown { last_failed: false });
+        assert!(matches!(again, Outcome::CoolingDown { last_failed: false }));
+        // An explicit refresh is not held back by the cooldown.
+        let explicit = gate.refresh(Cooldown::Ignore, || async { Ok(()) }).await;
+        assert!(matches!(explicit, Outcome::Refreshed));
 
         clock.advance(Duration::from_secs(31));
-        assert_eq!(gate.refresh(|| async { false }).await, Outcome::Failed);
-        assert_eq!(
-            gate.refresh(|| async { true }).await,
+        let failed = gate
+            .refresh(Cooldown::Respect, || async { failure() })
+            .await;
+        assert!(matches!(&failed, Outcome::Failed(e) if e.is_unavailable()));
+        assert!(matches!(
+            gate.refresh(Cooldown::Respect, || async { Ok(()) }).await,
             Outcome::CoolingDown { last_failed: true }
-        );
+        ));
+    }
+
+    #[test]
+    fn without_a_runtime_a_refresh_fails_clearly() {
+        let gate = gate(Arc::new(ManualClock::at_unix(1_000)));
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let mut refresh = std::pin::pin!(gate.refresh(Cooldown::Ignore, || async { Ok(()) }));
+        match refresh.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(Outcome::Failed(error)) => assert!(error.is_config()),
+            other => panic!("expected a clear failure, got {other:?}"),
+        }
     }
 }

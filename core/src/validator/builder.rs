@@ -384,6 +384,7 @@ impl ValidatorBuilder {
         if self.issuers.is_empty() {
             return Err(config_error("an issuer is required: call .issuer(..)"));
         }
+        self.refresh.check()?;
         if !self.secrets.is_empty() && self.issuers.len() > 1 {
             return Err(config_error(
                 "HMAC secrets can't be bound to one of several issuers: use them with a single issuer",
@@ -454,9 +455,14 @@ impl ValidatorBuilder {
                         .refresh
                         .stale_limit
                         .saturating_add(self.refresh.max_max_age);
-                    let jwks_uri =
-                        discover_through_cache(&fetcher, self.cache.as_ref(), issuer, keep_for)
-                            .await?;
+                    let jwks_uri = discover_through_cache(
+                        &fetcher,
+                        self.cache.as_ref(),
+                        issuer,
+                        keep_for,
+                        self.clock.now(),
+                    )
+                    .await?;
                     let origin = Origin::Discovered {
                         issuer: issuer.clone(),
                         jwks_uri,

@@ -22,8 +22,13 @@ use crate::keys::background::{self, BackgroundRefresh};
 enum Failure {
     /// For good.
     Final(Error),
-    /// The `kid` is not in the key set of the issuer at this index: a refresh may bring it.
-    UnknownKey { issuer: usize, error: Error },
+    /// The `kid` (if any) is not in the key set of the issuer at this index: a refresh may
+    /// bring it.
+    UnknownKey {
+        issuer: usize,
+        error: Error,
+        kid: Option<String>,
+    },
 }
 
 impl Failure {
@@ -156,10 +161,10 @@ impl Validator {
     /// the refresh that may bring its key.
     async fn verify(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Error> {
         match self.verify_now(token) {
-            Err(Failure::UnknownKey { issuer, error }) => {
+            Err(Failure::UnknownKey { issuer, error, kid }) => {
                 self.inner.issuers[issuer]
                     .keys
-                    .wait_for_unknown_kid(error)
+                    .wait_for_unknown_kid(error, kid.as_deref())
                     .await?;
                 self.verify_now(token).map_err(Failure::into_error)
             }
@@ -189,6 +194,7 @@ impl Validator {
                 return Err(Failure::UnknownKey {
                     issuer: index,
                     error,
+                    kid: jws.header().kid.map(str::to_owned),
                 });
             }
             other => other?,
@@ -230,7 +236,7 @@ impl Validator {
     pub async fn refresh(&self) -> Result<(), Error> {
         let mut first_error = None;
         for entry in &self.inner.issuers {
-            if let Err(err) = entry.keys.refresh_now(0).await {
+            if let Err(err) = entry.keys.refresh(0).await {
                 first_error.get_or_insert(err);
             }
         }
