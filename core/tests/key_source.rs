@@ -530,7 +530,7 @@ async fn a_cached_entry_from_the_future_still_goes_stale() {
 /// used to start while the IdP is down.
 #[tokio::test]
 async fn an_ancient_cached_discovery_document_is_not_used() {
-    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
+    use jwtguard_core::{KeyCache, MemoryKeyCache};
 
     let issuer = Issuer::start().await;
     let cache = MemoryKeyCache::new();
