@@ -200,9 +200,11 @@ mod tests {
 
     #[test]
     fn odd_policies_never_panic_and_are_refused_at_build() {
-        let mut inverted = RefreshPolicy::default();
-        inverted.min_max_age = Duration::from_secs(7200);
-        inverted.max_max_age = Duration::from_secs(3600);
+        let inverted = RefreshPolicy {
+            min_max_age: Duration::from_secs(7200),
+            max_max_age: Duration::from_secs(3600),
+            ..RefreshPolicy::default()
+        };
         assert_eq!(
             inverted.max_age(Some("max-age=100")),
             Duration::from_secs(3600)
@@ -213,9 +215,11 @@ mod tests {
             let backoff = jittered(Duration::MAX, fraction);
             assert!(backoff >= Duration::MAX / 2 && backoff <= Duration::MAX);
         }
-        let mut huge = RefreshPolicy::default();
-        huge.backoff = Duration::MAX;
-        huge.max_backoff = Duration::MAX;
+        let huge = RefreshPolicy {
+            backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            ..RefreshPolicy::default()
+        };
         assert!(huge.backoff_for(40) <= Duration::MAX);
     }
 
