@@ -543,7 +543,7 @@ async fn an_ancient_cached_discovery_document_is_not_used() {
     };
     build(cache.clone()).await.unwrap();
     let discovery_key = format!("jwtguard:discovery:{}", issuer.url());
-    let mut stored = cache.get(&discovery_key).await.unwrap().expect("cached");
+    let mut stored = (*cache.get(&discovery_key).await.unwrap().expect("cached")).clone();
     issuer.take_down().await;
     // Fresh enough: an instance starts from the cache while the IdP is down.
     build(cache.clone()).await.expect("starts from the cache");

@@ -485,16 +485,19 @@ impl IssuerKeys {
     /// (who can write to it can add keys), and a skewed instance or a forged entry must not
     /// make a key set that never goes stale. A `fetched_at` in the future is taken as now, and
     /// the max age is held within the policy ([`RefreshPolicy::bound_max_age`]).
-    async fn cached(&self, uri: &Url) -> Option<CachedJwks> {
+    async fn cached(&self, uri: &Url) -> Option<Arc<CachedJwks>> {
         match self.settings.cache.get(&cache_key(uri.as_str())).await {
             Ok(entry) => entry.map(|mut entry| {
                 let now = millis(self.settings.clock.now());
-                entry.fetched_at_ms = entry.fetched_at_ms.min(now);
-                entry.max_age_secs = self
-                    .settings
-                    .policy
+                let max_age = (self.settings.policy)
                     .bound_max_age(Duration::from_secs(entry.max_age_secs))
                     .as_secs();
+                // Copied only when a bound applies: the usual entry is handed on as it is.
+                if entry.fetched_at_ms > now || entry.max_age_secs != max_age {
+                    let bounded = Arc::make_mut(&mut entry);
+                    bounded.fetched_at_ms = bounded.fetched_at_ms.min(now);
+                    bounded.max_age_secs = max_age;
+                }
                 entry
             }),
             Err(err) => {

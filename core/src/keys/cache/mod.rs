@@ -37,8 +37,9 @@ pub struct CachedJwks {
 /// who fetches: the one that takes the lock fetches, the others wait briefly for its result in
 /// the cache. The defaults always grant the lock.
 pub trait KeyCache: Send + Sync + 'static {
-    /// The cached document for `key`, if any.
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<CachedJwks>, Error>>;
+    /// The cached document for `key`, if any. An `Arc`, so that an in-process cache hands out
+    /// its entry without copying the document.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<CachedJwks>>, Error>>;
 
     /// Stores `entry` under `key` for at most `ttl`.
     fn put<'a>(
@@ -62,10 +63,41 @@ pub trait KeyCache: Send + Sync + 'static {
 }
 
 /// An in-process cache: the default. Share one between validators (it is cheap to clone) so
-/// that they share fetches.
+/// that they share fetches. Each entry lives for the TTL it was put with (at most
+/// [`KEY_CACHE_TTL`](defaults::KEY_CACHE_TTL)).
 #[derive(Clone)]
 pub struct MemoryKeyCache {
-    entries: moka::sync::Cache<String, Arc<CachedJwks>>,
+    entries: moka::sync::Cache<String, Stored>,
+}
+
+#[derive(Clone)]
+struct Stored {
+    entry: Arc<CachedJwks>,
+    ttl: Duration,
+}
+
+/// Each entry expires after its own TTL, counted from its last write.
+struct PerEntryTtl;
+
+impl moka::Expiry<String, Stored> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Stored,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Stored,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
 }
 
 impl MemoryKeyCache {
@@ -76,7 +108,7 @@ impl MemoryKeyCache {
         Self {
             entries: moka::sync::Cache::builder()
                 .max_capacity(defaults::KEY_CACHE_CAPACITY)
-                .time_to_live(defaults::KEY_CACHE_TTL)
+                .expire_after(PerEntryTtl)
                 .build(),
         }
     }
@@ -97,8 +129,8 @@ impl std::fmt::Debug for MemoryKeyCache {
 }
 
 impl KeyCache for MemoryKeyCache {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<CachedJwks>, Error>> {
-        let found = self.entries.get(key).map(|entry| (*entry).clone());
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<CachedJwks>>, Error>> {
+        let found = self.entries.get(key).map(|stored| stored.entry);
         Box::pin(async move { Ok(found) })
     }
 
@@ -106,9 +138,13 @@ impl KeyCache for MemoryKeyCache {
         &'a self,
         key: &'a str,
         entry: CachedJwks,
-        _ttl: Duration,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        self.entries.insert(key.to_owned(), Arc::new(entry));
+        let stored = Stored {
+            entry: Arc::new(entry),
+            ttl: ttl.min(defaults::KEY_CACHE_TTL),
+        };
+        self.entries.insert(key.to_owned(), stored);
         Box::pin(async { Ok(()) })
     }
 }
@@ -116,4 +152,39 @@ impl KeyCache for MemoryKeyCache {
 /// The cache key of a JWKS URL.
 pub(crate) fn cache_key(jwks_uri: &str) -> String {
     format!("jwtguard:jwks:{jwks_uri}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> CachedJwks {
+        CachedJwks {
+            document: r#"{"keys":[]}"#.to_owned(),
+            fetched_at_ms: 1,
+            max_age_secs: 600,
+            etag: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_memory_cache_honours_each_entrys_ttl() {
+        let cache = MemoryKeyCache::new();
+        cache
+            .put("short", entry(), Duration::from_millis(50))
+            .await
+            .unwrap();
+        cache
+            .put("long", entry(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(cache.get("short").await.unwrap().is_none());
+        let (first, second) = (
+            cache.get("long").await.unwrap(),
+            cache.get("long").await.unwrap(),
+        );
+        // Handed out, not copied.
+        assert!(Arc::ptr_eq(&first.unwrap(), &second.unwrap()));
+    }
 }

@@ -96,7 +96,7 @@ impl std::fmt::Debug for RedisKeyCache {
 }
 
 impl KeyCache for RedisKeyCache {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<CachedJwks>, Error>> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<CachedJwks>>, Error>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let raw: Option<String> = timed(
@@ -106,9 +106,12 @@ impl KeyCache for RedisKeyCache {
             .await?;
             match raw {
                 None => Ok(None),
-                Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
-                    Error::new(ErrorKind::Fetch, "a cached key set is not readable").with_source(e)
-                }),
+                Some(json) => serde_json::from_str(&json)
+                    .map(|e| Some(Arc::new(e)))
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Fetch, "a cached key set is not readable")
+                            .with_source(e)
+                    }),
             }
         })
     }
