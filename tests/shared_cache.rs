@@ -92,3 +92,42 @@ async fn killing_redis_mid_run_fails_no_request() {
         "one shared fetch at start-up, then the rotation fetched once by each instance"
     );
 }
+
+/// A refresh that took the fetch lock and was cancelled never unlocks. The lock expires, and
+/// from then on every instance's lock and unlock must still pair up: a later unlock frees the
+/// live lock, not the stale one.
+#[tokio::test]
+async fn a_lock_left_by_a_cancelled_refresh_does_not_hold_later_ones() {
+    use jwtguard::KeyCache;
+
+    let redis = RedisServer::start().await;
+    let cache = RedisKeyCache::new(&redis.url()).expect("redis cache");
+    let abandoned = cache
+        .try_lock("jwks", Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert!(abandoned.is_some(), "the lock was free");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let live = cache
+        .try_lock("jwks", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the abandoned lock expired");
+    assert!(
+        cache
+            .try_lock("jwks", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "held"
+    );
+    cache.unlock("jwks", live).await.unwrap();
+    assert!(
+        cache
+            .try_lock("jwks", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_some(),
+        "the unlock freed the live lock"
+    );
+}

@@ -393,6 +393,7 @@ async fn a_cached_document_without_the_kid_does_not_stand_in_for_a_fetch() {
         fetched_at_ms: now_ms,
         max_age_secs: 600,
         etag: None,
+        mac: None,
     };
     let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
     cache
@@ -509,6 +510,7 @@ async fn a_cached_entry_from_the_future_still_goes_stale() {
         fetched_at_ms: unix_ms(far),
         max_age_secs: u64::MAX / 4,
         etag: None,
+        mac: None,
     };
     cache
         .put(&key, entry, Duration::from_secs(600))
@@ -556,4 +558,58 @@ async fn an_ancient_cached_discovery_document_is_not_used() {
         .unwrap();
     let err = build(cache).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::KeysUnavailable);
+}
+
+/// The shared cache is a trust anchor: whoever can write to it can add keys. Without a
+/// secret, a forged entry is taken (as far as the cache's access control lets anyone write);
+/// with [`key_cache_secret`](jwtguard_core::ValidatorBuilder::key_cache_secret), entries are
+/// sealed and a forged one is ignored.
+#[tokio::test]
+async fn a_forged_cache_entry_is_ignored_with_a_cache_secret() {
+    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
+
+    let issuer = Issuer::start().await;
+    let cache = MemoryKeyCache::new();
+    let secret = [9u8; 32];
+    let build = |sealed: bool| {
+        let builder = Validator::builder()
+            .issuer(issuer.url())
+            .audience(DEFAULT_AUDIENCE)
+            .key_cache(cache.clone());
+        match sealed {
+            true => builder.key_cache_secret(secret.to_vec()),
+            false => builder,
+        }
+        .build()
+    };
+    build(true).await.unwrap();
+    let attacker = TestKey::ec_p256("attacker");
+    let forged = CachedJwks {
+        document: jwtguard_testkit::jwks([&attacker]).to_string(),
+        fetched_at_ms: unix_ms(std::time::SystemTime::now()),
+        max_age_secs: 600,
+        etag: None,
+        mac: None,
+    };
+    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
+    cache
+        .put(&key, forged, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let token = attacker
+        .token()
+        .claims(serde_json::json!({"iss": issuer.url(), "aud": DEFAULT_AUDIENCE, "exp": 4_000_000_000u64}))
+        .sign();
+
+    let open = build(false).await.unwrap();
+    assert!(
+        open.validate(&token).await.is_ok(),
+        "the cache is a trust anchor"
+    );
+    let sealed = build(true).await.unwrap();
+    assert_eq!(
+        sealed.validate(&token).await.unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
+    assert!(sealed.validate(&issuer.token().sign()).await.is_ok());
 }

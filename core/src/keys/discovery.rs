@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use url::Url;
 
-use super::cache::{CachedJwks, KeyCache};
+use super::cache::{CachedJwks, EntrySeal, KeyCache};
 use crate::error::{Error, ErrorKind};
 use crate::provider::discovery::{self, ProviderMetadata};
 use crate::provider::http::Fetcher;
@@ -17,6 +17,7 @@ use crate::provider::http::Fetcher;
 pub(crate) async fn discover_through_cache(
     fetcher: &Fetcher,
     cache: &dyn KeyCache,
+    seal: &EntrySeal,
     issuer: &str,
     keep_for: Duration,
     now: SystemTime,
@@ -32,12 +33,14 @@ pub(crate) async fn discover_through_cache(
     match discovery::discover(fetcher, issuer).await {
         Ok((metadata, jwks_uri)) => {
             if let Ok(document) = serde_json::to_string(&metadata) {
-                let entry = CachedJwks {
+                let mut entry = CachedJwks {
                     document,
                     fetched_at_ms: now_ms,
                     max_age_secs: keep_for.as_secs(),
                     etag: None,
+                    mac: None,
                 };
+                seal.seal(&key, &mut entry);
                 if let Err(err) = cache.put(&key, entry, keep_for).await {
                     tracing::warn!(error = %err, "storing the discovery document in the cache failed");
                 }
@@ -50,6 +53,7 @@ pub(crate) async fn discover_through_cache(
                 .await
                 .ok()
                 .flatten()
+                .filter(|entry| seal.holds(&key, entry))
                 .filter(|entry| {
                     entry.fetched_at_ms.min(now_ms).saturating_add(keep_for_ms) > now_ms
                 })

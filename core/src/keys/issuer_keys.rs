@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use url::Url;
 
 use super::breaker::{Attempt, Breaker, BreakerState};
-use super::cache::{CachedJwks, KeyCache, cache_key};
+use super::cache::{CachedJwks, EntrySeal, KeyCache, LockToken, cache_key};
 use super::policy::RefreshPolicy;
 use super::refresh::{Cooldown, Outcome, RefreshGate};
 use super::set::KeySet;
@@ -51,6 +51,8 @@ pub(crate) struct KeySettings {
     pub(crate) policy: RefreshPolicy,
     pub(crate) fetcher: Fetcher,
     pub(crate) cache: Arc<dyn KeyCache>,
+    /// Seals what goes into the shared cache and checks what comes out.
+    pub(crate) seal: EntrySeal,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -360,13 +362,17 @@ impl IssuerKeys {
         {
             return self.install_cached(&entry);
         }
-        let locked = match self.settings.cache.try_lock(&key, FETCH_LOCK_TTL).await {
-            Ok(locked) => locked,
+        // `Some` when this instance fetches: with the lock's guard, or without one when the
+        // cache could not be asked.
+        let lock = match self.settings.cache.try_lock(&key, FETCH_LOCK_TTL).await {
+            Ok(Some(token)) => Some(Some(HeldLock::new(&self.settings.cache, &key, token))),
+            Ok(None) => None,
             Err(err) => {
                 tracing::warn!(error = %err, "key cache lock failed; fetching directly");
-                true
+                Some(None)
             }
         };
+        let locked = lock.is_some();
         if !locked {
             // Counted in polls, not by the clock: a test clock or a clock step must not make
             // the wait endless.
@@ -391,8 +397,8 @@ impl IssuerKeys {
             Some(entry) => self.install_cached(&entry),
             None => self.fetch(&uri, retries).await,
         };
-        if locked && let Err(err) = self.settings.cache.unlock(&key).await {
-            tracing::warn!(error = %err, "key cache unlock failed");
+        if let Some(Some(held)) = lock {
+            held.release().await;
         }
         result
     }
@@ -462,12 +468,16 @@ impl IssuerKeys {
                 ));
             }
         };
-        let entry = CachedJwks {
+        let mut entry = CachedJwks {
             document: document.to_string(),
             fetched_at_ms: millis(now),
             max_age_secs: max_age.as_secs(),
             etag,
+            mac: None,
         };
+        self.settings
+            .seal
+            .seal(&cache_key(uri.as_str()), &mut entry);
         self.install(&entry, Some(document))?;
         let ttl = max_age.saturating_add(self.settings.policy.stale_limit);
         if let Err(err) = self
@@ -486,7 +496,12 @@ impl IssuerKeys {
     /// make a key set that never goes stale. A `fetched_at` in the future is taken as now, and
     /// the max age is held within the policy ([`RefreshPolicy::bound_max_age`]).
     async fn cached(&self, uri: &Url) -> Option<Arc<CachedJwks>> {
-        match self.settings.cache.get(&cache_key(uri.as_str())).await {
+        let key = cache_key(uri.as_str());
+        match self.settings.cache.get(&key).await {
+            Ok(Some(entry)) if !self.settings.seal.holds(&key, &entry) => {
+                tracing::warn!(issuer = %self.label, "a cached key set without a valid seal is ignored");
+                None
+            }
             Ok(entry) => entry.map(|mut entry| {
                 let now = millis(self.settings.clock.now());
                 let max_age = (self.settings.policy)
@@ -583,6 +598,47 @@ impl IssuerKeys {
     }
 }
 
+/// The shared cache's fetch lock, held by this instance: released by its own token when the
+/// fetch ends, or, when the refresh is dropped before that, by a task of its own.
+struct HeldLock {
+    cache: Arc<dyn KeyCache>,
+    key: String,
+    token: Option<LockToken>,
+}
+
+impl HeldLock {
+    fn new(cache: &Arc<dyn KeyCache>, key: &str, token: LockToken) -> Self {
+        Self {
+            cache: Arc::clone(cache),
+            key: key.to_owned(),
+            token: Some(token),
+        }
+    }
+
+    async fn release(mut self) {
+        if let Some(token) = self.token.take()
+            && let Err(err) = self.cache.unlock(&self.key, token).await
+        {
+            tracing::warn!(error = %err, "key cache unlock failed");
+        }
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let cache = Arc::clone(&self.cache);
+            let key = std::mem::take(&mut self.key);
+            runtime.spawn(async move {
+                let _ = cache.unlock(&key, token).await;
+            });
+        }
+    }
+}
+
 /// Gives the breaker's attempt back if a refresh is dropped before it ends.
 struct Abandon<'a>(&'a Breaker, Attempt);
 
@@ -618,6 +674,7 @@ mod tests {
             policy: RefreshPolicy::default(),
             fetcher: Fetcher::new(None, Duration::from_secs(1), 1024, false).unwrap(),
             cache: Arc::new(MemoryKeyCache::new()),
+            seal: EntrySeal::default(),
             clock: Arc::new(SystemClock),
         };
         let empty = KeyState {
@@ -637,6 +694,7 @@ mod tests {
             fetched_at_ms,
             max_age_secs: 600,
             etag: None,
+            mac: None,
         }
     }
 

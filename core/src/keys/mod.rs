@@ -17,7 +17,7 @@ pub use background::BackgroundRefresh;
 pub use breaker::BreakerState;
 #[cfg(feature = "redis")]
 pub use cache::RedisKeyCache;
-pub use cache::{CachedJwks, KeyCache, MemoryKeyCache};
+pub use cache::{CachedJwks, KeyCache, LockToken, MemoryKeyCache};
 pub use policy::RefreshPolicy;
 pub use set::KeySet;
 pub use set::SkippedKey;

@@ -17,7 +17,7 @@ use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::jose::Algorithm;
 use crate::jose::header_cache::HeaderCache;
-use crate::keys::cache::{KeyCache, MemoryKeyCache};
+use crate::keys::cache::{EntrySeal, KeyCache, MemoryKeyCache};
 use crate::keys::discovery::discover_through_cache;
 use crate::keys::issuer_keys::{IssuerKeys, KeySettings, Origin};
 use crate::keys::{KeySet, RefreshPolicy, background};
@@ -77,6 +77,7 @@ pub struct ValidatorBuilder {
     max_response_size: usize,
     refresh: RefreshPolicy,
     cache: Arc<dyn KeyCache>,
+    cache_secret: Option<Vec<u8>>,
     background_refresh: Option<Duration>,
     access: AccessPaths,
     sync_checks: Vec<SyncCheck>,
@@ -101,6 +102,7 @@ impl Default for ValidatorBuilder {
             max_response_size: defaults::MAX_RESPONSE_SIZE,
             refresh: RefreshPolicy::default(),
             cache: Arc::new(MemoryKeyCache::new()),
+            cache_secret: None,
             background_refresh: None,
             access: AccessPaths::default(),
             sync_checks: Vec::new(),
@@ -301,6 +303,18 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Seals every entry this validator writes to the key cache (HMAC-SHA256 with `secret`,
+    /// at least 32 bytes) and ignores every entry without a valid seal when reading. A shared
+    /// cache is a trust anchor: whoever can write to it can add keys. With a secret that only
+    /// your instances know, a forged entry is ignored and the keys are fetched from the IdP.
+    /// Default: none (entries are trusted as far as the cache's own access control goes).
+    ///
+    /// Every instance sharing the cache must use the same secret.
+    pub fn key_cache_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.cache_secret = Some(secret.into());
+        self
+    }
+
     /// Like [`key_cache`](Self::key_cache), for a cache already behind an `Arc`.
     pub fn shared_key_cache(mut self, cache: Arc<dyn KeyCache>) -> Self {
         self.cache = cache;
@@ -413,6 +427,7 @@ impl ValidatorBuilder {
             return Err(config_error("no algorithm is allowed"));
         }
         let algorithms: Arc<[Algorithm]> = algorithms.into();
+        let seal = EntrySeal::new(self.cache_secret.as_deref())?;
         let secrets = Arc::new(secrets);
         let fetcher = Fetcher::new(
             self.http_client.clone(),
@@ -440,6 +455,7 @@ impl ValidatorBuilder {
                 policy: self.refresh.clone(),
                 fetcher: fetcher.clone(),
                 cache: Arc::clone(&self.cache),
+                seal: seal.clone(),
                 clock: Arc::clone(&self.clock),
             };
             let keys = match (spec.keys, &spec.matcher) {
@@ -458,6 +474,7 @@ impl ValidatorBuilder {
                     let jwks_uri = discover_through_cache(
                         &fetcher,
                         self.cache.as_ref(),
+                        &seal,
                         issuer,
                         keep_for,
                         self.clock.now(),

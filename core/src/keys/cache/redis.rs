@@ -1,12 +1,12 @@
 //! A Redis-backed key cache (feature `redis`): many instances share one fetch, and start warm
 //! while the IdP is down.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{CachedJwks, KeyCache};
+use super::{CachedJwks, KeyCache, LockToken};
 use crate::error::{Error, ErrorKind};
 use crate::future::BoxFuture;
 
@@ -37,8 +37,6 @@ const UNLOCK: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
 #[derive(Clone)]
 pub struct RedisKeyCache {
     connection: ConnectionManager,
-    /// The token of each lock this instance holds, by key.
-    held: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 fn redis_error(what: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
@@ -78,15 +76,26 @@ impl RedisKeyCache {
             .set_max_delay(Duration::from_secs(1));
         let connection = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| Error::new(ErrorKind::Config, "could not set up Redis").with_source(e))?;
-        Ok(Self {
-            connection,
-            held: Arc::new(Mutex::new(Vec::new())),
-        })
+        Ok(Self { connection })
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Deletes the lock on `key` if `token` still holds it.
+    async fn release(&self, key: &str, token: &str) -> Result<(), Error> {
+        let mut connection = self.connection.clone();
+        timed::<i64>(
+            "unlock",
+            redis::Script::new(UNLOCK)
+                .key(lock_key(key))
+                .arg(token)
+                .invoke_async(&mut connection),
+        )
+        .await
+        .map(drop)
     }
+}
+
+fn lock_key(key: &str) -> String {
+    format!("{key}:lock")
 }
 
 impl std::fmt::Debug for RedisKeyCache {
@@ -141,54 +150,45 @@ impl KeyCache for RedisKeyCache {
         })
     }
 
-    fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, Error>> {
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<LockToken>, Error>> {
         Box::pin(async move {
             let mut random = [0u8; 16];
             let _ = aws_lc_rs::rand::fill(&mut random);
             let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
-            let lock_key = format!("{key}:lock");
             let mut connection = self.connection.clone();
             let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let set: Option<String> = timed(
+            let set: Result<Option<String>, Error> = timed(
                 "SET NX",
                 redis::cmd("SET")
-                    .arg(&lock_key)
+                    .arg(lock_key(key))
                     .arg(&token)
                     .arg("NX")
                     .arg("PX")
                     .arg(millis)
                     .query_async(&mut connection),
             )
-            .await?;
-            let locked = set.is_some();
-            if locked {
-                self.held().push((lock_key, token));
+            .await;
+            match set {
+                Ok(set) => Ok(set.map(|_| LockToken::new(token))),
+                Err(error) => {
+                    // The SET may have landed just as the call timed out: release it, if it
+                    // did, rather than leave a lock nobody holds for its whole TTL.
+                    let cache = self.clone();
+                    let key = key.to_owned();
+                    tokio::spawn(async move {
+                        let _ = cache.release(&key, &token).await;
+                    });
+                    Err(error)
+                }
             }
-            Ok(locked)
         })
     }
 
-    fn unlock<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let lock_key = format!("{key}:lock");
-            let token = {
-                let mut held = self.held();
-                let position = held.iter().position(|(k, _)| *k == lock_key);
-                position.map(|i| held.swap_remove(i).1)
-            };
-            let Some(token) = token else {
-                return Ok(());
-            };
-            let mut connection = self.connection.clone();
-            timed::<i64>(
-                "unlock",
-                redis::Script::new(UNLOCK)
-                    .key(&lock_key)
-                    .arg(&token)
-                    .invoke_async(&mut connection),
-            )
-            .await
-            .map(drop)
-        })
+    fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { self.release(key, token.as_str()).await })
     }
 }
