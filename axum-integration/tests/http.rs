@@ -215,9 +215,12 @@ async fn guards_answer_403_insufficient_scope() {
         .claim("realm_access", serde_json::json!({"roles": ["admin"]}))
         .sign();
     assert_eq!(server.bearer("/admin", &keycloak).await.0, 200);
-    // A string of roles is split on white space, and each role is compared whole.
+    // A string of roles is one role, compared whole: never split on white space (so
+    // "Global Admin" is not the role "Admin"). Only scope strings are lists.
     let spaced = server.issuer.token().claim("roles", "ops admin").sign();
-    assert_eq!(server.bearer("/admin", &spaced).await.0, 200);
+    assert_eq!(server.bearer("/admin", &spaced).await.0, 403);
+    let single = server.issuer.token().claim("roles", "admin").sign();
+    assert_eq!(server.bearer("/admin", &single).await.0, 200);
     let prefixed = server
         .issuer
         .token()
@@ -300,6 +303,7 @@ async fn token_locations_and_custom_bodies() {
             jwtguard_core::TokenLocation::Bearer,
             jwtguard_core::TokenLocation::Cookie("access_token".into()),
         ])
+        .unwrap()
         .response_options(jwtguard_core::ResponseOptions::default().with_body(|error, default| {
             let problem = serde_json::json!({"status": default.status, "title": error.kind().description()});
             ("application/problem+json".to_owned(), problem.to_string())
