@@ -249,11 +249,13 @@ fn auth_error_gives_back_the_core_error() {
 async fn tokens_from_a_cookie_or_a_header_and_never_from_two_places() {
     let issuer = Issuer::start().await;
     let validator = builder(&issuer).await.build().await.unwrap();
-    let authenticator = Authenticator::new(validator).token_locations([
-        TokenLocation::Bearer,
-        TokenLocation::Cookie("access_token".into()),
-        TokenLocation::Header("X-Access-Token".into()),
-    ]);
+    let authenticator = Authenticator::new(validator)
+        .token_locations([
+            TokenLocation::Bearer,
+            TokenLocation::Cookie("access_token".into()),
+            TokenLocation::Header("X-Access-Token".into()),
+        ])
+        .unwrap();
     let (base, handle) = start(authenticator).await;
     let token = issuer.token().sign();
     let cookie = ("cookie", format!("theme=dark; access_token={token}"));

@@ -1,5 +1,7 @@
-//! Every default of jwtguard, stated once. The builders, the policies and the docs refer to
-//! these constants; nothing else writes a default value down.
+//! Every default a user can change, stated once: the builders, the policies and the docs
+//! refer to these constants. (Fixed internal limits, such as the 5 s hold of the shared
+//! cache's fetch lock or the 500 ms bound on each Redis call, live beside the code they
+//! bound.)
 //!
 //! ```
 //! use std::time::Duration;

@@ -3,7 +3,8 @@
 //! and kept in a key set that is swapped atomically.
 //!
 //! The crate is organised in rooms, each a module; the arrows between them run one way
-//! (`request` → `validator` → `claims` / `keys` → `jose`, and `keys` → `provider`):
+//! (`request` → `validator` → `claims` / `keys` → `jose`, and `validator` / `keys` →
+//! `provider`; see ARCHITECTURE.md):
 //!
 //! - [`jose`]: bytes to a checked compact JWS (base64url, strict JSON, header, signature),
 //!   against any [`KeyLookup`](jose::KeyLookup); no claims, no I/O;

@@ -1,6 +1,8 @@
 //! A compact JWS: split, decoded into one buffer, its header checked, its signature verified
 //! with the one key a [`KeyLookup`] finds for it.
 
+use std::fmt;
+
 use super::algorithm::Algorithm;
 use super::base64url;
 use super::header::{HeaderFields, JwsHeader, parse_header};
@@ -14,7 +16,8 @@ const MAX_SIGNATURE: usize = 1024;
 const MAX_HEADER: usize = 8192;
 
 /// The decoded parts of a JWS, in one buffer: the header's JSON, the payload, the signature.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows the header only: the payload and signature are token material.
+#[derive(Clone)]
 pub(crate) struct Decoded {
     pub(crate) header: HeaderFields,
     pub(crate) bytes: Vec<u8>,
@@ -37,18 +40,41 @@ impl Decoded {
 }
 
 /// A compact JWS whose header has been parsed and checked, and whose signature is not yet
-/// verified.
-#[derive(Debug)]
+/// verified. Its `Debug` shows the header only, never the token.
 pub struct CompactJws<'a> {
     decoded: Decoded,
     signing_input: &'a str,
     header_known: bool,
 }
 
-/// A JWS whose signature verified.
-#[derive(Debug, Clone)]
+/// A JWS whose signature verified. Its `Debug` shows the header only, never the payload.
+#[derive(Clone)]
 pub struct VerifiedJws {
     decoded: Decoded,
+}
+
+impl fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoded")
+            .field("header", &self.header())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for CompactJws<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompactJws")
+            .field("header", &self.header())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for VerifiedJws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedJws")
+            .field("header", &self.header())
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedJws {
@@ -198,5 +224,31 @@ impl<'a> CompactJws<'a> {
     /// Takes the decoded header and payload out.
     pub(crate) fn into_decoded(self) -> Decoded {
         self.decoded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    #[test]
+    fn debug_shows_the_header_never_the_token() {
+        let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        let token = format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"ES256","kid":"k1"}"#),
+            b64(r#"{"sub":"secret-subject"}"#),
+            b64("signature-bytes")
+        );
+        let jws = CompactJws::parse(&token, 8192, &Algorithm::DEFAULT_ALLOWED).unwrap();
+        let shown = format!("{jws:?} {:?}", jws.unverified());
+        assert!(shown.contains("k1"), "{shown}");
+        for secret in ["secret-subject", "signature-bytes", token.as_str()] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let encoded_payload = token.split('.').nth(1).unwrap();
+        assert!(!shown.contains(encoded_payload), "{shown}");
     }
 }

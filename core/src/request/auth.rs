@@ -32,7 +32,7 @@ use crate::validator::token::VerifiedToken;
 ///     .build()
 ///     .await?;
 /// let authenticator = Authenticator::new(validator)
-///     .token_locations([TokenLocation::Bearer, TokenLocation::Cookie("access_token".into())])
+///     .token_locations([TokenLocation::Bearer, TokenLocation::Cookie("access_token".into())])?
 ///     .response_options(ResponseOptions::default().with_descriptions());
 /// # Ok(()) }
 /// ```
@@ -63,11 +63,20 @@ impl Authenticator {
 
     /// Where the token is looked for. Default: the `Authorization: Bearer` header only. With
     /// several locations, a request that carries a token in two of them is refused as
-    /// `invalid_request` (RFC 6750 §2). An empty list is a wiring mistake: every request then
-    /// answers 500.
-    pub fn token_locations<I: IntoIterator<Item = TokenLocation>>(mut self, locations: I) -> Self {
-        Arc::make_mut(&mut self.inner).locations = locations.into_iter().collect();
-        self
+    /// `invalid_request` (RFC 6750 §2). An empty list is a [`ErrorKind::Config`] error.
+    pub fn token_locations<I: IntoIterator<Item = TokenLocation>>(
+        mut self,
+        locations: I,
+    ) -> Result<Self, Error> {
+        let locations: Vec<TokenLocation> = locations.into_iter().collect();
+        if locations.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "at least one token location is needed",
+            ));
+        }
+        Arc::make_mut(&mut self.inner).locations = locations;
+        Ok(self)
     }
 
     /// How refusals are rendered. Default terse: no `error_description`, no realm.
@@ -89,12 +98,6 @@ impl Authenticator {
     /// Finds the request's token. No token is [`ErrorKind::MissingToken`]; a token in two
     /// places is [`ErrorKind::InvalidRequest`].
     pub fn find_token<'r>(&self, request: &'r dyn RequestView) -> Result<Cow<'r, str>, Error> {
-        if self.inner.locations.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Misconfigured,
-                "no token location is configured",
-            ));
-        }
         find_token(&self.inner.locations, request)
     }
 
@@ -289,18 +292,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_token_location_is_a_wiring_mistake() {
-        let authenticator =
-            Authenticator::new(validator().await).token_locations(Vec::<TokenLocation>::new());
-        let view = HeaderLookup::new(no_headers);
-        for anonymous in [Anonymous::Refused, Anonymous::Allowed] {
-            let rejection = authenticator
-                .authenticate(&view, anonymous)
-                .await
-                .unwrap_err();
-            assert_eq!(rejection.status(), 500);
-            assert!(rejection.error().is_config());
-        }
+    async fn no_token_location_is_a_configuration_error() {
+        let error = Authenticator::new(validator().await)
+            .token_locations(Vec::<TokenLocation>::new())
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
     }
 
     #[test]

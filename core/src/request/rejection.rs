@@ -199,7 +199,8 @@ impl Rejection {
         }
     }
 
-    /// An error rendered with the default options (when no validator is at hand).
+    /// An error rendered with the default options (when no authenticator is at hand: the
+    /// middleware did not run).
     pub fn plain(error: Error) -> Self {
         Self::new(error, &ResponseOptions::default())
     }

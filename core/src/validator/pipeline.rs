@@ -199,7 +199,9 @@ impl Validator {
             }
             other => other?,
         }
+        // The guard of the key state goes at once; the set that verified lives on in its Arc.
         let key_set = Arc::clone(&state.set);
+        drop(state);
         check_raw(raw, &config.policy, config.clock.unix_seconds(), |name| {
             json::has_member(decoded.payload(), name)
         })?;
