@@ -61,22 +61,34 @@ fn raw(
     }
 }
 
-async fn answer(
-    client: &reqwest::Client,
-    base: &str,
-    case: &Case,
-) -> (u16, Option<String>, String) {
+/// Status, challenge, body, and the `Cache-Control` and `Content-Type` headers.
+type Answer = (u16, Option<String>, String, Option<String>, Option<String>);
+
+async fn answer(client: &reqwest::Client, base: &str, case: &Case) -> Answer {
     let mut request = client.get(format!("{base}{}", case.path));
     for value in &case.authorization {
         request = request.header("authorization", value);
     }
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, challenge, response.text().await.unwrap())
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (challenge, cache_control, content_type) = (
+        header("www-authenticate"),
+        header("cache-control"),
+        header("content-type"),
+    );
+    (
+        status,
+        challenge,
+        response.text().await.unwrap(),
+        cache_control,
+        content_type,
+    )
 }
 
 #[tokio::test]
@@ -223,7 +235,18 @@ async fn both_frameworks_answer_every_request_identically() {
             ));
             continue;
         }
-        let (status, challenge, body) = on_axum;
+        let (status, challenge, body, cache_control, content_type) = on_axum;
+        // Every refusal is kept out of caches (RFC 6750 §5.3 asks no caching of credentials,
+        // and an answer about them is no better) and is JSON.
+        if status >= 400
+            && (cache_control.as_deref() != Some("no-store")
+                || content_type.as_deref() != Some("application/json"))
+        {
+            mismatches.push(format!(
+                "{}: {status} with cache-control {cache_control:?} and content-type {content_type:?}",
+                case.name
+            ));
+        }
         if status != case.status
             || challenge.as_deref() != case.challenge
             || case.body.is_some_and(|b| b != body)

@@ -8,6 +8,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use serde_json::{Value, json};
 
 use crate::b64;
+use crate::token::{Signer, TokenBuilder};
 
 /// A private signing key with a `kid` and an algorithm, for minting test tokens.
 ///
@@ -138,6 +139,12 @@ impl TestKey {
         jwk
     }
 
+    /// Starts a token signed by this key, with header `{"alg", "kid", "typ": "at+jwt"}` and
+    /// no claims.
+    pub fn token(&self) -> TokenBuilder<'_> {
+        TokenBuilder::new(self)
+    }
+
     /// Signs `message` with the key's own algorithm.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.sign_as(self.alg, message)
@@ -162,6 +169,20 @@ impl TestKey {
                 .to_vec(),
             Material::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
         }
+    }
+}
+
+impl Signer for TestKey {
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    fn alg(&self) -> &str {
+        self.alg
+    }
+
+    fn sign_as(&self, alg: &str, message: &[u8]) -> Vec<u8> {
+        TestKey::sign_as(self, alg, message)
     }
 }
 

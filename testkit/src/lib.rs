@@ -23,7 +23,7 @@ mod token;
 
 pub use issuer::{DEFAULT_AUDIENCE, IssuedToken, Issuer};
 pub use keys::{TestKey, jwks};
-pub use token::{TokenBuilder, mint_raw};
+pub use token::{Signer, TokenBuilder, mint_raw};
 
 /// Canonical unpadded base64url, as JOSE uses it.
 pub fn b64(bytes: &[u8]) -> String {

@@ -4,9 +4,19 @@ use aws_lc_rs::hmac;
 use serde_json::{Map, Value, json};
 
 use crate::b64;
-use crate::keys::TestKey;
 
-/// Builds a compact JWS signed by a [`TestKey`] (or an HMAC secret, or nothing at all).
+/// What signs test tokens: a [`TestKey`](crate::TestKey), or a key of your own.
+pub trait Signer {
+    /// The `kid` a token's header starts with.
+    fn kid(&self) -> &str;
+    /// The algorithm name a token's header starts with (`"RS256"`, `"ES256"`, ...).
+    fn alg(&self) -> &str;
+    /// Signs `message` as `alg` (or as the key's own algorithm when it can't sign as `alg`).
+    fn sign_as(&self, alg: &str, message: &[u8]) -> Vec<u8>;
+}
+
+/// Builds a compact JWS signed by a [`Signer`] such as a [`TestKey`](crate::TestKey) (or an
+/// HMAC secret, or nothing at all).
 ///
 /// The header starts as `{"alg": <key alg>, "kid": <key kid>, "typ": "at+jwt"}`; every member
 /// can be replaced or removed, including to values a validator must refuse.
@@ -23,23 +33,27 @@ use crate::keys::TestKey;
 ///     .unsigned();
 /// assert!(token.ends_with('.'));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenBuilder<'k> {
-    key: &'k TestKey,
+    key: &'k dyn Signer,
     header: Map<String, Value>,
     claims: Map<String, Value>,
 }
 
-impl TestKey {
-    /// Starts a token signed by this key, with header `{"alg", "kid", "typ": "at+jwt"}` and
-    /// no claims.
-    pub fn token(&self) -> TokenBuilder<'_> {
-        TokenBuilder::new(self)
+impl std::fmt::Debug for TokenBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenBuilder")
+            .field("kid", &self.key.kid())
+            .field("header", &self.header)
+            .field("claims", &self.claims)
+            .finish()
     }
 }
 
 impl<'k> TokenBuilder<'k> {
-    fn new(key: &'k TestKey) -> Self {
+    /// Starts a token signed by `key`, with header `{"alg", "kid", "typ": "at+jwt"}` and no
+    /// claims. ([`TestKey::token`](crate::TestKey::token) does the same.)
+    pub fn new(key: &'k dyn Signer) -> Self {
         let header = json!({"alg": key.alg(), "kid": key.kid(), "typ": "at+jwt"});
         Self {
             key,
@@ -137,13 +151,13 @@ impl<'k> TokenBuilder<'k> {
 }
 
 /// A compact JWS from raw header and payload text (duplicate members, broken JSON, anything)
-/// signed by `key` over exactly those bytes.
-pub fn mint_raw(key: &TestKey, header_json: &str, payload_json: &str) -> String {
+/// signed by `key`, as its own algorithm, over exactly those bytes.
+pub fn mint_raw(key: &dyn Signer, header_json: &str, payload_json: &str) -> String {
     let input = format!(
         "{}.{}",
         b64(header_json.as_bytes()),
         b64(payload_json.as_bytes())
     );
-    let signature = key.sign(input.as_bytes());
+    let signature = key.sign_as(key.alg(), input.as_bytes());
     format!("{input}.{}", b64(&signature))
 }

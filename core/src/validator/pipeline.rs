@@ -8,6 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::config::Inner;
+use super::status::{IssuerStatus, ValidatorStatus};
 use super::token::VerifiedToken;
 use super::token_cache::{CachedToken, TokenCache};
 use crate::claims::registered::{Field, check_raw};
@@ -293,9 +294,37 @@ impl Validator {
         )
     }
 
-    /// Everything the validator holds, for the status report.
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
+    /// For a health endpoint: per issuer, when the keys were fetched, how old they are, the
+    /// last error, and the circuit breaker's state.
+    pub fn status(&self) -> ValidatorStatus {
+        let issuers = self
+            .inner
+            .issuers
+            .iter()
+            .map(|entry| {
+                let keys = &entry.keys;
+                let state = keys.state();
+                let now = keys.clock().now();
+                let fetched = keys.jwks_uri().is_some() && state.document.is_some();
+                let age = now.duration_since(state.fetched_at).unwrap_or_default();
+                let history = keys.history();
+                IssuerStatus {
+                    issuer: entry.matcher.as_str().to_owned(),
+                    jwks_uri: keys.jwks_uri().map(String::from),
+                    keys: state.set.len(),
+                    fetched_at: fetched.then_some(state.fetched_at),
+                    age: fetched.then_some(age),
+                    max_age: fetched.then_some(state.max_age),
+                    stale: fetched && age > state.max_age,
+                    expired: fetched && age > state.max_age.saturating_add(keys.stale_limit()),
+                    last_attempt: history.last_attempt,
+                    last_success: history.last_success,
+                    last_error: history.last_error,
+                    breaker: keys.breaker_state(),
+                }
+            })
+            .collect();
+        ValidatorStatus { issuers }
     }
 }
 

@@ -2,10 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::pipeline::Validator;
 use crate::keys::BreakerState;
 
-/// The state of every trusted issuer's keys, from [`Validator::status`].
+/// The state of every trusted issuer's keys, from
+/// [`Validator::status`](super::Validator::status).
 #[derive(Debug, Clone)]
 pub struct ValidatorStatus {
     /// One entry per issuer (or issuer template), in configuration order.
@@ -47,39 +47,4 @@ pub struct IssuerStatus {
     pub last_error: Option<String>,
     /// The circuit breaker in front of the IdP.
     pub breaker: BreakerState,
-}
-
-impl Validator {
-    /// For a health endpoint: per issuer, when the keys were fetched, how old they are, the
-    /// last error, and the circuit breaker's state.
-    pub fn status(&self) -> ValidatorStatus {
-        let issuers = self
-            .inner()
-            .issuers
-            .iter()
-            .map(|entry| {
-                let keys = &entry.keys;
-                let state = keys.state();
-                let now = keys.clock().now();
-                let fetched = keys.jwks_uri().is_some() && state.document.is_some();
-                let age = now.duration_since(state.fetched_at).unwrap_or_default();
-                let history = keys.history();
-                IssuerStatus {
-                    issuer: entry.matcher.as_str().to_owned(),
-                    jwks_uri: keys.jwks_uri().map(String::from),
-                    keys: state.set.len(),
-                    fetched_at: fetched.then_some(state.fetched_at),
-                    age: fetched.then_some(age),
-                    max_age: fetched.then_some(state.max_age),
-                    stale: fetched && age > state.max_age,
-                    expired: fetched && age > state.max_age.saturating_add(keys.stale_limit()),
-                    last_attempt: history.last_attempt,
-                    last_success: history.last_success,
-                    last_error: history.last_error,
-                    breaker: keys.breaker_state(),
-                }
-            })
-            .collect();
-        ValidatorStatus { issuers }
-    }
 }
