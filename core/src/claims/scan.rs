@@ -145,10 +145,11 @@ impl Shape {
                 texts.push(text);
                 Field::Present(texts)
             }
-            Shape::Array { texts, .. } if texts.len() == 0 => Field::Invalid("is an empty array"),
+            // Non-strings first: `[null]` holds a non-string (and no text), it is not empty.
             Shape::Array {
                 only_texts: false, ..
             } => Field::Invalid("holds a non-string"),
+            Shape::Array { texts, .. } if texts.len() == 0 => Field::Invalid("is an empty array"),
             Shape::Array { texts, .. } => Field::Present(texts),
             _ => Field::Invalid("is neither a string nor an array of strings"),
         }
@@ -228,6 +229,7 @@ mod tests {
             json!(["x", "api"]),
             json!([]),
             json!(["api", 7]),
+            json!([null]),
             json!(1_700_000_100u64),
             json!(-5),
             json!(1.5),
@@ -304,6 +306,82 @@ mod tests {
                     true => assert!(result.is_ok()),
                     false => assert_eq!(result.unwrap_err().kind(), ErrorKind::MissingClaim),
                 }
+            }
+        }
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        /// Any JSON value, a few levels deep, with the numbers that matter for dates.
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<u64>().prop_map(Value::from),
+                (0u64..4_000_000_000).prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                "[ -~]{0,12}".prop_map(Value::from),
+                prop_oneof![Just("https://idp"), Just("api"), Just("x\\u0000\\\"")]
+                    .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec(("[a-z]{1,3}", inner), 0..4)
+                        .prop_map(|members| Value::Object(members.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// A claim set: registered claims (or not) with any values, and other members.
+        fn claims() -> impl Strategy<Value = Map<String, Value>> {
+            let name = prop_oneof![
+                Just("iss"),
+                Just("sub"),
+                Just("jti"),
+                Just("aud"),
+                Just("exp"),
+                Just("nbf"),
+                Just("iat"),
+                Just("scope"),
+                Just("client_id"),
+            ];
+            prop::collection::vec((name, value()), 0..9).prop_map(|members| {
+                members
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect()
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// The one-pass scan and the full serde parse of the same claim set reach the same
+            /// verdict, with the same error, whatever the members hold.
+            #[test]
+            fn the_scan_and_the_serde_parse_agree(claims in claims(), required in any::<bool>()) {
+                let mut policy = ClaimsPolicy::new(["https://idp"], ["api"]);
+                if required {
+                    policy.required.push("client_id".into());
+                }
+                let bytes = serde_json::to_vec(&claims).unwrap();
+                let scanned = scan_claims(&bytes, 0, bytes.len()).expect("a JSON object");
+                let from_scan = check_raw(scanned.raw(&bytes), &policy, 1_700_000_000, |name| {
+                    crate::jose::json::has_member(&bytes, name)
+                })
+                .map(|r| (r.iss.to_owned(), r.exp))
+                .map_err(|e| (e.kind(), e.to_string()));
+                let from_map = check_claims(&claims, &policy, 1_700_000_000)
+                    .map(|r| (r.iss.to_owned(), r.exp))
+                    .map_err(|e| (e.kind(), e.to_string()));
+                prop_assert_eq!(from_scan, from_map);
             }
         }
     }
