@@ -45,6 +45,56 @@ pub use validator::{
     VerifiedToken,
 };
 
+/// Entry points for the fuzz targets (`fuzz/`), built only under `cargo fuzz` (`--cfg
+/// fuzzing`): the internal parsers, each fed arbitrary bytes. Not a public API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzzing {
+    /// The strict header reader on a decoded header.
+    pub fn parse_header(bytes: &[u8]) {
+        let _ = crate::jose::header::parse_header(bytes, &crate::jose::Algorithm::ALL);
+    }
+
+    /// The one-pass claims scan on a payload, then the claim checks on what it read.
+    pub fn scan_claims(bytes: &[u8]) {
+        if let Ok(scanned) = crate::claims::scan::scan_claims(bytes, 0, bytes.len()) {
+            let policy = crate::claims::ClaimsPolicy::new(["https://idp.example"], ["api"]);
+            let _ = crate::claims::registered::check_raw(
+                scanned.raw(bytes),
+                &policy,
+                1_700_000_000,
+                |name| crate::jose::json::has_member(bytes, name),
+            );
+        }
+    }
+
+    /// A discovery document, as jwtguard reads and checks it for `issuer`.
+    pub fn discovery_document(bytes: &[u8], issuer: &str) {
+        static FETCHER: std::sync::OnceLock<Option<crate::provider::http::Fetcher>> =
+            std::sync::OnceLock::new();
+        let fetcher = FETCHER.get_or_init(|| {
+            let timeout = std::time::Duration::from_secs(1);
+            crate::provider::http::Fetcher::new(None, timeout, 1024, false).ok()
+        });
+        let Some(fetcher) = fetcher else {
+            return;
+        };
+        let Ok(issuer_url) = url::Url::parse(issuer) else {
+            return;
+        };
+        if let Ok(metadata) =
+            serde_json::from_slice::<crate::provider::discovery::ProviderMetadata>(bytes)
+        {
+            let _ = crate::provider::discovery::checked_jwks_uri(
+                fetcher,
+                &metadata,
+                &issuer_url,
+                issuer,
+            );
+        }
+    }
+}
+
 /// What the attribute guards' expansion names, through the adapters. Not a public API.
 #[doc(hidden)]
 pub mod __private {
