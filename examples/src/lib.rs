@@ -23,10 +23,14 @@ pub struct ServerArgs {
     pub audience: String,
     /// `--bind ADDR`: where to listen. Default `127.0.0.1:8080`.
     pub bind: SocketAddr,
+    /// `--redis URL`: share fetched keys through this Redis (`redis://host:port`). Default:
+    /// none, keys are cached in the process.
+    pub redis: Option<String>,
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)]";
+pub const USAGE: &str =
+    "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL]";
 
 impl ServerArgs {
     /// Parses `--issuer`, `--audience` and `--bind` (also as `--name=value`).
@@ -34,6 +38,7 @@ impl ServerArgs {
         let mut issuer = None;
         let mut audience = None;
         let mut bind: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let mut redis = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -55,6 +60,7 @@ impl ServerArgs {
                         format!("--bind {text:?} is not an address like 127.0.0.1:8080")
                     })?;
                 }
+                "--redis" => redis = Some(value()?),
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -63,6 +69,7 @@ impl ServerArgs {
             issuer: issuer.ok_or_else(|| format!("--issuer is required\n{USAGE}"))?,
             audience: audience.ok_or_else(|| format!("--audience is required\n{USAGE}"))?,
             bind,
+            redis,
         })
     }
 }
@@ -82,12 +89,19 @@ pub async fn start_up() -> (ServerArgs, Validator) {
             std::process::exit(2);
         }
     };
-    match Validator::builder()
+    let mut builder = Validator::builder()
         .issuer(&args.issuer)
-        .audience(&args.audience)
-        .build()
-        .await
-    {
+        .audience(&args.audience);
+    if let Some(url) = &args.redis {
+        match jwtguard::keys::RedisKeyCache::new(url) {
+            Ok(cache) => builder = builder.key_cache(cache),
+            Err(err) => {
+                eprintln!("--redis {url}: {err}");
+                std::process::exit(2);
+            }
+        }
+    }
+    match builder.build().await {
         Ok(validator) => (args, validator),
         Err(err) => {
             eprintln!(
@@ -157,6 +171,19 @@ mod tests {
         assert_eq!(args.issuer, "https://idp");
         assert_eq!(args.audience, "api");
         assert_eq!(args.bind.port(), 9000);
+        assert_eq!(args.redis, None);
+        let with_redis = parse(&[
+            "--issuer",
+            "i",
+            "--audience",
+            "a",
+            "--redis",
+            "redis://127.0.0.1:1",
+        ]);
+        assert_eq!(
+            with_redis.unwrap().redis.as_deref(),
+            Some("redis://127.0.0.1:1")
+        );
         assert_eq!(
             parse(&["--issuer", "i", "--audience", "a"])
                 .unwrap()
