@@ -121,6 +121,16 @@ async fn a_lock_left_by_a_cancelled_refresh_does_not_hold_later_ones() {
             .is_none(),
         "held"
     );
+    // The stale token can't free the live lock; its holder's can.
+    cache.unlock("jwks", abandoned.unwrap()).await.unwrap();
+    assert!(
+        cache
+            .try_lock("jwks", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "still held by its holder"
+    );
     cache.unlock("jwks", live).await.unwrap();
     assert!(
         cache

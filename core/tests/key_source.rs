@@ -494,9 +494,10 @@ fn unix_ms(time: std::time::SystemTime) -> u64 {
         .as_millis() as u64
 }
 
-/// A shared-cache entry is trusted only within bounds: a `fetched_at` in the future (a skewed
-/// instance, or whoever can write to the cache) is taken as now, and a max age beyond the
-/// policy's largest as that largest; the keys still go stale.
+/// A shared-cache entry is trusted only within bounds: one fetched in the future (by more than
+/// a few seconds of clock skew: a skewed instance, or whoever can write to the cache) is not
+/// taken at all (else it would count as fresh again at every refresh, and never go stale), and
+/// a max age beyond the policy's largest counts as that largest.
 #[tokio::test]
 async fn a_cached_entry_from_the_future_still_goes_stale() {
     use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
@@ -525,7 +526,45 @@ async fn a_cached_entry_from_the_future_still_goes_stale() {
         .unwrap();
     let status = &validator.status().issuers[0];
     assert!(status.fetched_at.unwrap() <= std::time::SystemTime::now());
-    assert!(status.max_age.unwrap() <= jwtguard_core::defaults::KEYS_MAX_MAX_AGE);
+    assert_eq!(
+        issuer.hits("/jwks"),
+        1,
+        "the entry from the future was not taken"
+    );
+}
+
+/// A max age in the shared cache beyond the policy's largest counts as that largest.
+#[tokio::test]
+async fn a_cached_max_age_is_held_within_the_policy() {
+    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
+
+    let issuer = Issuer::start().await;
+    let cache = MemoryKeyCache::new();
+    let entry = CachedJwks {
+        document: issuer.jwks().to_string(),
+        fetched_at_ms: unix_ms(std::time::SystemTime::now()),
+        max_age_secs: u64::MAX / 4,
+        etag: None,
+        mac: None,
+    };
+    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
+    cache
+        .put(&key, entry, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let validator = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .key_cache(cache)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(issuer.hits("/jwks"), 0, "taken from the cache");
+    let status = &validator.status().issuers[0];
+    assert_eq!(
+        status.max_age,
+        Some(jwtguard_core::defaults::KEYS_MAX_MAX_AGE)
+    );
 }
 
 /// A cached discovery document has an age: one older than the policy keeps keys for is not

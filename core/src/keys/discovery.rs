@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use url::Url;
 
-use super::cache::{CachedJwks, EntrySeal, KeyCache};
+use super::cache::{CLOCK_SKEW, CachedJwks, EntrySeal, KeyCache};
 use crate::error::{Error, ErrorKind};
 use crate::provider::discovery::{self, ProviderMetadata};
 use crate::provider::http::Fetcher;
@@ -29,6 +29,7 @@ pub(crate) async fn discover_through_cache(
     )
     .unwrap_or(u64::MAX);
     let keep_for_ms = u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX);
+    let skew_ms = u64::try_from(CLOCK_SKEW.as_millis()).unwrap_or(u64::MAX);
     let key = format!("jwtguard:discovery:{issuer}");
     match discovery::discover(fetcher, issuer).await {
         Ok((metadata, jwks_uri)) => {
@@ -55,7 +56,9 @@ pub(crate) async fn discover_through_cache(
                 .flatten()
                 .filter(|entry| seal.holds(&key, entry))
                 .filter(|entry| {
-                    entry.fetched_at_ms.min(now_ms).saturating_add(keep_for_ms) > now_ms
+                    // Not from the future (beyond clock skew), and not older than `keep_for`.
+                    entry.fetched_at_ms <= now_ms.saturating_add(skew_ms)
+                        && entry.fetched_at_ms.min(now_ms).saturating_add(keep_for_ms) > now_ms
                 })
                 .and_then(|entry| serde_json::from_str::<ProviderMetadata>(&entry.document).ok());
             let Some(metadata) = cached.filter(|m| m.issuer == issuer) else {

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use url::Url;
 
 use super::breaker::{Attempt, Breaker, BreakerState};
-use super::cache::{CachedJwks, EntrySeal, KeyCache, LockToken, cache_key};
+use super::cache::{CLOCK_SKEW, CachedJwks, EntrySeal, KeyCache, LockToken, cache_key};
 use super::policy::RefreshPolicy;
 use super::refresh::{Cooldown, Outcome, RefreshGate};
 use super::set::KeySet;
@@ -22,6 +22,7 @@ use crate::provider::http::Fetcher;
 
 /// How long one instance may hold the shared fetch lock.
 const FETCH_LOCK_TTL: Duration = Duration::from_secs(5);
+const CLOCK_SKEW_MS: u64 = CLOCK_SKEW.as_millis() as u64;
 /// How often an instance that did not get the lock looks for the other's result.
 const FETCH_LOCK_POLL: Duration = Duration::from_millis(50);
 
@@ -236,6 +237,9 @@ impl IssuerKeys {
     /// A refresh now, joining the one in flight if there is one (an explicit refresh, or the
     /// background task), with `retries` extra attempts.
     pub(crate) async fn refresh(self: &Arc<Self>, retries: u32) -> Result<(), Error> {
+        if self.jwks_uri().is_none() {
+            return Ok(()); // inline keys: nothing to fetch
+        }
         let keys = Arc::clone(self);
         let outcome = self
             .gate
@@ -379,9 +383,14 @@ impl IssuerKeys {
             for _ in 0..FETCH_LOCK_TTL.as_millis() / FETCH_LOCK_POLL.as_millis() {
                 tokio::time::sleep(FETCH_LOCK_POLL).await;
                 if let Some(entry) = self.cached(&uri).await
-                    && self.newer_and_wanted(&entry, known, wanted_kid)
+                    && entry.fetched_at_ms > known
                 {
-                    return self.install_cached(&entry);
+                    // The other instance is done: its document serves unless it lacks the
+                    // wanted `kid`, and then the IdP is asked at once.
+                    if self.newer_and_wanted(&entry, known, wanted_kid) {
+                        return self.install_cached(&entry);
+                    }
+                    break;
                 }
             }
         }
@@ -478,7 +487,10 @@ impl IssuerKeys {
         self.settings
             .seal
             .seal(&cache_key(uri.as_str()), &mut entry);
-        self.install(&entry, Some(document))?;
+        if !self.install(&entry, Some(document))? {
+            // Older than the keys in use (a clock step): nothing to share.
+            return Ok(());
+        }
         let ttl = max_age.saturating_add(self.settings.policy.stale_limit);
         if let Err(err) = self
             .settings
@@ -493,13 +505,22 @@ impl IssuerKeys {
 
     /// The shared cache's document for `uri`, held within bounds: the cache is a trust anchor
     /// (who can write to it can add keys), and a skewed instance or a forged entry must not
-    /// make a key set that never goes stale. A `fetched_at` in the future is taken as now, and
-    /// the max age is held within the policy ([`RefreshPolicy::bound_max_age`]).
+    /// make a key set that never goes stale. An entry fetched more than [`CLOCK_SKEW`] in the
+    /// future is not taken (taken as "now", it would be fresh again at every refresh), a
+    /// smaller skew counts as now, and the max age is held within the policy
+    /// ([`RefreshPolicy::bound_max_age`]).
     async fn cached(&self, uri: &Url) -> Option<Arc<CachedJwks>> {
         let key = cache_key(uri.as_str());
         match self.settings.cache.get(&key).await {
             Ok(Some(entry)) if !self.settings.seal.holds(&key, &entry) => {
                 tracing::warn!(issuer = %self.label, "a cached key set without a valid seal is ignored");
+                None
+            }
+            Ok(Some(entry))
+                if entry.fetched_at_ms
+                    > millis(self.settings.clock.now()).saturating_add(CLOCK_SKEW_MS) =>
+            {
+                tracing::warn!(issuer = %self.label, "a cached key set from the future is ignored");
                 None
             }
             Ok(entry) => entry.map(|mut entry| {
@@ -523,7 +544,7 @@ impl IssuerKeys {
     }
 
     fn install_cached(&self, entry: &CachedJwks) -> Result<(), Error> {
-        self.install(entry, None)
+        self.install(entry, None).map(drop)
     }
 
     /// Parses `entry` into a key set and swaps it in whole; an unusable document keeps the
@@ -532,8 +553,9 @@ impl IssuerKeys {
     ///
     /// Monotonic: a document fetched before the one in use is refused (compare-and-swap on
     /// `fetched_at`), so that a slow refresh can never put back a key set that a rotation has
-    /// replaced. Refusing is not a failure: the keys in use are newer.
-    fn install(&self, entry: &CachedJwks, document: Option<Arc<str>>) -> Result<(), Error> {
+    /// replaced. Refusing is not a failure: the keys in use are newer. Returns whether the
+    /// document was swapped in.
+    fn install(&self, entry: &CachedJwks, document: Option<Arc<str>>) -> Result<bool, Error> {
         let fetched_at = UNIX_EPOCH + Duration::from_millis(entry.fetched_at_ms);
         let mut current = self.state.load_full();
         let set = if current.document.as_deref() == Some(entry.document.as_str()) {
@@ -561,7 +583,7 @@ impl IssuerKeys {
         loop {
             if current.document.is_some() && fetched_at < current.fetched_at {
                 tracing::debug!(issuer = %self.label, "an older key set is not swapped in");
-                return Ok(());
+                return Ok(false);
             }
             let previous = self.state.compare_and_swap(&current, Arc::clone(&next));
             if Arc::ptr_eq(&previous, &current) {
@@ -571,7 +593,7 @@ impl IssuerKeys {
         }
         metrics::gauge!("jwtguard_keys_loaded", "issuer" => self.label.clone()).set(keys as f64);
         tracing::info!(issuer = %self.label, keys, "key set swapped in");
-        Ok(())
+        Ok(true)
     }
 
     pub(crate) fn history(&self) -> History {

@@ -31,8 +31,10 @@ pub struct RefreshPolicy {
     /// How long before the max age a refresh starts in the background, while requests keep
     /// using the current set. Default 30 seconds (half the max age when that is shorter).
     pub refresh_ahead: Duration,
-    /// After a refresh caused by an unknown `kid` (or any refresh attempt), further unknown
-    /// `kid`s fail at once, without a fetch, for this long. Default 30 seconds.
+    /// After a refresh caused by an unknown `kid`, further unknown `kid`s fail at once, without
+    /// a fetch, for this long (a refresh for keys that came due, the background task or an
+    /// explicit refresh does not start it). Also the least time between two refreshes ahead of
+    /// the max age. Default [`UNKNOWN_KID_COOLDOWN`](defaults::UNKNOWN_KID_COOLDOWN) (30 s).
     pub unknown_kid_cooldown: Duration,
     /// How long the last-known-good key set is served after its max age while the IdP can't
     /// be reached. After that every token answers 503. Default 24 hours.

@@ -46,8 +46,10 @@ pub(crate) struct RefreshGate {
 
 #[derive(Default)]
 struct State {
-    in_flight: Option<watch::Receiver<Done>>,
-    /// When the last fetch finished (Unix milliseconds) and whether it succeeded.
+    /// The fetch in flight, and the kind of refresh that started it.
+    in_flight: Option<(watch::Receiver<Done>, Cooldown)>,
+    /// When the last fetch for an unknown `kid` finished (Unix milliseconds) and whether it
+    /// succeeded.
     last: Option<(u128, bool)>,
 }
 
@@ -68,23 +70,32 @@ impl RefreshGate {
     }
 
     /// Joins the fetch in flight, or starts one with `start` (unless `cooldown` is respected
-    /// and forbids it), and waits for its end.
+    /// and forbids it), and waits for its end. A refresh that respects the cooldown (an
+    /// unknown `kid`) and joined one that did not (the keys coming due, say) then asks for its
+    /// own fetch: the joined one was not looking for its `kid`.
     pub(crate) async fn refresh<F, Fut>(self: &Arc<Self>, cooldown: Cooldown, start: F) -> Outcome
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
-        let mut receiver = match self.start(cooldown, start) {
-            Ok(receiver) => receiver,
-            Err(outcome) => return outcome,
-        };
-        match receiver.wait_for(Option::is_some).await {
-            Ok(done) => match &*done {
-                Some(Ok(())) => Outcome::Refreshed,
-                Some(Err(error)) => Outcome::Failed(Arc::clone(error)),
-                None => Outcome::Failed(Arc::new(abandoned())),
-            },
-            Err(_) => Outcome::Failed(Arc::new(abandoned())),
+        let mut start = Some(start);
+        loop {
+            let (mut receiver, joined) = match self.start(cooldown, &mut start) {
+                Ok(flight) => flight,
+                Err(outcome) => return outcome,
+            };
+            let outcome = match receiver.wait_for(Option::is_some).await {
+                Ok(done) => match &*done {
+                    Some(Ok(())) => Outcome::Refreshed,
+                    Some(Err(error)) => Outcome::Failed(Arc::clone(error)),
+                    None => Outcome::Failed(Arc::new(abandoned())),
+                },
+                Err(_) => Outcome::Failed(Arc::new(abandoned())),
+            };
+            match joined {
+                Some(Cooldown::Ignore) if cooldown == Cooldown::Respect && start.is_some() => {}
+                _ => return outcome,
+            }
         }
     }
 
@@ -94,57 +105,72 @@ impl RefreshGate {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
-        if let Err(Outcome::Failed(error)) = self.start(Cooldown::Ignore, start) {
+        if let Err(Outcome::Failed(error)) = self.start(Cooldown::Ignore, &mut Some(start)) {
             tracing::warn!(%error, "a background key refresh could not start");
         }
     }
 
-    /// The receiver of the fetch in flight (joined, or started now), or the outcome when no
-    /// fetch may run. The fetch runs in its own task, so a caller that goes away does not
-    /// cancel it; the lock is never held across an await.
+    /// The receiver of the fetch in flight, with the kind of refresh it was started as when
+    /// this call joined it (`None` when this call started it with `start`, which it takes), or
+    /// the outcome when no fetch may run. The fetch runs in its own task, so a caller that goes
+    /// away does not cancel it; the lock is never held across an await, nor while spawning.
     fn start<F, Fut>(
         self: &Arc<Self>,
         cooldown: Cooldown,
-        start: F,
-    ) -> Result<watch::Receiver<Done>, Outcome>
+        start: &mut Option<F>,
+    ) -> Result<(watch::Receiver<Done>, Option<Cooldown>), Outcome>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(receiver) = &state.in_flight {
-            return Ok(receiver.clone());
-        }
-        if cooldown == Cooldown::Respect
-            && let Some((finished, ok)) = state.last
-            && self.now_millis() < finished + self.cooldown.as_millis()
-        {
-            return Err(Outcome::CoolingDown { last_failed: !ok });
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(Outcome::Failed(Arc::new(Error::new(
-                ErrorKind::Misconfigured,
-                "refreshing keys needs a tokio runtime",
-            ))));
+        let (fetch, sender, receiver, runtime) = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((receiver, kind)) = &state.in_flight {
+                // A fetch whose task is gone (dropped before it ran) frees its slot.
+                if receiver.has_changed().is_ok() {
+                    return Ok((receiver.clone(), Some(*kind)));
+                }
+                state.in_flight = None;
+            }
+            if cooldown == Cooldown::Respect
+                && let Some((finished, ok)) = state.last
+                && self.now_millis() < finished + self.cooldown.as_millis()
+            {
+                return Err(Outcome::CoolingDown { last_failed: !ok });
+            }
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return Err(Outcome::Failed(Arc::new(Error::new(
+                    ErrorKind::Misconfigured,
+                    "refreshing keys needs a tokio runtime",
+                ))));
+            };
+            let Some(start) = start.take() else {
+                return Err(Outcome::Failed(Arc::new(abandoned())));
+            };
+            let fetch = start();
+            let (sender, receiver) = watch::channel(None);
+            state.in_flight = Some((receiver.clone(), cooldown));
+            (fetch, sender, receiver, runtime)
         };
-        let (sender, receiver) = watch::channel(None);
-        state.in_flight = Some(receiver.clone());
-        let fetch = start();
+        // Frees the slot however the task ends: a panic, or a drop before it ever ran.
+        let in_flight = ClearInFlight(Arc::clone(self));
         let gate = Arc::clone(self);
         runtime.spawn(async move {
-            // Frees the slot however the fetch ends (even by a panic), so that the next caller
-            // can start one.
-            let in_flight = ClearInFlight(Arc::clone(&gate));
+            let in_flight = in_flight;
             let result = fetch.await.map_err(Arc::new);
-            let now = gate.now_millis();
-            gate.state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .last = Some((now, result.is_ok()));
+            // Only refreshes for unknown `kid`s start the cooldown: a refresh for keys that came
+            // due must not hold back the next unknown `kid`.
+            if cooldown == Cooldown::Respect {
+                let now = gate.now_millis();
+                gate.state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last = Some((now, result.is_ok()));
+            }
             drop(in_flight);
             let _ = sender.send(Some(result));
         });
-        Ok(receiver)
+        Ok((receiver, None))
     }
 }
 
@@ -254,5 +280,40 @@ mod tests {
             std::task::Poll::Ready(Outcome::Failed(error)) => assert!(error.is_config()),
             other => panic!("expected a clear failure, got {other:?}"),
         }
+    }
+
+    /// An unknown `kid` that joins a refresh for keys that came due gets a fetch of its own
+    /// afterwards: the joined one was not looking for its `kid`.
+    #[tokio::test]
+    async fn an_unknown_kid_does_not_settle_for_a_due_refresh() {
+        let gate = gate(Arc::new(ManualClock::at_unix(1_000)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (release, mut released) = watch::channel(false);
+        let counted = fetches.clone();
+        gate.start_in_background(move || async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = released.wait_for(|r| *r).await;
+            Ok(())
+        });
+        let counted = fetches.clone();
+        let joiner = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                gate.refresh(Cooldown::Respect, move || async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::task::yield_now().await;
+        release.send(true).unwrap();
+        assert!(matches!(joiner.await.unwrap(), Outcome::Refreshed));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        // A due refresh does not start the cooldown of unknown kids; the kid's own fetch does.
+        let again = gate
+            .refresh(Cooldown::Respect, || async { unreachable!("cooling down") })
+            .await;
+        assert!(matches!(again, Outcome::CoolingDown { last_failed: false }));
     }
 }

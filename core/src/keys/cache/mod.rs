@@ -19,6 +19,10 @@ mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisKeyCache;
 
+/// How far in the future an entry may say it was fetched (the clocks of instances differ a
+/// little); an entry beyond that is not taken.
+pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(5);
+
 /// A fetched JWKS document and what is known about its freshness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedJwks {
