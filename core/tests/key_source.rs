@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jwtguard_core::clock::{Clock, ManualClock};
-use jwtguard_core::{Algorithm, BreakerState, ErrorKind, Validator};
+use jwtguard_core::keys::CachedJwks;
+use jwtguard_core::{Algorithm, BreakerState, ErrorKind, KeyCache, MemoryKeyCache, Validator};
 use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
 
 async fn validator_for(issuer: &Issuer) -> Validator {
@@ -16,6 +17,40 @@ async fn validator_for(issuer: &Issuer) -> Validator {
         .build()
         .await
         .expect("validator")
+}
+
+/// A validator for `issuer` whose key cache is `cache`.
+async fn validator_with_cache(issuer: &Issuer, cache: MemoryKeyCache) -> Validator {
+    Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .key_cache(cache)
+        .build()
+        .await
+        .expect("validator")
+}
+
+/// Writes `document` into `cache` where jwtguard keeps the keys of `issuer`, as if another
+/// instance had fetched it at `fetched_at` with a max age of `max_age_secs`.
+async fn put_jwks(
+    cache: &MemoryKeyCache,
+    issuer: &Issuer,
+    document: String,
+    fetched_at: std::time::SystemTime,
+    max_age_secs: u64,
+) {
+    let entry = CachedJwks {
+        document,
+        fetched_at_ms: unix_ms(fetched_at),
+        max_age_secs,
+        etag: None,
+        mac: None,
+    };
+    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
+    cache
+        .put(&key, entry, Duration::from_secs(600))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -369,37 +404,15 @@ async fn concurrent_refreshes_share_one_fetch() {
 /// the IdP is asked, and the token with the new key passes at once.
 #[tokio::test]
 async fn a_cached_document_without_the_kid_does_not_stand_in_for_a_fetch() {
-    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
-
     let issuer = Issuer::start().await;
     let cache = MemoryKeyCache::new();
-    let validator = Validator::builder()
-        .issuer(issuer.url())
-        .audience(DEFAULT_AUDIENCE)
-        .key_cache(cache.clone())
-        .build()
-        .await
-        .unwrap();
+    let validator = validator_with_cache(&issuer, cache.clone()).await;
     let old_document = issuer.jwks().to_string();
     issuer.rotate_to(TestKey::ec_p256("ec-2"));
     // Another instance (or a lagging one) stored the pre-rotation document just now.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let entry = CachedJwks {
-        document: old_document,
-        fetched_at_ms: now_ms,
-        max_age_secs: 600,
-        etag: None,
-        mac: None,
-    };
-    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
-    cache
-        .put(&key, entry, Duration::from_secs(600))
-        .await
-        .unwrap();
+    let now = std::time::SystemTime::now();
+    put_jwks(&cache, &issuer, old_document, now, 600).await;
     issuer.reset_hits();
     let token = issuer.token().sign();
     assert_eq!(issuer.signing_key().kid(), "ec-2");
@@ -500,30 +513,18 @@ fn unix_ms(time: std::time::SystemTime) -> u64 {
 /// a max age beyond the policy's largest counts as that largest.
 #[tokio::test]
 async fn a_cached_entry_from_the_future_still_goes_stale() {
-    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
-
     let issuer = Issuer::start().await;
     let cache = MemoryKeyCache::new();
-    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
     let far = std::time::UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100
-    let entry = CachedJwks {
-        document: issuer.jwks().to_string(),
-        fetched_at_ms: unix_ms(far),
-        max_age_secs: u64::MAX / 4,
-        etag: None,
-        mac: None,
-    };
-    cache
-        .put(&key, entry, Duration::from_secs(600))
-        .await
-        .unwrap();
-    let validator = Validator::builder()
-        .issuer(issuer.url())
-        .audience(DEFAULT_AUDIENCE)
-        .key_cache(cache)
-        .build()
-        .await
-        .unwrap();
+    put_jwks(
+        &cache,
+        &issuer,
+        issuer.jwks().to_string(),
+        far,
+        u64::MAX / 4,
+    )
+    .await;
+    let validator = validator_with_cache(&issuer, cache).await;
     let status = &validator.status().issuers[0];
     assert!(status.fetched_at.unwrap() <= std::time::SystemTime::now());
     assert_eq!(
@@ -536,29 +537,18 @@ async fn a_cached_entry_from_the_future_still_goes_stale() {
 /// A max age in the shared cache beyond the policy's largest counts as that largest.
 #[tokio::test]
 async fn a_cached_max_age_is_held_within_the_policy() {
-    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
-
     let issuer = Issuer::start().await;
     let cache = MemoryKeyCache::new();
-    let entry = CachedJwks {
-        document: issuer.jwks().to_string(),
-        fetched_at_ms: unix_ms(std::time::SystemTime::now()),
-        max_age_secs: u64::MAX / 4,
-        etag: None,
-        mac: None,
-    };
-    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
-    cache
-        .put(&key, entry, Duration::from_secs(600))
-        .await
-        .unwrap();
-    let validator = Validator::builder()
-        .issuer(issuer.url())
-        .audience(DEFAULT_AUDIENCE)
-        .key_cache(cache)
-        .build()
-        .await
-        .unwrap();
+    let now = std::time::SystemTime::now();
+    put_jwks(
+        &cache,
+        &issuer,
+        issuer.jwks().to_string(),
+        now,
+        u64::MAX / 4,
+    )
+    .await;
+    let validator = validator_with_cache(&issuer, cache).await;
     assert_eq!(issuer.hits("/jwks"), 0, "taken from the cache");
     let status = &validator.status().issuers[0];
     assert_eq!(
@@ -571,8 +561,6 @@ async fn a_cached_max_age_is_held_within_the_policy() {
 /// used to start while the IdP is down.
 #[tokio::test]
 async fn an_ancient_cached_discovery_document_is_not_used() {
-    use jwtguard_core::{KeyCache, MemoryKeyCache};
-
     let issuer = Issuer::start().await;
     let cache = MemoryKeyCache::new();
     let build = |cache: MemoryKeyCache| {
@@ -605,8 +593,6 @@ async fn an_ancient_cached_discovery_document_is_not_used() {
 /// sealed and a forged one is ignored.
 #[tokio::test]
 async fn a_forged_cache_entry_is_ignored_with_a_cache_secret() {
-    use jwtguard_core::{KeyCache, MemoryKeyCache, keys::CachedJwks};
-
     let issuer = Issuer::start().await;
     let cache = MemoryKeyCache::new();
     let secret = [9u8; 32];
@@ -623,18 +609,8 @@ async fn a_forged_cache_entry_is_ignored_with_a_cache_secret() {
     };
     build(true).await.unwrap();
     let attacker = TestKey::ec_p256("attacker");
-    let forged = CachedJwks {
-        document: jwtguard_testkit::jwks([&attacker]).to_string(),
-        fetched_at_ms: unix_ms(std::time::SystemTime::now()),
-        max_age_secs: 600,
-        etag: None,
-        mac: None,
-    };
-    let key = format!("jwtguard:jwks:{}", issuer.jwks_uri());
-    cache
-        .put(&key, forged, Duration::from_secs(600))
-        .await
-        .unwrap();
+    let forged = jwtguard_testkit::jwks([&attacker]).to_string();
+    put_jwks(&cache, &issuer, forged, std::time::SystemTime::now(), 600).await;
     let token = attacker
         .token()
         .claims(serde_json::json!({"iss": issuer.url(), "aud": DEFAULT_AUDIENCE, "exp": 4_000_000_000u64}))
