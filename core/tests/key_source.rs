@@ -19,6 +19,17 @@ async fn validator_for(issuer: &Issuer) -> Validator {
         .expect("validator")
 }
 
+/// A validator for `issuer` on a clock the test moves.
+async fn validator_with_clock(issuer: &Issuer, clock: &Arc<ManualClock>) -> Validator {
+    Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .shared_clock(clock.clone())
+        .build()
+        .await
+        .expect("validator")
+}
+
 /// A validator for `issuer` whose key cache is `cache`.
 async fn validator_with_cache(issuer: &Issuer, cache: MemoryKeyCache) -> Validator {
     Validator::builder()
@@ -259,13 +270,7 @@ async fn an_outage_keeps_known_keys_and_answers_503_for_unknown_ones() {
 async fn a_garbage_key_set_keeps_the_old_one_and_the_breaker_opens() {
     let issuer = Issuer::start().await;
     let clock = Arc::new(ManualClock::now_frozen());
-    let validator = Validator::builder()
-        .issuer(issuer.url())
-        .audience(DEFAULT_AUDIENCE)
-        .shared_clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
+    let validator = validator_with_clock(&issuer, &clock).await;
     let token = issuer.token().sign();
     let garbage = [
         (200, "not json".to_owned()),
@@ -444,13 +449,7 @@ where
 async fn validate_outside_a_runtime_does_not_panic() {
     let issuer = Issuer::start().await;
     let clock = Arc::new(ManualClock::now_frozen());
-    let validator = Validator::builder()
-        .issuer(issuer.url())
-        .audience(DEFAULT_AUDIENCE)
-        .shared_clock(clock.clone())
-        .build()
-        .await
-        .unwrap();
+    let validator = validator_with_clock(&issuer, &clock).await;
     let now = clock.unix_seconds();
     let token = issuer
         .token()

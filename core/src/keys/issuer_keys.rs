@@ -35,6 +35,19 @@ pub(crate) struct KeyState {
     pub(crate) document: Option<Arc<str>>,
 }
 
+impl KeyState {
+    /// No keys yet, fetched never: any document is newer.
+    fn empty() -> Self {
+        Self {
+            set: Arc::new(KeySet::new()),
+            fetched_at: UNIX_EPOCH,
+            max_age: Duration::ZERO,
+            etag: None,
+            document: None,
+        }
+    }
+}
+
 /// Where the keys come from.
 pub(crate) enum Origin {
     /// Given inline: never fetched.
@@ -115,13 +128,7 @@ impl IssuerKeys {
         origin: Origin,
         settings: KeySettings,
     ) -> Result<Self, Error> {
-        let empty = KeyState {
-            set: Arc::new(KeySet::new()),
-            fetched_at: UNIX_EPOCH,
-            max_age: Duration::ZERO,
-            etag: None,
-            document: None,
-        };
+        let empty = KeyState::empty();
         let keys = Self::new(label, origin, empty, settings);
         let Some(uri) = keys.jwks_uri() else {
             return Ok(keys);
@@ -699,13 +706,7 @@ mod tests {
             seal: EntrySeal::default(),
             clock: Arc::new(SystemClock),
         };
-        let empty = KeyState {
-            set: Arc::new(KeySet::new()),
-            fetched_at: UNIX_EPOCH,
-            max_age: Duration::ZERO,
-            etag: None,
-            document: None,
-        };
+        let empty = KeyState::empty();
         let origin = Origin::Jwks(Url::parse("https://idp.example/jwks").unwrap());
         IssuerKeys::new("https://idp.example".into(), origin, empty, settings)
     }
