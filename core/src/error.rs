@@ -309,6 +309,12 @@ impl Error {
         self.status() == 503
     }
 
+    /// [`ErrorKind::Misconfigured`]: the application is wired wrongly (an extractor without
+    /// its layer, a blocking call inside an async runtime).
+    pub fn is_misconfigured(&self) -> bool {
+        self.inner.kind == ErrorKind::Misconfigured
+    }
+
     /// The validator or the application is configured wrongly.
     pub fn is_config(&self) -> bool {
         matches!(self.kind(), ErrorKind::Config | ErrorKind::Misconfigured)

@@ -8,7 +8,8 @@
 //!
 //! - [`jose`]: bytes to a checked compact JWS (base64url, strict JSON, header, signature),
 //!   against any [`KeyLookup`](jose::KeyLookup); no claims, no I/O;
-//! - `provider` (internal): talking to the authorization server: URL policy, HTTP, discovery;
+//! - [`provider`]: talking to the authorization server: URL policy, HTTP, discovery, client
+//!   authentication, the circuit breaker;
 //! - [`keys`]: one issuer's keys: JWK parsing, the [`KeySet`], refresh, caches;
 //! - [`claims`]: registered claims with strict types, audiences, issuer templates, claim paths;
 //! - [`validator`]: the [`Validator`], its builder and pipeline, [`VerifiedToken`];
@@ -18,6 +19,8 @@
 //! Web adapters (`jwtguard-axum`, `jwtguard-actix`) hold an [`Authenticator`], call
 //! [`Authenticator::authenticate`] for each request, and answer with [`Rejection::render`].
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 pub mod claims;
 pub mod clock;
 pub mod defaults;
@@ -25,7 +28,7 @@ mod error;
 mod future;
 pub mod jose;
 pub mod keys;
-mod provider;
+pub mod provider;
 pub mod request;
 pub mod validator;
 
@@ -79,18 +82,10 @@ pub mod __fuzzing {
         let Some(fetcher) = fetcher else {
             return;
         };
-        let Ok(issuer_url) = url::Url::parse(issuer) else {
-            return;
-        };
         if let Ok(metadata) =
             serde_json::from_slice::<crate::provider::discovery::ProviderMetadata>(bytes)
         {
-            let _ = crate::provider::discovery::checked_jwks_uri(
-                fetcher,
-                &metadata,
-                &issuer_url,
-                issuer,
-            );
+            let _ = crate::provider::discovery::checked_jwks_uri(fetcher, &metadata, issuer);
         }
     }
 }

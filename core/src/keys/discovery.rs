@@ -64,9 +64,7 @@ pub(crate) async fn discover_through_cache(
             let Some(metadata) = cached.filter(|m| m.issuer == issuer) else {
                 return Err(err);
             };
-            let issuer_url = Url::parse(issuer)
-                .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
-            let jwks_uri = discovery::checked_jwks_uri(fetcher, &metadata, &issuer_url, issuer)?;
+            let jwks_uri = discovery::checked_jwks_uri(fetcher, &metadata, issuer)?;
             tracing::warn!(%issuer, error = %err, "discovery failed; using the cached document");
             Ok(jwks_uri)
         }

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use url::Url;
 
-use super::breaker::{Attempt, Breaker, BreakerState};
 use super::cache::{CLOCK_SKEW, CachedJwks, EntrySeal, KeyCache, LockToken, cache_key};
 use super::policy::RefreshPolicy;
 use super::refresh::{Cooldown, Outcome, RefreshGate};
@@ -17,6 +16,7 @@ use super::set::KeySet;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind};
 use crate::jose::Algorithm;
+use crate::provider::breaker::{Attempt, Breaker, BreakerState};
 use crate::provider::discovery;
 use crate::provider::http::Fetcher;
 

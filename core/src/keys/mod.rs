@@ -3,7 +3,6 @@
 //! and a [`KeyCache`] shared by instances (in memory, or Redis with the `redis` feature).
 
 pub(crate) mod background;
-mod breaker;
 pub mod cache;
 pub(crate) mod discovery;
 pub(crate) mod issuer_keys;
@@ -13,8 +12,8 @@ pub(crate) mod refresh;
 mod rsa_checks;
 mod set;
 
+pub use crate::provider::breaker::BreakerState;
 pub use background::BackgroundRefresh;
-pub use breaker::BreakerState;
 #[cfg(feature = "redis")]
 pub use cache::RedisKeyCache;
 pub use cache::{CachedJwks, KeyCache, LockToken, MemoryKeyCache};

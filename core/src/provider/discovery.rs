@@ -6,13 +6,75 @@ use url::Url;
 use super::http::Fetcher;
 use crate::error::{Error, ErrorKind};
 
-/// The parts of the provider metadata jwtguard uses.
+/// The parts of an authorization server's metadata (OpenID Connect discovery or RFC 8414)
+/// jwtguard uses. Read it with [`discover_metadata`]; every URL in it is checked by
+/// [`ProviderMetadata::endpoint`] before use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ProviderMetadata {
+pub struct ProviderMetadata {
     /// `issuer`: must equal the configured issuer exactly.
     pub(crate) issuer: String,
-    /// `jwks_uri`: where the keys are.
-    pub(crate) jwks_uri: String,
+    /// `jwks_uri`: where the keys are (required to validate tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) jwks_uri: Option<String>,
+    /// `token_endpoint`: where clients get tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) token_endpoint: Option<String>,
+    /// `introspection_endpoint` (RFC 7662).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) introspection_endpoint: Option<String>,
+}
+
+/// An endpoint an authorization server's metadata may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `jwks_uri`.
+    Jwks,
+    /// `token_endpoint`.
+    Token,
+    /// `introspection_endpoint`.
+    Introspection,
+}
+
+impl Endpoint {
+    /// The member's name in the metadata.
+    pub fn member(self) -> &'static str {
+        match self {
+            Endpoint::Jwks => "jwks_uri",
+            Endpoint::Token => "token_endpoint",
+            Endpoint::Introspection => "introspection_endpoint",
+        }
+    }
+}
+
+impl ProviderMetadata {
+    /// The issuer identifier, as the document states it (equal to the one asked for).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The URL of `endpoint`, checked against the policy for URLs a document names
+    /// ([`Fetcher::check_discovered`], against the issuer's URL). Absent or not usable is
+    /// [`ErrorKind::Fetch`].
+    pub fn endpoint(&self, fetcher: &Fetcher, endpoint: Endpoint) -> Result<Url, Error> {
+        let member = endpoint.member();
+        let named = match endpoint {
+            Endpoint::Jwks => &self.jwks_uri,
+            Endpoint::Token => &self.token_endpoint,
+            Endpoint::Introspection => &self.introspection_endpoint,
+        };
+        let Some(named) = named else {
+            return Err(Error::new(
+                ErrorKind::Fetch,
+                format!("the metadata of {} names no {member}", self.issuer),
+            ));
+        };
+        let issuer_url = Url::parse(&self.issuer)
+            .map_err(|_| Error::new(ErrorKind::Fetch, "the issuer is not a valid URL"))?;
+        let url = Url::parse(named)
+            .map_err(|_| Error::new(ErrorKind::Fetch, format!("{member} is not a valid URL")))?;
+        fetcher.check_discovered(&url, &issuer_url, member)?;
+        Ok(url)
+    }
 }
 
 /// Where the metadata of `issuer` is published: the OpenID Connect location first, then the
@@ -32,6 +94,16 @@ pub(crate) async fn discover(
     fetcher: &Fetcher,
     issuer: &str,
 ) -> Result<(ProviderMetadata, Url), Error> {
+    let metadata = discover_metadata(fetcher, issuer).await?;
+    let jwks_uri = checked_jwks_uri(fetcher, &metadata, issuer)?;
+    Ok((metadata, jwks_uri))
+}
+
+/// Fetches the metadata of `issuer` (OpenID Connect discovery first, then RFC 8414) and
+/// checks that it is the metadata of `issuer`: its `issuer` member equals it exactly. Its
+/// endpoints are checked when read ([`ProviderMetadata::endpoint`]). An unreachable server is
+/// [`ErrorKind::KeysUnavailable`]; a document that is not usable is [`ErrorKind::Fetch`].
+pub async fn discover_metadata(fetcher: &Fetcher, issuer: &str) -> Result<ProviderMetadata, Error> {
     let issuer_url = Url::parse(issuer)
         .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
     fetcher.check_url(&issuer_url, "issuer")?;
@@ -54,19 +126,11 @@ pub(crate) async fn discover(
         )
         .with_source(e)
     })?;
-    let jwks_uri = checked_jwks_uri(fetcher, &metadata, &issuer_url, issuer)?;
-    Ok((metadata, jwks_uri))
+    check_issuer(&metadata, issuer)?;
+    Ok(metadata)
 }
 
-/// The `jwks_uri` of `metadata`, once the document is known to be the one of `issuer` (its
-/// `issuer` member is the configured one exactly) and the URL passes the policy for URLs a
-/// document names ([`Fetcher::check_discovered`]).
-pub(crate) fn checked_jwks_uri(
-    fetcher: &Fetcher,
-    metadata: &ProviderMetadata,
-    issuer_url: &Url,
-    issuer: &str,
-) -> Result<Url, Error> {
+fn check_issuer(metadata: &ProviderMetadata, issuer: &str) -> Result<(), Error> {
     if metadata.issuer != issuer {
         return Err(Error::new(
             ErrorKind::Fetch,
@@ -76,10 +140,19 @@ pub(crate) fn checked_jwks_uri(
             ),
         ));
     }
-    let jwks_uri = Url::parse(&metadata.jwks_uri)
-        .map_err(|_| Error::new(ErrorKind::Fetch, "jwks_uri is not a valid URL"))?;
-    fetcher.check_discovered(&jwks_uri, issuer_url, "jwks_uri")?;
-    Ok(jwks_uri)
+    Ok(())
+}
+
+/// The `jwks_uri` of `metadata`, once the document is known to be the one of `issuer` (its
+/// `issuer` member is the configured one exactly) and the URL passes the policy for URLs a
+/// document names ([`Fetcher::check_discovered`]).
+pub(crate) fn checked_jwks_uri(
+    fetcher: &Fetcher,
+    metadata: &ProviderMetadata,
+    issuer: &str,
+) -> Result<Url, Error> {
+    check_issuer(metadata, issuer)?;
+    metadata.endpoint(fetcher, Endpoint::Jwks)
 }
 
 #[cfg(test)]

@@ -3,31 +3,44 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::redirect;
+use secrecy::ExposeSecret;
 use url::{Host, Url};
 
+use super::client_auth::Authentication;
 use crate::error::{Error, ErrorKind};
 
-/// How the validator talks to the IdP.
+/// How jwtguard talks to the authorization server: one shared `reqwest` client (rustls,
+/// same-origin redirects only), a timeout per request, a cap on every body, and the URL policy
+/// (https, or plain http on loopback, or anywhere if the user opted in).
 #[derive(Debug, Clone)]
-pub(crate) struct Fetcher {
+pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_body: usize,
     allow_insecure_http: bool,
 }
 
-/// A fetched body, its status, and the caching headers that matter.
+/// A fetched body, its status, and the headers that matter.
 #[derive(Debug)]
-pub(crate) struct Fetched {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
-    pub(crate) etag: Option<String>,
-    pub(crate) cache_control: Option<String>,
+pub struct Fetched {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, at most the body cap.
+    pub body: Vec<u8>,
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Retry-After`, as sent.
+    pub retry_after: Option<String>,
 }
 
 impl Fetcher {
-    pub(crate) fn new(
+    /// A fetcher with `client` (or a default one), a `timeout` per request (connect
+    /// included), a cap of `max_body` bytes on every body, and the URL policy.
+    pub fn new(
         client: Option<reqwest::Client>,
         timeout: Duration,
         max_body: usize,
@@ -46,7 +59,7 @@ impl Fetcher {
     }
 
     /// `https`, or `http` to a loopback host, or `http` anywhere if the user opted in.
-    pub(crate) fn check_url(&self, url: &Url, what: &str) -> Result<(), Error> {
+    pub fn check_url(&self, url: &Url, what: &str) -> Result<(), Error> {
         match url.scheme() {
             "https" => Ok(()),
             "http" if self.allow_insecure_http || is_loopback(url) => Ok(()),
@@ -68,7 +81,7 @@ impl Fetcher {
     /// `from` itself is plain `http` on loopback and the URL is on loopback too. An `https`
     /// document never sends jwtguard to plain `http`, not even to loopback (a local service is
     /// no key server). Anything else is [`ErrorKind::Fetch`]: the document is not usable.
-    pub(crate) fn check_discovered(&self, url: &Url, from: &Url, what: &str) -> Result<(), Error> {
+    pub fn check_discovered(&self, url: &Url, from: &Url, what: &str) -> Result<(), Error> {
         let plain_loopback = from.scheme() == "http" && is_loopback(from) && is_loopback(url);
         match url.scheme() {
             "https" => Ok(()),
@@ -83,14 +96,7 @@ impl Fetcher {
     /// GETs `url` (conditionally, with `If-None-Match`, when an `etag` is given), reading at
     /// most the body cap. Transport failures and 5xx answers are
     /// [`ErrorKind::KeysUnavailable`]; an oversized body is [`ErrorKind::Fetch`].
-    pub(crate) async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, Error> {
-        let unavailable = |e: reqwest::Error| {
-            Error::new(
-                ErrorKind::KeysUnavailable,
-                format!("GET {url} failed{}", describe(&e)),
-            )
-            .with_source(e)
-        };
+    pub async fn get(&self, url: &Url, etag: Option<&str>) -> Result<Fetched, Error> {
         let mut request = self
             .client
             .get(url.clone())
@@ -99,11 +105,88 @@ impl Fetcher {
         if let Some(etag) = etag {
             request = request.header("if-none-match", etag);
         }
-        let mut response = request.send().await.map_err(unavailable)?;
+        let response = request.send().await.map_err(|e| {
+            Error::new(
+                ErrorKind::KeysUnavailable,
+                format!("GET {url} failed{}", describe(&e)),
+            )
+            .with_source(e)
+        })?;
+        let fetched = self.read(url, "GET", response).await?;
+        if fetched.status >= 500 {
+            return Err(Error::new(
+                ErrorKind::KeysUnavailable,
+                format!("GET {url} answered {}", fetched.status),
+            ));
+        }
+        Ok(fetched)
+    }
+
+    /// POSTs the form `fields` to `url` (an endpoint of the authorization server), with the
+    /// client authentication `auth`, reading at most the body cap. Every status comes back as
+    /// it is, for the caller to read (RFC 6749 §5.2 errors are 400 and 401). Transport failures
+    /// are [`ErrorKind::KeysUnavailable`] (the server can't be reached); an oversized body or a
+    /// redirect away from https is [`ErrorKind::Fetch`]. Nothing secret reaches the errors.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        auth: &Authentication,
+        fields: &[(&str, &str)],
+    ) -> Result<Fetched, Error> {
+        let body = {
+            let mut body = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in fields {
+                body.append_pair(name, value);
+            }
+            for (name, value) in &auth.form {
+                body.append_pair(name, value.expose_secret());
+            }
+            body.finish()
+        };
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .timeout(self.timeout);
+        if let Some(authorization) = &auth.authorization {
+            let mut value = HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
+                Error::new(
+                    ErrorKind::Config,
+                    "the client credentials can't be sent in a header",
+                )
+            })?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        let response = request.send().await.map_err(|e| {
+            Error::new(
+                ErrorKind::KeysUnavailable,
+                format!("POST {url} failed{}", describe(&e)),
+            )
+            .with_source(e.without_url())
+        })?;
+        self.read(url, "POST", response).await
+    }
+
+    async fn read(
+        &self,
+        url: &Url,
+        method: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Fetched, Error> {
+        let unavailable = |e: reqwest::Error| {
+            Error::new(
+                ErrorKind::KeysUnavailable,
+                format!("{method} {url} failed{}", describe(&e)),
+            )
+            .with_source(e)
+        };
         if url.scheme() == "https" && response.url().scheme() != "https" {
             return Err(Error::new(
                 ErrorKind::Fetch,
-                format!("GET {url} was redirected away from https"),
+                format!("{method} {url} was redirected away from https"),
             ));
         }
         let status = response.status().as_u16();
@@ -116,12 +199,7 @@ impl Fetcher {
         };
         let etag = header("etag");
         let cache_control = header("cache-control");
-        if status >= 500 {
-            return Err(Error::new(
-                ErrorKind::KeysUnavailable,
-                format!("GET {url} answered {status}"),
-            ));
-        }
+        let retry_after = header("retry-after");
         if response
             .content_length()
             .is_some_and(|len| len > self.max_body as u64)
@@ -140,6 +218,7 @@ impl Fetcher {
             body,
             etag,
             cache_control,
+            retry_after,
         })
     }
 
@@ -185,7 +264,8 @@ fn default_client(timeout: Duration) -> Result<reqwest::Client, Error> {
         })
 }
 
-pub(crate) fn is_loopback(url: &Url) -> bool {
+/// Whether `url` names a loopback host (127.0.0.0/8, ::1, `localhost`).
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),

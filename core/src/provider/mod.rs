@@ -1,5 +1,15 @@
 //! Talking to the authorization server: one HTTP client with its URL policy, timeouts and
-//! body caps, and the discovery of its metadata (OpenID Connect, then RFC 8414).
+//! body caps ([`Fetcher`]), the discovery of its metadata (OpenID Connect, then RFC 8414),
+//! client authentication at its endpoints ([`ClientAuth`]), and the circuit breaker in front
+//! of it ([`Breaker`]). The key refresh, and the client side (`jwtguard-client`), use it.
 
-pub(crate) mod discovery;
-pub(crate) mod http;
+pub mod breaker;
+pub mod client_auth;
+pub mod discovery;
+pub mod http;
+
+pub use breaker::{Attempt, Breaker, BreakerState};
+pub use client_auth::{Authentication, ClientAuth, ClientKey};
+pub use discovery::{Endpoint, ProviderMetadata, discover_metadata};
+pub use http::{Fetched, Fetcher, is_loopback};
+pub use secrecy::{ExposeSecret, SecretString};

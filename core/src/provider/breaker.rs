@@ -20,9 +20,10 @@ pub enum BreakerState {
     HalfOpen,
 }
 
-/// One attempt the breaker allowed.
+/// One attempt the breaker allowed: give it back with [`Breaker::record`] or
+/// [`Breaker::abandon`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Attempt {
+pub struct Attempt {
     /// Whether it is the half-open trial.
     trial: bool,
 }
@@ -32,7 +33,10 @@ fn far_future() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)
 }
 
-pub(crate) struct Breaker {
+/// A circuit breaker: after `threshold` consecutive failures it stays open for `open_for`,
+/// then lets one trial through (see [`BreakerState`]). Times are passed in, so that tests
+/// can move them.
+pub struct Breaker {
     threshold: u32,
     open_for: Duration,
     state: Mutex<Inner>,
@@ -45,7 +49,9 @@ struct Inner {
 }
 
 impl Breaker {
-    pub(crate) fn new(threshold: u32, open_for: Duration) -> Self {
+    /// A closed breaker that opens after `threshold` consecutive failures (at least 1) for
+    /// `open_for`.
+    pub fn new(threshold: u32, open_for: Duration) -> Self {
         Self {
             threshold: threshold.max(1),
             open_for,
@@ -63,7 +69,7 @@ impl Breaker {
 
     /// Whether a fetch may be attempted now: `Some` with the attempt (which may be the
     /// half-open trial, then held by this caller alone), or `None`.
-    pub(crate) fn allow(&self, now: SystemTime) -> Option<Attempt> {
+    pub fn allow(&self, now: SystemTime) -> Option<Attempt> {
         let mut inner = self.lock();
         match inner.open_until {
             None => Some(Attempt { trial: false }),
@@ -78,7 +84,7 @@ impl Breaker {
 
     /// The verdict of an attempt. Only the holder of the trial frees it: an attempt allowed
     /// before the breaker opened, and ending during the trial, can't let a second trial in.
-    pub(crate) fn record(&self, attempt: Attempt, ok: bool, now: SystemTime) {
+    pub fn record(&self, attempt: Attempt, ok: bool, now: SystemTime) {
         let mut inner = self.lock();
         if attempt.trial {
             inner.trial_in_flight = false;
@@ -96,17 +102,19 @@ impl Breaker {
     }
 
     /// Gives the attempt back without a verdict (it was cancelled): a trial is freed.
-    pub(crate) fn abandon(&self, attempt: Attempt) {
+    pub fn abandon(&self, attempt: Attempt) {
         if attempt.trial {
             self.lock().trial_in_flight = false;
         }
     }
 
-    pub(crate) fn consecutive_failures(&self) -> u32 {
+    /// Failures since the last success.
+    pub fn consecutive_failures(&self) -> u32 {
         self.lock().failures
     }
 
-    pub(crate) fn state(&self, now: SystemTime) -> BreakerState {
+    /// Its state at `now`.
+    pub fn state(&self, now: SystemTime) -> BreakerState {
         match self.lock().open_until {
             None => BreakerState::Closed,
             Some(until) if now < until => BreakerState::Open,
