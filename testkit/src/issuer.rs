@@ -1,5 +1,5 @@
-//! A local OpenID issuer on loopback: discovery and JWKS over real HTTP, with knobs for the
-//! situations a validator must survive.
+//! A local OpenID issuer on loopback: discovery, JWKS and an OAuth 2.0 token endpoint over
+//! real HTTP, with knobs for the situations a validator or a client must survive.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -20,14 +20,27 @@ use tokio::task::JoinHandle;
 use crate::keys::TestKey;
 use crate::token::TokenBuilder;
 
+mod token_endpoint;
+
+use token_endpoint::RefreshGrant;
+
 /// The audience of the tokens an [`Issuer`] mints unless told otherwise.
 pub const DEFAULT_AUDIENCE: &str = "https://api.example.test";
 
-/// An OpenID issuer serving `/.well-known/openid-configuration` and `/jwks` on
-/// `127.0.0.1:<free port>`, and minting tokens with its current key.
+/// An OpenID issuer serving `/.well-known/openid-configuration`, `/jwks` and an OAuth 2.0
+/// token endpoint (`POST /token`) on `127.0.0.1:<free port>`, and minting tokens with its
+/// current key.
 ///
 /// It counts requests per path, rotates keys, serves broken documents on demand, and can be
 /// taken down (connections refused) and brought back on the same port.
+///
+/// The token endpoint (RFC 6749) authenticates the clients registered with
+/// [`register_client`](Self::register_client) by `client_secret_basic` or
+/// `client_secret_post`, and grants `client_credentials` and `refresh_token` (refresh tokens
+/// come from [`issue_refresh_token`](Self::issue_refresh_token) and rotate on use). Its
+/// answers can be slowed down ([`set_delay`](Self::set_delay)), made to fail
+/// ([`set_token_failure`](Self::set_token_failure)) or refused altogether
+/// ([`take_down`](Self::take_down)).
 ///
 /// ```no_run
 /// # async fn run() {
@@ -39,6 +52,11 @@ pub const DEFAULT_AUDIENCE: &str = "https://api.example.test";
 /// issuer.rotate();                 // a new current key; the old one stays published
 /// issuer.take_down().await;         // the IdP is unreachable
 /// issuer.bring_up().await;          // and back
+///
+/// issuer.register_client("svc", "s3cret");
+/// let refresh = issuer.issue_refresh_token("svc", "read write");
+/// // POST client_credentials or refresh_token grants to `issuer.token_endpoint()`.
+/// # let _ = refresh;
 /// # }
 /// ```
 pub struct Issuer {
@@ -62,11 +80,30 @@ struct IssuerState {
     cache_control: Option<String>,
     not_modified: usize,
     delay: Duration,
+    /// Registered clients: `client_id` → secret.
+    clients: HashMap<String, String>,
+    /// Live refresh tokens and what they grant.
+    refresh_tokens: HashMap<String, RefreshGrant>,
+    refresh_rotation: bool,
+    token_ttl: Duration,
+    token_failure: Option<u16>,
+    omit_expires_in: bool,
+    /// `/token` requests per `grant_type` value.
+    grant_requests: HashMap<String, usize>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, IssuerState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A token signed by the current key, with the default claims of [`Issuer::token`].
+    fn issued_token(&self) -> IssuedToken {
+        IssuedToken {
+            key: Arc::clone(&self.lock().keys[0]),
+            issuer: self.url.clone(),
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -97,6 +134,13 @@ impl Issuer {
                 cache_control: None,
                 not_modified: 0,
                 delay: Duration::ZERO,
+                clients: HashMap::new(),
+                refresh_tokens: HashMap::new(),
+                refresh_rotation: true,
+                token_ttl: Duration::from_secs(300),
+                token_failure: None,
+                omit_expires_in: false,
+                grant_requests: HashMap::new(),
             }),
         });
         Self {
@@ -116,6 +160,11 @@ impl Issuer {
         format!("{}/jwks", self.shared.url)
     }
 
+    /// The token endpoint: `{url}/token` (also named by both discovery documents).
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.shared.url)
+    }
+
     /// The current signing key.
     pub fn signing_key(&self) -> Arc<TestKey> {
         Arc::clone(&self.shared.lock().keys[0])
@@ -131,11 +180,7 @@ impl Issuer {
     /// ([`DEFAULT_AUDIENCE`]), `sub` (`"user-1"`), `iat` (now), `exp` (now + 300 s) and `jti`.
     /// Change any of it before signing.
     pub fn token(&self) -> IssuedToken {
-        IssuedToken {
-            key: self.signing_key(),
-            issuer: self.shared.url.clone(),
-            extra: Vec::new(),
-        }
+        self.shared.issued_token()
     }
 
     /// Generates a new RS256 key and makes it the signing key; the old keys stay published.
@@ -182,6 +227,79 @@ impl Issuer {
         self.shared.lock().cache_control = value.map(str::to_owned);
     }
 
+    /// Registers a confidential client of the token endpoint, authenticated by `secret`
+    /// (`client_secret_basic` or `client_secret_post`). Registering a `client_id` again
+    /// replaces its secret. No client is registered by default.
+    pub fn register_client(&self, client_id: &str, secret: &str) {
+        self.shared
+            .lock()
+            .clients
+            .insert(client_id.to_owned(), secret.to_owned());
+    }
+
+    /// A new refresh token for `client_id`, granting `scope` (space-separated scope values;
+    /// `""` for none) for the audience [`DEFAULT_AUDIENCE`], as an authorization-code flow
+    /// would have issued it. The token is an opaque random string kept in memory; only
+    /// `client_id` may redeem it, at `POST /token` with `grant_type=refresh_token`.
+    ///
+    /// The client does not have to be registered yet.
+    ///
+    /// # Panics
+    /// If the system's random number generator fails.
+    pub fn issue_refresh_token(&self, client_id: &str, scope: &str) -> String {
+        let token = token_endpoint::random_string().expect("system randomness");
+        let grant = RefreshGrant::new(client_id, scope, vec![DEFAULT_AUDIENCE.to_owned()]);
+        self.shared
+            .lock()
+            .refresh_tokens
+            .insert(token.clone(), grant);
+        token
+    }
+
+    /// Whether redeeming a refresh token rotates it (default `true`): the answer carries a
+    /// new `refresh_token` and the one presented stops working. With `false`, a refresh
+    /// token stays valid after use and answers carry no `refresh_token`.
+    pub fn set_refresh_rotation(&self, rotate: bool) {
+        self.shared.lock().refresh_rotation = rotate;
+    }
+
+    /// The lifetime of the access tokens minted by the token endpoint: their `exp` is
+    /// `iat + ttl` and the answer's `expires_in` is `ttl`, both in whole seconds (a fraction
+    /// of a second is dropped). Default 300 s. Tokens from [`token`](Self::token) are not
+    /// affected.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.shared.lock().token_ttl = ttl;
+    }
+
+    /// Makes every `POST /token` answer this HTTP status until called with `None` (the
+    /// default), whatever the request. The body is an OAuth 2.0 error: `invalid_grant` for
+    /// 400, `invalid_client` for 401, `server_error` for 500 and `temporarily_unavailable`
+    /// for any other status (such as 503). A status outside `200..=599` is answered as 500.
+    ///
+    /// The request is still counted by [`hits`](Self::hits) and
+    /// [`token_requests_by_grant`](Self::token_requests_by_grant).
+    pub fn set_token_failure(&self, status: Option<u16>) {
+        self.shared.lock().token_failure = status;
+    }
+
+    /// Whether the token endpoint leaves `expires_in` out of its answers (default `false`:
+    /// `expires_in` is sent). The tokens' `exp` claim is unchanged.
+    pub fn omit_expires_in(&self, omit: bool) {
+        self.shared.lock().omit_expires_in = omit;
+    }
+
+    /// How many `POST /token` requests carried `grant_type=<grant>` (such as
+    /// `"client_credentials"` or `"refresh_token"`), whether they were granted or not. A
+    /// request whose form could not be read is counted by [`hits`](Self::hits) only.
+    pub fn token_requests_by_grant(&self, grant: &str) -> usize {
+        self.shared
+            .lock()
+            .grant_requests
+            .get(grant)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Delays every answer by this long (default none).
     pub fn set_delay(&self, delay: Duration) {
         self.shared.lock().delay = delay;
@@ -197,9 +315,12 @@ impl Issuer {
         self.shared.lock().not_modified
     }
 
-    /// Forgets the request counts.
+    /// Forgets the request counts ([`hits`](Self::hits) and
+    /// [`token_requests_by_grant`](Self::token_requests_by_grant)).
     pub fn reset_hits(&self) {
-        self.shared.lock().hits.clear();
+        let mut state = self.shared.lock();
+        state.hits.clear();
+        state.grant_requests.clear();
     }
 
     /// Closes the listener and every connection: requests are refused until
@@ -334,6 +455,7 @@ fn serve(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, Jo
         )
         .route("/.well-known/oauth-authorization-server", get(discovery))
         .route("/jwks", get(jwks))
+        .route("/token", post(token_endpoint::token))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             count_and_delay,
@@ -386,6 +508,8 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         "issuer": issuer,
         "jwks_uri": format!("{}/jwks", shared.url),
         "token_endpoint": format!("{}/token", shared.url),
+        "grant_types_supported": ["client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],

@@ -5,6 +5,7 @@ use std::fmt;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::b64;
@@ -84,6 +85,25 @@ impl TestKey {
             alg: "EdDSA",
             material: Material::Ed25519(pair),
         }
+    }
+
+    /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), for code under test
+    /// that signs with it (a client's `private_key_jwt` key, say).
+    pub fn private_key_pem(&self) -> String {
+        use aws_lc_rs::encoding::AsDer as _;
+        let der: Vec<u8> = match &self.material {
+            Material::Rsa(pair) => pair.as_der().expect("RSA PKCS#8").as_ref().to_vec(),
+            Material::Ec(pair) => pair.to_pkcs8v1().expect("EC PKCS#8").as_ref().to_vec(),
+            Material::Ed25519(pair) => pair.to_pkcs8v1().expect("Ed25519 PKCS#8").as_ref().to_vec(),
+        };
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
     }
 
     /// The key's `kid`.

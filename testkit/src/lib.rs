@@ -1,6 +1,6 @@
 //! A test kit for code protected by jwtguard: generate keys, mint tokens (malformed ones
-//! included), and run a local OpenID issuer on loopback that serves discovery and JWKS over
-//! real HTTP.
+//! included), and run a local OpenID issuer on loopback that serves discovery, JWKS and an
+//! OAuth 2.0 token endpoint (`client_credentials` and `refresh_token` grants) over real HTTP.
 //!
 //! ```no_run
 //! use jwtguard_testkit::{DEFAULT_AUDIENCE, Issuer};
