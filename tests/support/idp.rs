@@ -45,6 +45,16 @@ pub const CLIENTS: [(&str, &str, &[&str], &str, &str); 4] = [
     ),
 ];
 
+/// The `client_secret_post` client: (client id, secret). Scope `read`, roles `["reader"]`,
+/// tokens signed with RS256. The provider refuses HTTP Basic for it: the secret goes in the form.
+pub const POST_CLIENT: (&str, &str) = ("post-rs", "post-rs-secret");
+
+/// The `private_key_jwt` client (RS256 assertions, RFC 7523). Scope `read write`, roles
+/// `["service"]`, tokens signed with RS256. Registered only when the provider is started with
+/// `IDP_CLIENT_JWKS_FILE` (its public keys); `tests/idp/README.md` lists what the provider
+/// requires of an assertion.
+pub const JWT_CLIENT: &str = "jwt-rs";
+
 /// A running `oidc-provider` on 127.0.0.1. Stopped when dropped.
 pub struct Idp {
     child: Child,
@@ -67,8 +77,23 @@ impl Idp {
         Self::start_with(&[]).await
     }
 
-    /// Starts the provider with extra environment variables (`IDP_PORT`, `IDP_KEYS_FILE`,
-    /// `IDP_WRITE_KEYS_FILE`, `IDP_AUDIENCE`).
+    /// Starts the provider with extra environment variables:
+    ///
+    /// - `IDP_PORT`: the port to listen on (default: a free port);
+    /// - `IDP_AUDIENCE`: the default resource, [`IDP_AUDIENCE`] unless set;
+    /// - `IDP_KEYS_FILE`: `{"keys":[private JWKs]}` to sign with (default: new RS256 and ES256
+    ///   keys); `IDP_WRITE_KEYS_FILE`: where to write the keys in use; `IDP_ROTATE`: with
+    ///   `IDP_KEYS_FILE`, put a new RS256 key first;
+    /// - `IDP_TOKEN_TTL`: access-token lifetime in seconds (default 300);
+    /// - `IDP_TOKEN_DELAY_MS`: a delay before each token request is handled (default 0);
+    /// - `IDP_CLIENT_JWKS_FILE`: `{"keys":[public JWKs]}` of [`JWT_CLIENT`], which is registered
+    ///   only with it.
+    ///
+    /// Restarting on the same `IDP_PORT` (after [`Idp::stop`]) with the same `IDP_KEYS_FILE`
+    /// keeps the issuer and the signing keys; the request counts start over.
+    ///
+    /// # Panics
+    /// As [`Idp::start`].
     pub async fn start_with(env: &[(&str, String)]) -> Self {
         let dir = idp_dir();
         assert!(
@@ -186,6 +211,42 @@ impl Idp {
             .json()
             .await
             .expect("hits JSON")
+    }
+
+    /// The `POST /token` counts so far (`GET /__tokens`): `requests` (answered), `succeeded`
+    /// (status 200), `in_flight` (not answered yet), and `{"requests":n,"succeeded":n}` per
+    /// grant type under `grant_types` and per client id under `clients`.
+    pub async fn token_requests(&self) -> Value {
+        self.client
+            .get(format!("{}/__tokens", self.issuer))
+            .send()
+            .await
+            .expect("token counts")
+            .json()
+            .await
+            .expect("token counts JSON")
+    }
+
+    /// The answered `POST /token` requests (succeeded or failed) made for `client_id` so far.
+    pub async fn token_requests_for(&self, client_id: &str) -> u64 {
+        self.token_requests().await["clients"][client_id]["requests"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Clears the `POST /token` counts (requests in flight are counted when answered).
+    pub async fn reset_token_requests(&self) {
+        let response = self
+            .client
+            .post(format!("{}/__tokens/reset", self.issuer))
+            .send()
+            .await
+            .expect("reset token counts");
+        assert!(
+            response.status().is_success(),
+            "reset token counts: {}",
+            response.status()
+        );
     }
 
     /// Stops the provider and waits for it to exit.

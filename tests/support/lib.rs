@@ -4,5 +4,5 @@
 mod idp;
 mod redis_server;
 
-pub use idp::{CLIENTS, IDP_AUDIENCE, Idp, peek, serve};
+pub use idp::{CLIENTS, IDP_AUDIENCE, Idp, JWT_CLIENT, POST_CLIENT, peek, serve};
 pub use redis_server::RedisServer;
