@@ -7,6 +7,12 @@
 //!
 //! - feature `axum`: [`axum`] (`jwtguard::axum::{JwtLayer, Claims, RequireLayer}`);
 //! - feature `actix`: [`actix`] (`jwtguard::actix::{JwtAuth, Claims, Require}`);
+//! - feature `client`: [`client`], tokens for the service's own outgoing calls
+//!   (`jwtguard::client::{TokenManager, BearerMiddleware, BearerLayer}`);
+//! - feature `blocking`: [`blocking`], the validator (and, with `client`, the token manager)
+//!   for programs without an async runtime;
+//! - feature `redis`: a key cache (and a store for the client side's tokens) shared by
+//!   instances through Redis;
 //! - feature `test-util`: [`testkit`], a local issuer and token minting for your tests.
 //!
 //! ```no_run
@@ -38,6 +44,21 @@ pub use jwtguard_axum as axum;
 /// The actix-web adapter (feature `actix`).
 #[cfg(feature = "actix")]
 pub use jwtguard_actix as actix;
+
+/// The client side (feature `client`): tokens for outgoing calls.
+#[cfg(feature = "client")]
+pub use jwtguard_client as client;
+
+/// The blocking front (feature `blocking`): for programs without an async runtime. Called
+/// inside an async runtime, each call returns an error that says what to do instead (in
+/// release builds too); a `spawn_blocking` closure opts in with [`allow_in_blocking_task`](blocking::allow_in_blocking_task).
+#[cfg(feature = "blocking")]
+pub mod blocking {
+    pub use jwtguard_core::blocking::{Runtime, Validator, allow_in_blocking_task};
+
+    #[cfg(feature = "client")]
+    pub use jwtguard_client::blocking::{ManagedToken, TokenManager};
+}
 
 /// The test kit (feature `test-util`).
 #[cfg(feature = "test-util")]

@@ -1,0 +1,404 @@
+//! One managed token: the current token in an arc-swap, renewed ahead of expiry by one
+//! token request however many callers ask, optionally shared with other instances.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use jwtguard_core::provider::{BreakerState, SecretString};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use crate::error::{Error, ErrorKind};
+use crate::policy::random_unit;
+use crate::shared::{SharedToken, SharedTokens};
+use crate::source::{Obtained, TokenSource};
+use crate::token::AccessToken;
+
+/// The token being handed out, and when things happen to it.
+struct Current {
+    token: Arc<AccessToken>,
+    /// From here on a renewal starts (and the current token is still handed out).
+    renew_at: Instant,
+    /// From here on callers wait for a new token, if one can be had.
+    hand_out_until: Instant,
+    /// From here on the token is never handed out.
+    expires_at: Instant,
+}
+
+type Outcome = Option<Result<Arc<Current>, Error>>;
+
+pub(crate) struct Inner {
+    /// What identifies the token in logs and metrics: the client id.
+    label: String,
+    /// Where other instances find it, when tokens are shared.
+    shared_key: String,
+    source: TokenSource,
+    current: ArcSwapOption<Current>,
+    /// The renewal in flight, if any: callers wait on its outcome.
+    flight: Mutex<Option<watch::Receiver<Outcome>>>,
+    /// The refresh token to renew with (refresh-token grants); replaced by a rotated one
+    /// before the new access token is handed out.
+    refresh_token: Mutex<Option<SecretString>>,
+    shared: Option<Arc<SharedTokens>>,
+    lease_wait: Duration,
+}
+
+/// A token for outgoing calls, kept current. Cheap to clone (the clones share it).
+///
+/// [`get`](Self::get) is an atomic load while the token is fresh; a renewal starts
+/// [`lead`](crate::RenewalPolicy) before expiry and runs once, however many callers ask.
+/// While the token endpoint fails, the current token is served until it expires; then
+/// `get` fails with the endpoint's error.
+#[derive(Clone)]
+pub struct ManagedToken {
+    inner: Arc<Inner>,
+    background: Option<Arc<Background>>,
+}
+
+/// Stops the background renewal when the last handle of its token is dropped.
+struct Background(AbortHandle);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl fmt::Debug for ManagedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedToken")
+            .field("client", &self.inner.label)
+            .field("source", &self.inner.source)
+            .field("background", &self.background.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The instant at which wall-clock time `at` comes (now, if it has passed).
+fn instant_at(at: SystemTime, now: SystemTime, now_instant: Instant) -> Instant {
+    match at.duration_since(now) {
+        Ok(ahead) => now_instant + ahead,
+        Err(_) => now_instant,
+    }
+}
+
+impl ManagedToken {
+    pub(crate) fn new(
+        source: TokenSource,
+        shared_key: String,
+        refresh_token: Option<SecretString>,
+        shared: Option<Arc<SharedTokens>>,
+        lease_wait: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                label: source.client_id().to_owned(),
+                shared_key,
+                source,
+                current: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                refresh_token: Mutex::new(refresh_token),
+                shared,
+                lease_wait,
+            }),
+            background: None,
+        }
+    }
+
+    /// The same token, renewed in the background ahead of expiry (on the current tokio
+    /// runtime) until the last handle is dropped or [`stop_background`] is called.
+    ///
+    /// [`stop_background`]: Self::stop_background
+    pub(crate) fn with_background(mut self) -> Self {
+        let weak = Arc::downgrade(&self.inner);
+        let task = tokio::spawn(background(weak));
+        self.background = Some(Arc::new(Background(task.abort_handle())));
+        self
+    }
+
+    /// Stops the background renewal of this token, if it runs (for every handle).
+    pub fn stop_background(&self) {
+        if let Some(background) = &self.background {
+            background.0.abort();
+        }
+    }
+
+    /// A token to send: the current one while it is fresh (a load, no lock), else a new one
+    /// (one token request, shared by every caller waiting for it).
+    ///
+    /// # Errors
+    /// The token endpoint's error when no token can be had and the last one has expired:
+    /// [`Error::is_unavailable`] for an endpoint that is down, [`Error::is_invalid_client`]
+    /// and the other RFC 6749 codes for a refusal.
+    pub async fn get(&self) -> Result<Arc<AccessToken>, Error> {
+        let now = Instant::now();
+        if let Some(current) = self.inner.current.load().as_ref() {
+            if now < current.renew_at {
+                return Ok(Arc::clone(&current.token));
+            }
+            if now < current.hand_out_until {
+                if self.inner.may_try() {
+                    drop(self.inner.flight());
+                }
+                return Ok(Arc::clone(&current.token));
+            }
+            if now < current.expires_at && !self.inner.may_try() {
+                return Ok(Arc::clone(&current.token));
+            }
+        }
+        self.inner.wait(None).await
+    }
+
+    /// The current token if it may be handed out now, without any I/O and without starting a
+    /// renewal; `None` when there is none yet or it is due for a new one.
+    pub fn cached(&self) -> Option<Arc<AccessToken>> {
+        let current = self.inner.current.load();
+        let current = current.as_ref()?;
+        (Instant::now() < current.hand_out_until).then(|| Arc::clone(&current.token))
+    }
+
+    /// A new token in place of `rejected`, which an API refused (a 401): when `rejected` is
+    /// still the current token, one renewal runs (shared by every caller that reports the same
+    /// token); when it was already replaced, the current token comes back at once.
+    pub async fn renew_rejected(&self, rejected: &AccessToken) -> Result<Arc<AccessToken>, Error> {
+        if let Some(current) = self.inner.current.load().as_ref()
+            && !current.token.is(rejected.expose())
+            && Instant::now() < current.expires_at
+        {
+            return Ok(Arc::clone(&current.token));
+        }
+        metrics::counter!(
+            "jwtguard_client_forced_renewals_total",
+            "client" => self.inner.label.clone()
+        )
+        .increment(1);
+        self.inner.wait(Some(rejected.expose())).await
+    }
+
+    /// Renews now, whatever the current token's age (one request, shared with any renewal in
+    /// flight).
+    pub async fn renew(&self) -> Result<Arc<AccessToken>, Error> {
+        self.inner.wait(Some("")).await
+    }
+}
+
+impl Inner {
+    /// Whether a token request may be tried now: not while the breaker is open.
+    fn may_try(&self) -> bool {
+        self.source.breaker_state() != BreakerState::Open
+    }
+
+    /// The renewal in flight, or a new one.
+    fn flight(self: &Arc<Self>) -> watch::Receiver<Outcome> {
+        self.flight_for(None)
+    }
+
+    fn flight_for(self: &Arc<Self>, rejected: Option<String>) -> watch::Receiver<Outcome> {
+        let mut slot = lock(&self.flight);
+        if let Some(running) = slot.as_ref()
+            && running.has_changed().is_ok()
+        {
+            return running.clone();
+        }
+        let (sender, receiver) = watch::channel(None);
+        *slot = Some(receiver.clone());
+        drop(slot);
+        let inner = Arc::clone(self);
+        tokio::spawn(async move {
+            let outcome = inner.renew_once(rejected.as_deref()).await;
+            if let Ok(current) = &outcome {
+                inner.current.store(Some(Arc::clone(current)));
+            }
+            *lock(&inner.flight) = None;
+            let _ = sender.send(Some(outcome));
+        });
+        receiver
+    }
+
+    /// Waits for a renewal (joining the one in flight) and hands out its token; when it
+    /// fails, the current token while it has not expired (unless it is `rejected`).
+    async fn wait(self: &Arc<Self>, rejected: Option<&str>) -> Result<Arc<AccessToken>, Error> {
+        let mut receiver = self.flight_for(rejected.map(str::to_owned));
+        let outcome = match receiver.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(cancelled())),
+            Err(_) => Err(cancelled()),
+        };
+        match outcome {
+            Ok(current) => Ok(Arc::clone(&current.token)),
+            Err(err) => {
+                if let Some(current) = self.current.load().as_ref()
+                    && Instant::now() < current.expires_at
+                    && rejected.is_none_or(|value| !current.token.is(value))
+                {
+                    return Ok(Arc::clone(&current.token));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// One renewal: through the shared store when there is one, else from the endpoint.
+    async fn renew_once(&self, rejected: Option<&str>) -> Result<Arc<Current>, Error> {
+        let obtained = match &self.shared {
+            Some(store) => self.through_store(store.as_ref(), rejected).await?,
+            None => self.fetch().await?,
+        };
+        let current = self.install(&obtained);
+        metrics::counter!("jwtguard_client_renewals_total", "client" => self.label.clone())
+            .increment(1);
+        metrics::gauge!(
+            "jwtguard_client_token_expires_in_seconds",
+            "client" => self.label.clone()
+        )
+        .set(obtained.lifetime.as_secs_f64());
+        tracing::debug!(
+            client = %self.label,
+            lifetime_s = obtained.lifetime.as_secs(),
+            "new access token"
+        );
+        Ok(current)
+    }
+
+    fn install(&self, obtained: &Obtained) -> Arc<Current> {
+        let now = SystemTime::now();
+        let now_instant = Instant::now();
+        let schedule = self
+            .source
+            .renewal()
+            .schedule(obtained.lifetime, random_unit());
+        let from = obtained.token.obtained_at();
+        Arc::new(Current {
+            token: Arc::new(obtained.token.clone()),
+            renew_at: instant_at(from + schedule.renew_after, now, now_instant),
+            hand_out_until: instant_at(from + schedule.hand_out_until, now, now_instant),
+            expires_at: instant_at(from + schedule.lifetime, now, now_instant),
+        })
+    }
+
+    /// A token from the endpoint; a rotated refresh token replaces the old one at once.
+    async fn fetch(&self) -> Result<Obtained, Error> {
+        let refresh_token = lock(&self.refresh_token).clone();
+        let obtained = self.source.obtain(refresh_token.as_ref()).await?;
+        if let Some(rotated) = &obtained.refresh_token {
+            *lock(&self.refresh_token) = Some(rotated.clone());
+        }
+        Ok(obtained)
+    }
+
+    /// Whether a token another instance stored may be taken: it is not the rejected one, and
+    /// it is not yet due for renewal itself.
+    fn adoptable(&self, token: &SharedToken, rejected: Option<&str>) -> bool {
+        if rejected.is_some_and(|value| token.access_token.is(value)) {
+            return false;
+        }
+        let lifetime = token.lifetime();
+        let lead = self.source.renewal().lead(lifetime);
+        token.access_token.remaining_at(SystemTime::now()) > lead
+    }
+
+    /// One renewal across instances: a fresh token another instance stored is taken; else
+    /// the instance that wins the lease asks the endpoint and stores the token, and the others
+    /// wait for it (at most `lease_wait`, then they ask themselves). A store that fails is
+    /// logged and skipped: the caller never fails because of it.
+    async fn through_store(
+        &self,
+        store: &SharedTokens,
+        rejected: Option<&str>,
+    ) -> Result<Obtained, Error> {
+        let key = &self.shared_key;
+        let skip = |err: Error| {
+            metrics::counter!("jwtguard_client_shared_store_errors_total").increment(1);
+            tracing::warn!(client = %self.label, error = %err, "token store failed; asking the endpoint");
+        };
+        match store.load(key).await {
+            Ok(Some(token)) if self.adoptable(&token, rejected) => return Ok(token.into()),
+            Ok(_) => {}
+            Err(err) => {
+                skip(err);
+                return self.fetch().await;
+            }
+        }
+        match store.try_lease(key, self.lease_wait).await {
+            Ok(Some(lease)) => {
+                let fetched = self.fetch().await;
+                if let Ok(obtained) = &fetched {
+                    let token = SharedToken::from(obtained);
+                    let ttl = token.access_token.remaining_at(SystemTime::now());
+                    if let Err(err) = store.save(key, &token, ttl).await {
+                        skip(err);
+                    }
+                }
+                if let Err(err) = store.release(key, lease).await {
+                    skip(err);
+                }
+                fetched
+            }
+            Ok(None) => {
+                let deadline = Instant::now() + self.lease_wait;
+                let mut pause = Duration::from_millis(10);
+                while Instant::now() < deadline {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                    match store.load(key).await {
+                        Ok(Some(token)) if self.adoptable(&token, rejected) => {
+                            return Ok(token.into());
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            skip(err);
+                            break;
+                        }
+                    }
+                }
+                self.fetch().await
+            }
+            Err(err) => {
+                skip(err);
+                self.fetch().await
+            }
+        }
+    }
+}
+
+fn cancelled() -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "the token renewal was cancelled (is the runtime shutting down?)",
+    )
+}
+
+/// Renews the token ahead of expiry until its last handle is gone.
+async fn background(token: Weak<Inner>) {
+    loop {
+        let due = {
+            let Some(inner) = token.upgrade() else { return };
+            inner
+                .current
+                .load()
+                .as_ref()
+                .map(|current| current.renew_at)
+        };
+        if let Some(due) = due {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let receiver = {
+            let Some(inner) = token.upgrade() else { return };
+            inner.flight()
+        };
+        let mut receiver = receiver;
+        let failed = !matches!(
+            receiver.wait_for(Option::is_some).await.as_deref(),
+            Ok(Some(Ok(_)))
+        );
+        if failed {
+            // The breaker spaces the tries out; this keeps the loop from spinning.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! The token source: what obtains tokens from a token endpoint, one grant at a time, with
+//! client authentication, retries with backoff, and a circuit breaker.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use jwtguard_core::provider::{
+    Breaker, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString, discover_metadata,
+};
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::policy::{RenewalPolicy, RetryPolicy, random_unit};
+use crate::token::{AccessToken, decode_unverified};
+
+/// A client registered at an authorization server: where its token endpoint is (found by
+/// discovery, or given), and how it authenticates there.
+///
+/// ```
+/// use jwtguard_client::OAuthClient;
+/// use jwtguard_core::provider::ClientAuth;
+///
+/// let client = OAuthClient::discover(
+///     "https://idp.example.com",
+///     ClientAuth::secret_basic("orders-service", "s3cr3t"),
+/// );
+/// assert_eq!(client.client_id(), "orders-service");
+/// ```
+#[derive(Clone, Debug)]
+pub struct OAuthClient {
+    pub(crate) server: Server,
+    pub(crate) auth: ClientAuth,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Server {
+    /// The token endpoint comes from the issuer's metadata.
+    Issuer(String),
+    /// The token endpoint is given.
+    TokenEndpoint(String),
+}
+
+impl OAuthClient {
+    /// A client of the authorization server `issuer`, whose token endpoint is found by
+    /// discovery (`{issuer}/.well-known/openid-configuration`, then RFC 8414) on first use.
+    /// `private_key_jwt` assertions name the issuer as their audience.
+    pub fn discover(issuer: impl Into<String>, auth: ClientAuth) -> Self {
+        Self {
+            server: Server::Issuer(issuer.into()),
+            auth,
+        }
+    }
+
+    /// A client of a token endpoint at `url`. `private_key_jwt` assertions name the endpoint
+    /// as their audience (RFC 7523 §3).
+    pub fn with_token_endpoint(url: impl Into<String>, auth: ClientAuth) -> Self {
+        Self {
+            server: Server::TokenEndpoint(url.into()),
+            auth,
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        self.auth.client_id()
+    }
+
+    pub(crate) fn server_id(&self) -> &str {
+        match &self.server {
+            Server::Issuer(url) | Server::TokenEndpoint(url) => url,
+        }
+    }
+}
+
+/// What a managed token is obtained with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum GrantKind {
+    ClientCredentials,
+    RefreshToken,
+}
+
+/// The parameters of a token request: `scope`, and the target (RFC 8707 `resource`, or the
+/// `audience` some servers use instead).
+///
+/// ```
+/// use jwtguard_client::TokenParams;
+///
+/// let params = TokenParams::new()
+///     .scope("orders:read orders:write")
+///     .resource("https://orders.example.com");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TokenParams {
+    pub(crate) scope: Option<String>,
+    pub(crate) resources: Vec<String>,
+    pub(crate) audience: Option<String>,
+}
+
+impl TokenParams {
+    /// No scope, no target: what the server grants by default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `scope` to ask for (space-separated).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// A `resource` (RFC 8707) the token is for; may be given more than once.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
+    /// An `audience` parameter (Auth0 and others use it instead of `resource`).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+}
+
+/// A token as obtained: the access token, the refresh token that came with it, and its
+/// lifetime.
+pub(crate) struct Obtained {
+    pub(crate) token: AccessToken,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) lifetime: Duration,
+}
+
+/// The token source: obtains tokens for one client, one grant and one set of parameters.
+pub(crate) struct TokenSource {
+    client: OAuthClient,
+    grant: GrantKind,
+    params: TokenParams,
+    fetcher: Fetcher,
+    endpoint: OnceCell<(Url, String)>,
+    retry: RetryPolicy,
+    renewal: RenewalPolicy,
+    breaker: Breaker,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("client", &self.client)
+            .field("grant", &self.grant)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorResponse {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExpOnly {
+    exp: Option<u64>,
+}
+
+impl TokenSource {
+    pub(crate) fn new(
+        client: OAuthClient,
+        grant: GrantKind,
+        params: TokenParams,
+        fetcher: Fetcher,
+        retry: RetryPolicy,
+        renewal: RenewalPolicy,
+    ) -> Self {
+        Self {
+            client,
+            grant,
+            params,
+            fetcher,
+            endpoint: OnceCell::new(),
+            breaker: Breaker::new(retry.breaker_threshold, retry.breaker_open_for),
+            retry,
+            renewal,
+        }
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        self.client.client_id()
+    }
+
+    pub(crate) fn breaker_state(&self) -> jwtguard_core::provider::BreakerState {
+        self.breaker.state(SystemTime::now())
+    }
+
+    pub(crate) fn renewal(&self) -> &RenewalPolicy {
+        &self.renewal
+    }
+
+    /// The token endpoint and the audience of client assertions, found once.
+    async fn endpoint(&self) -> Result<&(Url, String), Error> {
+        self.endpoint
+            .get_or_try_init(|| async {
+                match &self.client.server {
+                    Server::TokenEndpoint(url) => {
+                        let parsed = Url::parse(url).map_err(|_| {
+                            Error::new(ErrorKind::Config, "the token endpoint is not a valid URL")
+                        })?;
+                        self.fetcher.check_url(&parsed, "token endpoint")?;
+                        Ok((parsed, url.clone()))
+                    }
+                    Server::Issuer(issuer) => {
+                        let metadata = discover_metadata(&self.fetcher, issuer).await?;
+                        let url = metadata.endpoint(&self.fetcher, Endpoint::Token)?;
+                        Ok((url, issuer.clone()))
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Obtains a token, with retries and the breaker; `refresh_token` for the refresh grant.
+    pub(crate) async fn obtain(
+        &self,
+        refresh_token: Option<&SecretString>,
+    ) -> Result<Obtained, Error> {
+        let mut tries = 0;
+        loop {
+            let Some(attempt) = self.breaker.allow(SystemTime::now()) else {
+                return Err(self.failed(Error::new(
+                    ErrorKind::Unavailable,
+                    "the token endpoint's circuit breaker is open after repeated failures",
+                )));
+            };
+            let outcome = self.request_once(refresh_token).await;
+            let endpoint_failed = outcome.as_ref().is_err_and(Error::is_retryable);
+            self.breaker
+                .record(attempt, !endpoint_failed, SystemTime::now());
+            match outcome {
+                Ok(obtained) => {
+                    metrics::counter!(
+                        "jwtguard_client_token_requests_total",
+                        "client" => self.client_id().to_owned(),
+                        "outcome" => "ok"
+                    )
+                    .increment(1);
+                    return Ok(obtained);
+                }
+                Err(err) if err.is_retryable() && tries < self.retry.retries => {
+                    let wait = self.retry.backoff_for(tries, random_unit());
+                    tracing::debug!(
+                        client = self.client_id(),
+                        error = %err,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "token request failed; retrying"
+                    );
+                    tries += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                Err(err) => return Err(self.failed(err)),
+            }
+        }
+    }
+
+    fn failed(&self, err: Error) -> Error {
+        metrics::counter!(
+            "jwtguard_client_token_requests_total",
+            "client" => self.client_id().to_owned(),
+            "outcome" => if err.is_retryable() { "unavailable" } else { "refused" }
+        )
+        .increment(1);
+        tracing::warn!(client = self.client_id(), error = %err, "no token from the token endpoint");
+        err
+    }
+
+    async fn request_once(&self, refresh_token: Option<&SecretString>) -> Result<Obtained, Error> {
+        let (url, audience) = self.endpoint().await?;
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(6);
+        match self.grant {
+            GrantKind::ClientCredentials => form.push(("grant_type", "client_credentials")),
+            GrantKind::RefreshToken => {
+                let Some(refresh_token) = refresh_token else {
+                    return Err(Error::new(
+                        ErrorKind::InvalidGrant,
+                        "no refresh token is left to renew with",
+                    ));
+                };
+                form.push(("grant_type", "refresh_token"));
+                form.push(("refresh_token", refresh_token.expose_secret()));
+            }
+        }
+        if let Some(scope) = &self.params.scope {
+            form.push(("scope", scope));
+        }
+        for resource in &self.params.resources {
+            form.push(("resource", resource));
+        }
+        if let Some(audience) = &self.params.audience {
+            form.push(("audience", audience));
+        }
+        let auth = self.client.auth.authenticate(audience)?;
+        let requested_at = SystemTime::now();
+        let answer = self.fetcher.post_form(url, &auth, &form).await?;
+        self.read_answer(answer.status, &answer.body, requested_at)
+    }
+
+    fn read_answer(
+        &self,
+        status: u16,
+        body: &[u8],
+        requested_at: SystemTime,
+    ) -> Result<Obtained, Error> {
+        match status {
+            200..=299 => {}
+            400 | 401 => {
+                let Ok(answer) = serde_json::from_slice::<ErrorResponse>(body) else {
+                    return Err(Error::new(
+                        ErrorKind::Refused,
+                        format!("the token endpoint answered {status} without an OAuth error"),
+                    ));
+                };
+                let kind = ErrorKind::from_oauth_code(&answer.error);
+                let mut detail = format!(
+                    "the token endpoint answered {status} {}",
+                    printable(&answer.error, 64)
+                );
+                if let Some(description) = answer.error_description {
+                    detail.push_str(": ");
+                    detail.push_str(&printable(&description, 200));
+                }
+                return Err(Error::new(kind, detail));
+            }
+            429 | 500..=599 => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the token endpoint answered {status}"),
+                ));
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("the token endpoint answered {status}"),
+                ));
+            }
+        }
+        let answer: TokenResponse = serde_json::from_slice(body).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Protocol,
+                "the token endpoint's answer is not a token response",
+                e,
+            )
+        })?;
+        if !answer.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!(
+                    "the token endpoint issued a {} token; only Bearer tokens are sent",
+                    printable(&answer.token_type, 32)
+                ),
+            ));
+        }
+        if answer.access_token.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "the token endpoint issued an empty access token",
+            ));
+        }
+        let expires_in = match &answer.expires_in {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Number(n)) => n.as_u64().or_else(|| {
+                // A fractional or negative number: whole seconds, not below zero.
+                n.as_f64().map(|f| f.max(0.0) as u64)
+            }),
+            // Some servers send it as a string.
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+        let now_unix = requested_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let jwt_left = decode_unverified::<ExpOnly>(&answer.access_token)
+            .ok()
+            .and_then(|peek| peek.exp)
+            .map(|exp| exp.saturating_sub(now_unix));
+        let lifetime = self.renewal.lifetime(expires_in, jwt_left);
+        // Measured from when the request was sent: the token can't live longer than that.
+        let token = AccessToken::new(
+            answer.access_token,
+            requested_at + lifetime,
+            requested_at,
+            answer.scope,
+        )?;
+        Ok(Obtained {
+            token,
+            refresh_token: answer.refresh_token.map(SecretString::from),
+            lifetime,
+        })
+    }
+}
+
+/// At most `max` characters of what a server said, control characters dropped.
+fn printable(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> TokenSource {
+        let fetcher = Fetcher::new(None, Duration::from_secs(1), 1024, false).unwrap();
+        TokenSource::new(
+            OAuthClient::with_token_endpoint(
+                "https://idp.example/token",
+                ClientAuth::secret_basic("svc", "s"),
+            ),
+            GrantKind::ClientCredentials,
+            TokenParams::new(),
+            fetcher,
+            RetryPolicy::default(),
+            RenewalPolicy::default(),
+        )
+    }
+
+    #[test]
+    fn answers_are_read_strictly() {
+        let source = source();
+        let now = SystemTime::now();
+        let ok = source
+            .read_answer(
+                200,
+                br#"{"access_token":"abc","token_type":"bearer","expires_in":"120","refresh_token":"r"}"#,
+                now,
+            )
+            .unwrap();
+        assert_eq!(ok.lifetime, Duration::from_secs(120));
+        assert!(ok.refresh_token.is_some());
+        let no_exp = source
+            .read_answer(200, br#"{"access_token":"abc","token_type":"Bearer"}"#, now)
+            .unwrap();
+        assert_eq!(no_exp.lifetime, Duration::from_secs(300));
+
+        let cases: [(u16, &[u8], ErrorKind); 7] = [
+            (
+                400,
+                br#"{"error":"invalid_grant","error_description":"used\r\nup"}"#,
+                ErrorKind::InvalidGrant,
+            ),
+            (
+                401,
+                br#"{"error":"invalid_client"}"#,
+                ErrorKind::InvalidClient,
+            ),
+            (401, b"<html>", ErrorKind::Refused),
+            (503, b"", ErrorKind::Unavailable),
+            (429, b"", ErrorKind::Unavailable),
+            (
+                200,
+                br#"{"access_token":"abc","token_type":"mac"}"#,
+                ErrorKind::Protocol,
+            ),
+            (200, br#"{"token_type":"Bearer"}"#, ErrorKind::Protocol),
+        ];
+        for (status, body, kind) in cases {
+            let err = source.read_answer(status, body, now).err().unwrap();
+            assert_eq!(
+                err.kind(),
+                kind,
+                "{status} {}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+}
