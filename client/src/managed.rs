@@ -181,6 +181,12 @@ impl ManagedToken {
         self.inner.wait(Some(rejected.expose())).await
     }
 
+    /// How many token requests this token has sent so far (retries included; none for a
+    /// token another instance shared).
+    pub fn token_requests(&self) -> u64 {
+        self.inner.source.requests()
+    }
+
     /// Renews now, whatever the current token's age (one request, shared with any renewal in
     /// flight).
     pub async fn renew(&self) -> Result<Arc<AccessToken>, Error> {

@@ -2,6 +2,7 @@
 //! client authentication, retries with backoff, and a circuit breaker.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use jwtguard_core::provider::{
@@ -141,6 +142,8 @@ pub(crate) struct TokenSource {
     retry: RetryPolicy,
     renewal: RenewalPolicy,
     breaker: Breaker,
+    /// Token requests sent, retries included.
+    requests: AtomicU64,
 }
 
 impl fmt::Debug for TokenSource {
@@ -195,7 +198,13 @@ impl TokenSource {
             breaker: Breaker::new(retry.breaker_threshold, retry.breaker_open_for),
             retry,
             renewal,
+            requests: AtomicU64::new(0),
         }
+    }
+
+    /// Token requests sent so far, retries included.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     pub(crate) fn client_id(&self) -> &str {
@@ -313,6 +322,7 @@ impl TokenSource {
         }
         let auth = self.client.auth.authenticate(audience)?;
         let requested_at = SystemTime::now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let answer = self.fetcher.post_form(url, &auth, &form).await?;
         self.read_answer(answer.status, &answer.body, requested_at)
     }
