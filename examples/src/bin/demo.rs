@@ -1,8 +1,15 @@
 //! The one-command demo: an embedded issuer (the jwtguard test kit) and the protected example
 //! API in one process, driven over real HTTP, with a table of what was asked, what came back,
-//! and why. `--framework axum` (the default) or `--framework actix` picks the web framework.
+//! and why; then a calling service gets its own token (jwtguard-client) and calls the API
+//! through the bearer middleware. `--framework axum` (the default) or `--framework actix` picks
+//! the web framework.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use jwtguard::client::{
+    BearerMiddleware, ClientAuth, OAuthClient, RenewalPolicy, TokenManager, TokenParams,
+};
 
 use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer, TestKey};
 use jwtguard::{Authenticator, ResponseOptions, Validator};
@@ -177,6 +184,9 @@ async fn main() -> ExitCode {
         );
     }
 
+    // The calling service runs while the issuer is up; its report follows the table.
+    let (calling, report) = calling_service(&issuer, &api).await;
+
     // The IdP goes down and a token signed with a key the API has never seen arrives.
     issuer.rotate();
     let unknown_key = issuer.token().sign();
@@ -191,6 +201,10 @@ async fn main() -> ExitCode {
         &why,
     );
 
+    failures += calling;
+    for line in report {
+        println!("{line}");
+    }
     println!();
     if failures == 0 {
         println!("every answer was as expected");
@@ -199,6 +213,141 @@ async fn main() -> ExitCode {
         println!("{failures} answer(s) differed from what was expected");
         ExitCode::FAILURE
     }
+}
+
+/// The other half: a calling service gets its own token at the embedded issuer (client
+/// credentials) and calls the protected API through the bearer middleware, many times and
+/// across a renewal. Returns how many of its checks failed.
+async fn calling_service(issuer: &Issuer, api: &str) -> (usize, Vec<String>) {
+    let mut lines = Vec::new();
+    const CALLS: usize = 50;
+    issuer.register_client("billing-service", "billing-secret");
+    // A short-lived token, so that the renewal ahead of expiry happens during the demo.
+    issuer.set_token_ttl(Duration::from_secs(4));
+    lines.push(String::new());
+    lines.push(
+        "calling service (jwtguard-client, client credentials at the embedded issuer)".to_owned(),
+    );
+    let manager = match TokenManager::builder()
+        .renewal(RenewalPolicy::default().jitter(0.0))
+        .build()
+    {
+        Ok(manager) => manager,
+        Err(err) => {
+            lines.push(format!("  could not build the token manager: {err}"));
+            return (1, lines);
+        }
+    };
+    let client = OAuthClient::discover(
+        issuer.url(),
+        ClientAuth::secret_basic("billing-service", "billing-secret"),
+    );
+    let token = manager.client_credentials(
+        &client,
+        TokenParams::new().scope("read").resource(DEFAULT_AUDIENCE),
+    );
+    let middleware =
+        token.and_then(|token| Ok((BearerMiddleware::new(token.clone(), [api])?, token)));
+    let (middleware, token) = match middleware {
+        Ok(pair) => pair,
+        Err(err) => {
+            lines.push(format!("  could not set up the calling service: {err}"));
+            return (1, lines);
+        }
+    };
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(middleware)
+        .build();
+    let burst = |round: &'static str| {
+        let http = http.clone();
+        async move {
+            let url = format!("{api}/me");
+            let calls = (0..CALLS).map(|_| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    match http.get(url).send().await {
+                        Ok(response) => response.status().as_u16(),
+                        Err(_) => 0,
+                    }
+                }
+            });
+            let statuses = futures_join_all(calls).await;
+            let ok = statuses.iter().filter(|s| **s == 200).count();
+            let others: Vec<String> = statuses
+                .iter()
+                .filter(|s| **s != 200)
+                .map(u16::to_string)
+                .collect();
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!(", others: {}", others.join(" "))
+            };
+            (
+                ok,
+                format!("  {round}: {CALLS} concurrent calls to GET /me -> {ok} x 200{others}"),
+            )
+        }
+    };
+    let mut failures = 0;
+    let (ok, line) = burst("first burst").await;
+    lines.push(line);
+    failures += usize::from(ok != CALLS);
+    let requests = token.token_requests();
+    lines.push(format!(
+        "  token requests so far: {requests} (one for {CALLS} callers)"
+    ));
+    failures += usize::from(requests != 1);
+    let first = token.get().await.ok();
+    // A 4 s token is renewed from 2 s on (half its life), while it is still served.
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let (ok, line) = burst("after 2.3 s").await;
+    lines.push(line);
+    failures += usize::from(ok != CALLS);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renewed = token.get().await.ok();
+    let ahead = match (&first, &renewed) {
+        (Some(first), Some(renewed)) if !renewed.is(first.expose()) => {
+            let left = first
+                .expires_at()
+                .duration_since(renewed.obtained_at())
+                .unwrap_or_default();
+            lines.push(format!(
+                "  renewed ahead of expiry: the new token came {:.1} s before the old one expired",
+                left.as_secs_f64()
+            ));
+            true
+        }
+        _ => {
+            lines.push("  the token was not renewed ahead of expiry".to_owned());
+            false
+        }
+    };
+    failures += usize::from(!ahead);
+    let requests = token.token_requests();
+    lines.push(format!(
+        "  token requests in all: {requests} for {} calls",
+        2 * CALLS
+    ));
+    (failures + usize::from(requests != 2), lines)
+}
+
+/// Runs the futures concurrently on this task and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    for handle in handles {
+        if let Ok(output) = handle.await {
+            outputs.push(output);
+        }
+    }
+    outputs
 }
 
 async fn call(
