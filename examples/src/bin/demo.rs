@@ -271,7 +271,7 @@ async fn calling_service(issuer: &Issuer, api: &str) -> (usize, Vec<String>) {
                     }
                 }
             });
-            let statuses = futures_join_all(calls).await;
+            let statuses = join_all(calls).await;
             let ok = statuses.iter().filter(|s| **s == 200).count();
             let others: Vec<String> = statuses
                 .iter()
@@ -333,11 +333,9 @@ async fn calling_service(issuer: &Issuer, api: &str) -> (usize, Vec<String>) {
 }
 
 /// Runs the futures concurrently on this task and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output>
+async fn join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
