@@ -43,6 +43,11 @@ pub const REFRESH_AHEAD: Duration = Duration::from_secs(30);
 /// After a refresh caused by an unknown `kid`, how long further unknown `kid`s fail without a
 /// fetch: 30 s.
 pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// The cooldown for unknown `kid`s after a fetch that failed (the IdP was unreachable): 2 s, or
+/// the cooldown if that is shorter. A key the IdP published during its outage is then found
+/// soon after it comes back, while the circuit breaker keeps a dead IdP from being hammered.
+pub const UNKNOWN_KID_COOLDOWN_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// How long the last-known-good key set is served past its max age while the IdP can't be
 /// reached: 24 hours.
 pub const STALE_LIMIT: Duration = Duration::from_secs(24 * 3600);

@@ -69,6 +69,18 @@ impl RefreshGate {
             .map_or(0, |d| d.as_millis())
     }
 
+    /// The cooldown after a fetch that succeeded (`ok`) or failed: a failed fetch holds back
+    /// the next unknown `kid` only briefly, so that recovery does not wait out the whole
+    /// cooldown.
+    fn cooldown_after(&self, ok: bool) -> Duration {
+        if ok {
+            self.cooldown
+        } else {
+            self.cooldown
+                .min(crate::defaults::UNKNOWN_KID_COOLDOWN_AFTER_FAILURE)
+        }
+    }
+
     /// Joins the fetch in flight, or starts one with `start` (unless `cooldown` is respected
     /// and forbids it), and waits for its end. A refresh that respects the cooldown (an
     /// unknown `kid`) and joined one that did not (the keys coming due, say) then asks for its
@@ -134,7 +146,7 @@ impl RefreshGate {
             }
             if cooldown == Cooldown::Respect
                 && let Some((finished, ok)) = state.last
-                && self.now_millis() < finished + self.cooldown.as_millis()
+                && self.now_millis() < finished + self.cooldown_after(ok).as_millis()
             {
                 return Err(Outcome::CoolingDown { last_failed: !ok });
             }
@@ -199,6 +211,7 @@ impl Drop for ClearInFlight {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::defaults;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn gate(clock: Arc<ManualClock>) -> Arc<RefreshGate> {
@@ -267,6 +280,14 @@ mod tests {
         assert!(matches!(
             gate.refresh(Cooldown::Respect, || async { Ok(()) }).await,
             Outcome::CoolingDown { last_failed: true }
+        ));
+        // After a failed fetch (the IdP was down), an unknown kid is tried again after the
+        // short cooldown, not the full one: a key the IdP published meanwhile is found soon
+        // after it comes back.
+        clock.advance(defaults::UNKNOWN_KID_COOLDOWN_AFTER_FAILURE + Duration::from_millis(1));
+        assert!(matches!(
+            gate.refresh(Cooldown::Respect, || async { Ok(()) }).await,
+            Outcome::Refreshed
         ));
     }
 
