@@ -39,8 +39,8 @@
 //!
 //! Metrics (through the `metrics` crate): `jwtguard_client_token_requests_total` (labels
 //! `client`, `outcome`), `jwtguard_client_renewals_total`,
-//! `jwtguard_client_forced_renewals_total`, `jwtguard_client_token_expires_in_seconds` (the
-//! lifetime of the newest token) and `jwtguard_client_shared_store_errors_total`.
+//! `jwtguard_client_forced_renewals_total`, `jwtguard_client_token_expiry_timestamp_seconds`
+//! (when the newest token expires, Unix seconds: the time left is `expiry - time()`) and `jwtguard_client_shared_store_errors_total`.
 
 #[cfg(feature = "blocking")]
 pub mod blocking;

@@ -258,11 +258,17 @@ impl Inner {
         let current = self.install(&obtained);
         metrics::counter!("jwtguard_client_renewals_total", "client" => self.label.clone())
             .increment(1);
+        // The Unix time of expiry: a dashboard shows the time left as `expiry - time()`.
+        let expiry = obtained
+            .token
+            .expires_at()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         metrics::gauge!(
-            "jwtguard_client_token_expires_in_seconds",
+            "jwtguard_client_token_expiry_timestamp_seconds",
             "client" => self.label.clone()
         )
-        .set(obtained.lifetime.as_secs_f64());
+        .set(expiry.as_secs_f64());
         tracing::debug!(
             client = %self.label,
             lifetime_s = obtained.lifetime.as_secs(),
