@@ -188,9 +188,15 @@ impl ManagedToken {
     }
 
     /// Renews now, whatever the current token's age (one request, shared with any renewal in
-    /// flight).
+    /// flight; a renewal that ends while this call starts counts).
     pub async fn renew(&self) -> Result<Arc<AccessToken>, Error> {
-        self.inner.wait(Some("")).await
+        let current = self
+            .inner
+            .current
+            .load()
+            .as_ref()
+            .map(|current| current.token.expose().to_owned());
+        self.inner.wait(current.as_deref()).await
     }
 }
 
@@ -205,12 +211,27 @@ impl Inner {
         self.flight_for(None)
     }
 
+    /// The renewal in flight, or a new one if one is still needed: the token is due (no
+    /// `rejected`), or `rejected` is still the current token. A renewal that ended just
+    /// before this call took the lock has already replaced the token: its result is handed
+    /// back without another request.
     fn flight_for(self: &Arc<Self>, rejected: Option<String>) -> watch::Receiver<Outcome> {
         let mut slot = lock(&self.flight);
         if let Some(running) = slot.as_ref()
             && running.has_changed().is_ok()
         {
             return running.clone();
+        }
+        if let Some(current) = self.current.load_full() {
+            let still_needed = match &rejected {
+                None => Instant::now() >= current.renew_at,
+                Some(value) => current.token.is(value),
+            };
+            if !still_needed {
+                // The value is there before the sender goes: waiters see it at once.
+                let (_done, receiver) = watch::channel(Some(Ok(current)));
+                return receiver;
+            }
         }
         let (sender, receiver) = watch::channel(None);
         *slot = Some(receiver.clone());
@@ -338,6 +359,16 @@ impl Inner {
         }
         match store.try_lease(key, self.lease_wait).await {
             Ok(Some(lease)) => {
+                // Another instance may have stored a token between the first look and the
+                // lease: take it rather than ask again.
+                if let Ok(Some(token)) = store.load(key).await
+                    && self.adoptable(&token, rejected)
+                {
+                    if let Err(err) = store.release(key, lease).await {
+                        skip(err);
+                    }
+                    return Ok(token.into());
+                }
                 let fetched = self.fetch().await;
                 if let Ok(obtained) = &fetched {
                     let token = SharedToken::from(obtained);
