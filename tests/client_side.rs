@@ -683,15 +683,31 @@ async fn a_401_costs_one_renewal_and_one_retry() {
     assert!(fetch(&token).await.is(&once[1]), "the new token is current");
     assert_eq!(idp.token_requests_for(ADMIN.0).await, 2);
 
-    // Always refused: one renewal, one retry, and the API's 401 stands.
+    // Always refused, right after that renewal: the token is not renewed again within the
+    // pause after a forced renewal, so the API's 401 stands without a retry.
     let response = call(&http, format!("{base}/never")).await;
     assert_eq!(response.status(), 401);
     let never = server.never.lock().unwrap().clone();
-    assert_eq!(never.len(), 2, "exactly one retry, no loop");
+    assert_eq!(never.len(), 1, "no retry with the same token");
     assert_eq!(never[0], once[1]);
-    assert_eq!(distinct(&never), 2);
+    assert_eq!(idp.token_requests_for(ADMIN.0).await, 2);
+
+    // An API that refuses every token (a wrong audience, say) does not turn every call into
+    // a token request: 20 calls, no more than one renewal per pause.
+    for _ in 0..20 {
+        assert_eq!(call(&http, format!("{base}/never")).await.status(), 401);
+    }
+    assert_eq!(idp.token_requests_for(ADMIN.0).await, 2);
+
+    // After the pause, one renewal and one retry again, and the API's 401 stands.
+    tokio::time::sleep(Duration::from_millis(5_100)).await;
+    let before = server.never.lock().unwrap().len();
+    assert_eq!(call(&http, format!("{base}/never")).await.status(), 401);
+    let never = server.never.lock().unwrap().clone();
+    assert_eq!(never.len() - before, 2, "the call and exactly one retry");
+    assert_eq!(distinct(&never[before..]), 2);
     assert_eq!(idp.token_requests_for(ADMIN.0).await, 3);
-    println!("401 retry: 3 token requests (first, renewal after /once, renewal after /never)");
+    println!("401 retry: 3 token requests for 23 refused calls");
     idp.stop().await;
 }
 

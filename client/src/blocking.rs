@@ -1,8 +1,10 @@
 //! The blocking front (feature `blocking`): the [`TokenManager`] for programs without an
 //! async runtime. It runs on the core's blocking [`Runtime`]: a private runtime on a thread
-//! of its own. Called inside an async runtime, every call returns an error
-//! ([`Error::is_misconfigured`]) that says what to do instead, in release builds too; code in
-//! a `spawn_blocking` closure opts in with [`allow_in_blocking_task`].
+//! of its own. Called inside an async runtime, every call that may wait (`get`,
+//! `renew_rejected`) returns an error ([`Error::is_misconfigured`]) that says what to do
+//! instead, in release builds too; code in a `spawn_blocking` closure opts in with
+//! [`allow_in_blocking_task`]. Building the manager and creating tokens never wait, and work
+//! anywhere.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), jwtguard_client::Error> {
@@ -117,11 +119,8 @@ impl ManagedToken {
     /// As there, and [`ErrorKind::Misconfigured`](crate::ErrorKind::Misconfigured) inside an
     /// async runtime.
     pub fn get(&self) -> Result<Arc<AccessToken>, Error> {
-        if let Some(token) = self.token.cached() {
-            // A fresh token needs no runtime; the boundary is checked all the same.
-            self.runtime.run(async {})?;
-            return Ok(token);
-        }
+        // Through the runtime even when the token is fresh: past its renewal point, `get`
+        // starts the renewal there, as the async one does.
         let token = self.token.clone();
         self.runtime.run(async move { token.get().await })?
     }
@@ -166,6 +165,19 @@ mod tests {
         let first = token.get().expect("a token from plain code");
         assert!(token.get().unwrap().is(first.expose()));
         assert_eq!(issuer.token_requests_by_grant("client_credentials"), 1);
+
+        // Renewed ahead of expiry from blocking code too: a 2 s token past its renewal
+        // point (1 s) is still handed out, and replaced in the background.
+        issuer.set_token_ttl(std::time::Duration::from_secs(2));
+        let short = manager
+            .client_credentials(&client, TokenParams::new().scope("short"))
+            .unwrap();
+        let old = short.get().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1_200));
+        assert!(short.get().unwrap().is(old.expose()), "handed out at once");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!short.get().unwrap().is(old.expose()), "renewed meanwhile");
+        assert_eq!(issuer.token_requests_by_grant("client_credentials"), 3);
 
         for runtime in [
             tokio::runtime::Builder::new_current_thread()

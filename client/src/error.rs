@@ -169,7 +169,7 @@ impl From<jwtguard_core::Error> for Error {
             Core::Misconfigured => ErrorKind::Misconfigured,
             _ => ErrorKind::Protocol,
         };
-        Self::with_source(kind, err.to_string(), err)
+        Self::with_source(kind, err.detail().to_owned(), err)
     }
 }
 

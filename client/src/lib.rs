@@ -57,8 +57,7 @@ pub use error::{Error, ErrorKind};
 pub use jwtguard_core::provider::{ClientAuth, ClientKey};
 pub use managed::ManagedToken;
 pub use manager::{
-    DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, DEFAULT_SHARED_WAIT, DEFAULT_TIMEOUT, TokenManager,
-    TokenManagerBuilder,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT, TokenManager, TokenManagerBuilder,
 };
 pub use outgoing::{BearerLayer, BearerMiddleware, BearerService};
 pub use policy::{RenewalPolicy, RetryPolicy};

@@ -29,6 +29,38 @@ struct Current {
 
 type Outcome = Option<Result<Arc<Current>, Error>>;
 
+/// After a refusal (`invalid_client`, `invalid_grant`, ...), no token request for this long:
+/// 5 s. Credentials that were revoked do not turn every call into a request.
+const REFUSAL_PAUSE: Duration = Duration::from_secs(5);
+/// After a renewal forced by a 401, no other one for this long: 5 s. An API that refuses every
+/// token (a wrong audience, say) does not turn every call into a token request.
+const FORCED_PAUSE: Duration = Duration::from_secs(5);
+/// The least time between two background renewals of one token: 1 s.
+const RENEWAL_SPACING: Duration = Duration::from_secs(1);
+
+/// How long a renewal may take, and how long instances wait for each other.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// The longest one token request can take, retries included; the shared lease lasts this
+    /// long.
+    pub(crate) fetch: Duration,
+    /// How long an instance waits for the lease holder's token.
+    pub(crate) shared_wait: Duration,
+}
+
+impl Timing {
+    /// After this long a renewal is given up on (its task may sit on a runtime nobody drives).
+    fn deadline(&self) -> Duration {
+        self.fetch * 2 + self.shared_wait + Duration::from_secs(1)
+    }
+}
+
+/// A renewal in flight.
+struct Flight {
+    receiver: watch::Receiver<Outcome>,
+    started: Instant,
+}
+
 pub(crate) struct Inner {
     /// What identifies the token in logs and metrics: the client id.
     label: String,
@@ -37,12 +69,16 @@ pub(crate) struct Inner {
     source: TokenSource,
     current: ArcSwapOption<Current>,
     /// The renewal in flight, if any: callers wait on its outcome.
-    flight: Mutex<Option<watch::Receiver<Outcome>>>,
+    flight: Mutex<Option<Flight>>,
+    /// The last refusal, and when it came.
+    refused: Mutex<Option<(Instant, Error)>>,
+    /// When the last renewal forced by a 401 ended.
+    forced_at: Mutex<Option<Instant>>,
     /// The refresh token to renew with (refresh-token grants); replaced by a rotated one
     /// before the new access token is handed out.
     refresh_token: Mutex<Option<SecretString>>,
     shared: Option<Arc<SharedTokens>>,
-    lease_wait: Duration,
+    timing: Timing,
 }
 
 /// A token for outgoing calls, kept current. Cheap to clone (the clones share it).
@@ -83,7 +119,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The instant at which wall-clock time `at` comes (now, if it has passed).
 fn instant_at(at: SystemTime, now: SystemTime, now_instant: Instant) -> Instant {
     match at.duration_since(now) {
-        Ok(ahead) => now_instant + ahead,
+        // A year at most: far enough for any token, and no overflow.
+        Ok(ahead) => now_instant + ahead.min(Duration::from_secs(365 * 24 * 3600)),
         Err(_) => now_instant,
     }
 }
@@ -94,7 +131,7 @@ impl ManagedToken {
         shared_key: String,
         refresh_token: Option<SecretString>,
         shared: Option<Arc<SharedTokens>>,
-        lease_wait: Duration,
+        timing: Timing,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -103,9 +140,11 @@ impl ManagedToken {
                 source,
                 current: ArcSwapOption::empty(),
                 flight: Mutex::new(None),
+                refused: Mutex::new(None),
+                forced_at: Mutex::new(None),
                 refresh_token: Mutex::new(refresh_token),
                 shared,
-                lease_wait,
+                timing,
             }),
             background: None,
         }
@@ -167,11 +206,16 @@ impl ManagedToken {
     /// still the current token, one renewal runs (shared by every caller that reports the same
     /// token); when it was already replaced, the current token comes back at once.
     pub async fn renew_rejected(&self, rejected: &AccessToken) -> Result<Arc<AccessToken>, Error> {
+        let now = Instant::now();
         if let Some(current) = self.inner.current.load().as_ref()
-            && !current.token.is(rejected.expose())
-            && Instant::now() < current.expires_at
+            && now < current.expires_at
         {
-            return Ok(Arc::clone(&current.token));
+            let replaced = !current.token.is(rejected.expose());
+            let recently_forced =
+                lock(&self.inner.forced_at).is_some_and(|at| now < at + FORCED_PAUSE);
+            if replaced || recently_forced {
+                return Ok(Arc::clone(&current.token));
+            }
         }
         metrics::counter!(
             "jwtguard_client_forced_renewals_total",
@@ -179,6 +223,16 @@ impl ManagedToken {
         )
         .increment(1);
         self.inner.wait(Some(rejected.expose())).await
+    }
+
+    /// The refresh token the next renewal will present (the last one the server rotated to),
+    /// for a refresh-token grant: to keep it across restarts. `None` for client credentials.
+    pub fn refresh_token(&self) -> Option<SecretString> {
+        lock(&self.inner.refresh_token).clone()
+    }
+
+    pub(crate) fn same_as(&self, other: &ManagedToken) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// How many token requests this token has sent so far (retries included; none for a
@@ -216,15 +270,25 @@ impl Inner {
     /// before this call took the lock has already replaced the token: its result is handed
     /// back without another request.
     fn flight_for(self: &Arc<Self>, rejected: Option<String>) -> watch::Receiver<Outcome> {
+        let now = Instant::now();
         let mut slot = lock(&self.flight);
         if let Some(running) = slot.as_ref()
-            && running.has_changed().is_ok()
+            && running.receiver.has_changed().is_ok()
+            && now < running.started + self.timing.deadline()
         {
-            return running.clone();
+            return running.receiver.clone();
         }
-        if let Some(current) = self.current.load_full() {
+        if let Some((at, refusal)) = lock(&self.refused).as_ref()
+            && now < *at + REFUSAL_PAUSE
+        {
+            let (_done, receiver) = watch::channel(Some(Err(refusal.clone())));
+            return receiver;
+        }
+        if let Some(current) = self.current.load_full()
+            && now < current.expires_at
+        {
             let still_needed = match &rejected {
-                None => Instant::now() >= current.renew_at,
+                None => now >= current.renew_at,
                 Some(value) => current.token.is(value),
             };
             if !still_needed {
@@ -234,13 +298,26 @@ impl Inner {
             }
         }
         let (sender, receiver) = watch::channel(None);
-        *slot = Some(receiver.clone());
+        *slot = Some(Flight {
+            receiver: receiver.clone(),
+            started: now,
+        });
         drop(slot);
         let inner = Arc::clone(self);
         tokio::spawn(async move {
+            let forced = rejected.is_some();
             let outcome = inner.renew_once(rejected.as_deref()).await;
-            if let Ok(current) = &outcome {
-                inner.current.store(Some(Arc::clone(current)));
+            match &outcome {
+                Ok(current) => {
+                    inner.current.store(Some(Arc::clone(current)));
+                    if forced {
+                        *lock(&inner.forced_at) = Some(Instant::now());
+                    }
+                }
+                Err(err) if !err.is_retryable() => {
+                    *lock(&inner.refused) = Some((Instant::now(), err.clone()));
+                }
+                Err(_) => {}
             }
             *lock(&inner.flight) = None;
             let _ = sender.send(Some(outcome));
@@ -252,9 +329,11 @@ impl Inner {
     /// fails, the current token while it has not expired (unless it is `rejected`).
     async fn wait(self: &Arc<Self>, rejected: Option<&str>) -> Result<Arc<AccessToken>, Error> {
         let mut receiver = self.flight_for(rejected.map(str::to_owned));
-        let outcome = match receiver.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(cancelled())),
-            Err(_) => Err(cancelled()),
+        let waited =
+            tokio::time::timeout(self.timing.deadline(), receiver.wait_for(Option::is_some)).await;
+        let outcome = match waited {
+            Ok(Ok(outcome)) => outcome.clone().unwrap_or_else(|| Err(cancelled())),
+            Ok(Err(_)) | Err(_) => Err(cancelled()),
         };
         match outcome {
             Ok(current) => Ok(Arc::clone(&current.token)),
@@ -331,13 +410,14 @@ impl Inner {
             return false;
         }
         let lifetime = token.lifetime();
-        let lead = self.source.renewal().lead(lifetime);
-        token.access_token.remaining_at(SystemTime::now()) > lead
+        let earliest = self.source.renewal().earliest_lead(lifetime);
+        token.access_token.remaining_at(SystemTime::now()) > earliest
     }
 
     /// One renewal across instances: a fresh token another instance stored is taken; else
     /// the instance that wins the lease asks the endpoint and stores the token, and the others
-    /// wait for it (at most `lease_wait`, then they ask themselves). A store that fails is
+    /// wait for it (as long as its request may take, then they try the lease once more, then ask
+    /// themselves). A store that fails is
     /// logged and skipped: the caller never fails because of it.
     async fn through_store(
         &self,
@@ -357,67 +437,80 @@ impl Inner {
                 return self.fetch().await;
             }
         }
-        match store.try_lease(key, self.lease_wait).await {
-            Ok(Some(lease)) => {
-                // Another instance may have stored a token between the first look and the
-                // lease: take it rather than ask again.
-                if let Ok(Some(token)) = store.load(key).await
-                    && self.adoptable(&token, rejected)
-                {
+        for round in 0..2 {
+            match store.try_lease(key, self.timing.fetch).await {
+                Ok(Some(lease)) => {
+                    // Another instance may have stored a token between the last look and the
+                    // lease: take it rather than ask again.
+                    if let Ok(Some(token)) = store.load(key).await
+                        && self.adoptable(&token, rejected)
+                    {
+                        if let Err(err) = store.release(key, lease).await {
+                            skip(err);
+                        }
+                        return Ok(token.into());
+                    }
+                    let fetched = self.fetch_and_share(store).await;
                     if let Err(err) = store.release(key, lease).await {
                         skip(err);
                     }
-                    return Ok(token.into());
+                    return fetched;
                 }
-                let fetched = self.fetch().await;
-                if let Ok(obtained) = &fetched {
-                    let token = SharedToken::from(obtained);
-                    let ttl = token.access_token.remaining_at(SystemTime::now());
-                    if let Err(err) = store.save(key, &token, ttl).await {
-                        skip(err);
+                Ok(None) if round == 0 => {
+                    // Another instance holds the lease: wait for its token, as long as its
+                    // request may take, then try the lease once more.
+                    let deadline = Instant::now() + self.timing.shared_wait;
+                    let mut pause = Duration::from_millis(10);
+                    while Instant::now() < deadline {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(100));
+                        match store.load(key).await {
+                            Ok(Some(token)) if self.adoptable(&token, rejected) => {
+                                return Ok(token.into());
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                skip(err);
+                                return self.fetch().await;
+                            }
+                        }
                     }
                 }
-                if let Err(err) = store.release(key, lease).await {
+                Ok(None) => {}
+                Err(err) => {
                     skip(err);
+                    return self.fetch().await;
                 }
-                fetched
-            }
-            Ok(None) => {
-                let deadline = Instant::now() + self.lease_wait;
-                let mut pause = Duration::from_millis(10);
-                while Instant::now() < deadline {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                    match store.load(key).await {
-                        Ok(Some(token)) if self.adoptable(&token, rejected) => {
-                            return Ok(token.into());
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            skip(err);
-                            break;
-                        }
-                    }
-                }
-                self.fetch().await
-            }
-            Err(err) => {
-                skip(err);
-                self.fetch().await
             }
         }
+        self.fetch_and_share(store).await
+    }
+
+    /// A token from the endpoint, stored for the other instances (best effort).
+    async fn fetch_and_share(&self, store: &SharedTokens) -> Result<Obtained, Error> {
+        let fetched = self.fetch().await;
+        if let Ok(obtained) = &fetched {
+            let token = SharedToken::from(obtained);
+            let ttl = token.access_token.remaining_at(SystemTime::now());
+            if let Err(err) = store.save(&self.shared_key, &token, ttl).await {
+                metrics::counter!("jwtguard_client_shared_store_errors_total").increment(1);
+                tracing::warn!(client = %self.label, error = %err, "could not share the token");
+            }
+        }
+        fetched
     }
 }
 
 fn cancelled() -> Error {
     Error::new(
         ErrorKind::Unavailable,
-        "the token renewal was cancelled (is the runtime shutting down?)",
+        "the token renewal did not finish (its runtime stopped, or it ran past its deadline)",
     )
 }
 
 /// Renews the token ahead of expiry until its last handle is gone.
 async fn background(token: Weak<Inner>) {
+    let mut last: Option<Instant> = None;
     loop {
         let due = {
             let Some(inner) = token.upgrade() else { return };
@@ -427,9 +520,12 @@ async fn background(token: Weak<Inner>) {
                 .as_ref()
                 .map(|current| current.renew_at)
         };
-        if let Some(due) = due {
-            tokio::time::sleep_until(due.into()).await;
+        // Never two renewals within a second, however short the token's life.
+        let spaced = last.map(|last| last + RENEWAL_SPACING);
+        if let Some(at) = due.max(spaced) {
+            tokio::time::sleep_until(at.into()).await;
         }
+        last = Some(Instant::now());
         let receiver = {
             let Some(inner) = token.upgrade() else { return };
             inner.flight()

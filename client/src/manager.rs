@@ -10,10 +10,10 @@ use jwtguard_core::KeyCache;
 use jwtguard_core::provider::{Fetcher, SecretString};
 
 use crate::error::{Error, ErrorKind};
-use crate::managed::ManagedToken;
+use crate::managed::{ManagedToken, Timing};
 use crate::policy::{RenewalPolicy, RetryPolicy};
 use crate::shared::SharedTokens;
-use crate::source::{GrantKind, OAuthClient, TokenParams, TokenSource};
+use crate::source::{GrantKind, OAuthClient, Server, TokenParams, TokenSource};
 
 /// The HTTP timeout per token request (connect included): 10 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,8 +21,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// How many managed tokens a manager holds at most: 1,000.
 pub const DEFAULT_MAX_TOKENS: usize = 1_000;
-/// How long an instance waits for the one that holds the shared lease: 5 s.
-pub const DEFAULT_SHARED_WAIT: Duration = Duration::from_secs(5);
 
 /// Holds the managed tokens of a service: one per (token endpoint or issuer, client, grant,
 /// scope, resource, audience), however many times it is asked for. Cheap to clone.
@@ -55,7 +53,7 @@ struct ManagerInner {
     retry: RetryPolicy,
     background: bool,
     shared: Option<Arc<SharedTokens>>,
-    shared_wait: Duration,
+    timing: Timing,
     max_tokens: usize,
     tokens: Mutex<HashMap<String, ManagedToken>>,
 }
@@ -80,7 +78,7 @@ pub struct TokenManagerBuilder {
     retry: RetryPolicy,
     background: bool,
     shared: Option<(Arc<dyn KeyCache>, SecretString)>,
-    shared_wait: Duration,
+    shared_wait: Option<Duration>,
     max_tokens: usize,
 }
 
@@ -106,7 +104,7 @@ impl Default for TokenManagerBuilder {
             retry: RetryPolicy::default(),
             background: false,
             shared: None,
-            shared_wait: DEFAULT_SHARED_WAIT,
+            shared_wait: None,
             max_tokens: DEFAULT_MAX_TOKENS,
         }
     }
@@ -168,10 +166,12 @@ impl TokenManagerBuilder {
         self
     }
 
-    /// How long an instance waits for the one holding the shared lease before it asks the
-    /// endpoint itself. Default 5 s.
+    /// How long an instance waits for the one holding the shared lease before it tries the
+    /// lease again, and then asks the endpoint itself. Default: as long as one token request
+    /// may take with its retries, `(timeout + max(backoff cap, 10 s)) × (retries + 1)`, 60 s
+    /// with the defaults; the lease itself lasts that long.
     pub fn shared_wait(mut self, wait: Duration) -> Self {
-        self.shared_wait = wait;
+        self.shared_wait = Some(wait);
         self
     }
 
@@ -194,6 +194,10 @@ impl TokenManagerBuilder {
             self.max_body,
             self.allow_insecure_http,
         )?;
+        // The longest one token request may take: each try's timeout and the wait before the
+        // next (the backoff, or a `Retry-After` of at most 10 s).
+        let per_try = self.timeout + self.retry.max_backoff.max(Duration::from_secs(10));
+        let longest_fetch = per_try.saturating_mul(self.retry.retries.saturating_add(1));
         let shared = match self.shared {
             Some((cache, secret)) => Some(Arc::new(SharedTokens::new(
                 cache,
@@ -208,7 +212,10 @@ impl TokenManagerBuilder {
                 retry: self.retry,
                 background: self.background,
                 shared,
-                shared_wait: self.shared_wait,
+                timing: Timing {
+                    fetch: longest_fetch,
+                    shared_wait: self.shared_wait.unwrap_or(longest_fetch),
+                },
                 max_tokens: self.max_tokens,
                 tokens: Mutex::new(HashMap::new()),
             }),
@@ -313,13 +320,32 @@ impl TokenManager {
             SharedTokens::cache_key(&identity),
             refresh_token,
             shared,
-            inner.shared_wait,
+            inner.timing,
         );
         if inner.background {
             token = token.with_background();
         }
         tokens.insert(identity, token.clone());
         Ok(token)
+    }
+
+    /// Lets go of `token` (a user's refresh-token grant at sign-out, say): its background
+    /// renewal stops, and the manager no longer counts it against its maximum. Handles held
+    /// elsewhere keep working, renewing on demand. Whether the manager held it.
+    pub fn remove(&self, token: &ManagedToken) -> bool {
+        let mut tokens = self
+            .inner
+            .tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = tokens.len();
+        tokens.retain(|_, held| !held.same_as(token));
+        let removed = tokens.len() < before;
+        drop(tokens);
+        if removed {
+            token.stop_background();
+        }
+        removed
     }
 
     /// How many managed tokens the manager holds.
@@ -353,6 +379,7 @@ impl TokenManager {
 }
 
 /// What identifies a managed token: each part length-prefixed, so that no two keys collide.
+/// The client's credential counts (by digest): a rotated secret gets a token of its own.
 fn identity(
     client: &OAuthClient,
     grant: &GrantKind,
@@ -375,16 +402,22 @@ fn identity(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     });
-    let parts: [&str; 8] = [
+    let server = match &client.server {
+        Server::Issuer(_) => "issuer",
+        Server::TokenEndpoint(_) => "token_endpoint",
+    };
+    let fingerprint = client.auth.fingerprint();
+    let mut parts: Vec<&str> = vec![
         grant,
+        server,
         client.server_id(),
         client.client_id(),
-        client.auth.method_name(),
+        &fingerprint,
         params.scope.as_deref().unwrap_or(""),
-        &resources.join(" "),
         params.audience.as_deref().unwrap_or(""),
         refresh.as_deref().unwrap_or(""),
     ];
+    parts.extend(resources.iter().map(String::as_str));
     let mut key = String::new();
     for part in parts {
         key.push_str(&part.len().to_string());

@@ -33,6 +33,9 @@ pub struct RenewalPolicy {
     max_lifetime: Duration,
 }
 
+/// The longest lifetime a policy takes: a year.
+const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// When, within a token's life, things happen (offsets from when it was obtained).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Schedule {
@@ -82,15 +85,15 @@ impl RenewalPolicy {
     }
 
     /// The lifetime assumed when the answer has no `expires_in` (and the token is not a JWT
-    /// with an `exp`). Default 300 s.
+    /// with an `exp`). Default 300 s; at most a year.
     pub fn assumed_lifetime(mut self, lifetime: Duration) -> Self {
-        self.assumed_lifetime = lifetime;
+        self.assumed_lifetime = lifetime.min(LONGEST);
         self
     }
 
-    /// The longest a token is kept, whatever `expires_in` says. Default 24 h.
+    /// The longest a token is kept, whatever `expires_in` says. Default 24 h; at most a year.
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
-        self.max_lifetime = lifetime;
+        self.max_lifetime = lifetime.min(LONGEST);
         self
     }
 
@@ -99,13 +102,20 @@ impl RenewalPolicy {
         self.renew_before.min(lifetime / 2)
     }
 
-    /// The lifetime of a token: `expires_in` when given, else the JWT's own `exp` or the
-    /// assumed lifetime; never more than the JWT's `exp` allows or the maximum.
-    pub(crate) fn lifetime(&self, expires_in: Option<u64>, jwt_left: Option<u64>) -> Duration {
+    /// The earliest a token of `lifetime` may be renewed, counted back from its expiry: the
+    /// lead with the whole jitter.
+    pub(crate) fn earliest_lead(&self, lifetime: Duration) -> Duration {
+        let lead = self.lead(lifetime);
+        lead + lead.mul_f64(self.jitter)
+    }
+
+    /// The lifetime of a token: `expires_in` when given, else the JWT's own lifetime or the
+    /// assumed lifetime; never more than the JWT's own lifetime or the maximum.
+    pub(crate) fn lifetime(&self, expires_in: Option<u64>, jwt_lifetime: Option<u64>) -> Duration {
         let stated = expires_in
-            .or(jwt_left)
+            .or(jwt_lifetime)
             .map_or(self.assumed_lifetime, Duration::from_secs);
-        let capped = jwt_left.map_or(stated, |left| stated.min(Duration::from_secs(left)));
+        let capped = jwt_lifetime.map_or(stated, |own| stated.min(Duration::from_secs(own)));
         capped.min(self.max_lifetime)
     }
 
@@ -240,6 +250,24 @@ mod tests {
         assert_eq!(policy.lifetime(None, Some(40)), S(40));
         assert_eq!(policy.lifetime(Some(3600), Some(40)), S(40));
         assert_eq!(policy.lifetime(Some(u64::MAX), None), S(24 * 3600));
+    }
+
+    #[test]
+    fn lifetimes_stay_in_range() {
+        let policy = RenewalPolicy::default()
+            .max_lifetime(Duration::MAX)
+            .assumed_lifetime(Duration::MAX);
+        let year = S(365 * 24 * 3600);
+        assert_eq!(policy.lifetime(Some(u64::MAX), None), year);
+        assert_eq!(policy.lifetime(None, None), year);
+        let schedule = policy.schedule(year, 1.0);
+        assert!(schedule.renew_after < schedule.hand_out_until);
+        // A JWT's own lifetime (exp - iat) caps what expires_in claims.
+        assert_eq!(
+            RenewalPolicy::default().lifetime(Some(600), Some(60)),
+            S(60)
+        );
+        assert_eq!(RenewalPolicy::default().earliest_lead(S(300)), S(66));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use jwtguard_core::provider::{
-    Breaker, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString, discover_metadata,
+    Attempt, Breaker, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString, discover_metadata,
+    shown,
 };
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -29,10 +30,24 @@ use crate::token::{AccessToken, decode_unverified};
 /// );
 /// assert_eq!(client.client_id(), "orders-service");
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OAuthClient {
     pub(crate) server: Server,
     pub(crate) auth: ClientAuth,
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, url) = match &self.server {
+            Server::Issuer(url) => ("issuer", url),
+            Server::TokenEndpoint(url) => ("token_endpoint", url),
+        };
+        let url = Url::parse(url).map_or_else(|_| "(not a URL)".to_owned(), |u| shown(&u));
+        f.debug_struct("OAuthClient")
+            .field(what, &url)
+            .field("auth", &self.auth)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -176,8 +191,9 @@ struct ErrorResponse {
 }
 
 #[derive(Deserialize)]
-struct ExpOnly {
+struct Times {
     exp: Option<u64>,
+    iat: Option<u64>,
 }
 
 impl TokenSource {
@@ -246,6 +262,12 @@ impl TokenSource {
         &self,
         refresh_token: Option<&SecretString>,
     ) -> Result<Obtained, Error> {
+        // A refresh token the server may already have rotated is not sent again: a lost answer
+        // can't be retried without risking the reuse detection of the whole token family.
+        let retries = match self.grant {
+            GrantKind::ClientCredentials => self.retry.retries,
+            GrantKind::RefreshToken => 0,
+        };
         let mut tries = 0;
         loop {
             let Some(attempt) = self.breaker.allow(SystemTime::now()) else {
@@ -254,10 +276,18 @@ impl TokenSource {
                     "the token endpoint's circuit breaker is open after repeated failures",
                 )));
             };
-            let outcome = self.request_once(refresh_token).await;
+            // Gives the attempt back if this future is dropped mid-request (its runtime shut
+            // down): a half-open trial never stays taken.
+            let held = HeldAttempt {
+                breaker: &self.breaker,
+                attempt: Some(attempt),
+            };
+            let (outcome, retry_after) = match self.request_once(refresh_token).await {
+                Ok(obtained) => (Ok(obtained), None),
+                Err((err, retry_after)) => (Err(err), retry_after),
+            };
             let endpoint_failed = outcome.as_ref().is_err_and(Error::is_retryable);
-            self.breaker
-                .record(attempt, !endpoint_failed, SystemTime::now());
+            held.record(!endpoint_failed);
             match outcome {
                 Ok(obtained) => {
                     metrics::counter!(
@@ -268,8 +298,13 @@ impl TokenSource {
                     .increment(1);
                     return Ok(obtained);
                 }
-                Err(err) if err.is_retryable() && tries < self.retry.retries => {
-                    let wait = self.retry.backoff_for(tries, random_unit());
+                Err(err)
+                    if err.is_retryable()
+                        && tries < retries
+                        && retry_after.is_none_or(|after| after <= MAX_RETRY_AFTER) =>
+                {
+                    let backoff = self.retry.backoff_for(tries, random_unit());
+                    let wait = retry_after.map_or(backoff, |after| after.max(backoff));
                     tracing::debug!(
                         client = self.client_id(),
                         error = %err,
@@ -295,16 +330,23 @@ impl TokenSource {
         err
     }
 
-    async fn request_once(&self, refresh_token: Option<&SecretString>) -> Result<Obtained, Error> {
-        let (url, audience) = self.endpoint().await?;
+    /// One token request; a failure comes with the server's `Retry-After`, if it sent one.
+    async fn request_once(
+        &self,
+        refresh_token: Option<&SecretString>,
+    ) -> Result<Obtained, (Error, Option<Duration>)> {
+        let (url, audience) = self.endpoint().await.map_err(|e| (e, None))?;
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(6);
         match self.grant {
             GrantKind::ClientCredentials => form.push(("grant_type", "client_credentials")),
             GrantKind::RefreshToken => {
                 let Some(refresh_token) = refresh_token else {
-                    return Err(Error::new(
-                        ErrorKind::InvalidGrant,
-                        "no refresh token is left to renew with",
+                    return Err((
+                        Error::new(
+                            ErrorKind::InvalidGrant,
+                            "no refresh token is left to renew with",
+                        ),
+                        None,
                     ));
                 };
                 form.push(("grant_type", "refresh_token"));
@@ -320,11 +362,25 @@ impl TokenSource {
         if let Some(audience) = &self.params.audience {
             form.push(("audience", audience));
         }
-        let auth = self.client.auth.authenticate(audience)?;
+        let auth = self
+            .client
+            .auth
+            .authenticate(audience)
+            .map_err(|e| (e.into(), None))?;
         let requested_at = SystemTime::now();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let answer = self.fetcher.post_form(url, &auth, &form).await?;
+        let answer = self
+            .fetcher
+            .post_form(url, &auth, &form)
+            .await
+            .map_err(|e| (e.into(), None))?;
+        let retry_after = answer
+            .retry_after
+            .as_deref()
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         self.read_answer(answer.status, &answer.body, requested_at)
+            .map_err(|e| (e, retry_after))
     }
 
     fn read_answer(
@@ -398,26 +454,66 @@ impl TokenSource {
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
             Some(_) => None,
         };
+        if expires_in == Some(0) {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "the token endpoint issued a token that has already expired (expires_in 0)",
+            ));
+        }
+        // A JWT's own lifetime, `exp - iat` (from the server's clock, so that a skewed local
+        // clock does not shorten it), else `exp` against the local clock.
         let now_unix = requested_at
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let jwt_left = decode_unverified::<ExpOnly>(&answer.access_token)
+        let jwt_lifetime = decode_unverified::<Times>(&answer.access_token)
             .ok()
-            .and_then(|peek| peek.exp)
-            .map(|exp| exp.saturating_sub(now_unix));
-        let lifetime = self.renewal.lifetime(expires_in, jwt_left);
+            .and_then(|times| {
+                let exp = times.exp?;
+                Some(exp.saturating_sub(times.iat.unwrap_or(now_unix)))
+            });
+        let lifetime = self.renewal.lifetime(expires_in, jwt_lifetime);
+        if lifetime.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "the token endpoint issued a token that has already expired",
+            ));
+        }
         // Measured from when the request was sent: the token can't live longer than that.
-        let token = AccessToken::new(
-            answer.access_token,
-            requested_at + lifetime,
-            requested_at,
-            answer.scope,
-        )?;
+        let expires_at = requested_at.checked_add(lifetime).ok_or_else(|| {
+            Error::new(ErrorKind::Protocol, "the token's lifetime is out of range")
+        })?;
+        let token = AccessToken::new(answer.access_token, expires_at, requested_at, answer.scope)?;
         Ok(Obtained {
             token,
             refresh_token: answer.refresh_token.map(SecretString::from),
             lifetime,
         })
+    }
+}
+
+/// The longest `Retry-After` waited for before a retry: 10 s. A server asking for more is
+/// not retried now; the current token is served meanwhile.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// A breaker attempt that is given back when dropped without a verdict.
+struct HeldAttempt<'a> {
+    breaker: &'a Breaker,
+    attempt: Option<Attempt>,
+}
+
+impl HeldAttempt<'_> {
+    fn record(mut self, ok: bool) {
+        if let Some(attempt) = self.attempt.take() {
+            self.breaker.record(attempt, ok, SystemTime::now());
+        }
+    }
+}
+
+impl Drop for HeldAttempt<'_> {
+    fn drop(&mut self) {
+        if let Some(attempt) = self.attempt.take() {
+            self.breaker.abandon(attempt);
+        }
     }
 }
 

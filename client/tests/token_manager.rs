@@ -277,3 +277,137 @@ async fn tokens_for_two_clients_and_two_resources_live_side_by_side() {
     again.get().await.unwrap();
     assert_eq!(issuer.token_requests_by_grant("client_credentials"), 3);
 }
+
+#[tokio::test]
+async fn a_token_that_is_already_expired_is_refused_without_a_request_storm() {
+    let issuer = issuer().await;
+    issuer.set_token_ttl(Duration::ZERO);
+    let manager = TokenManager::builder()
+        .background_refresh(true)
+        .build()
+        .unwrap();
+    let token = token_of(&manager, &issuer);
+    for _ in 0..50 {
+        let err = token.get().await.unwrap_err();
+        assert_eq!(err.kind(), jwtguard_client::ErrorKind::Protocol, "{err}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        issuer.token_requests_by_grant("client_credentials"),
+        1,
+        "one request, then a pause"
+    );
+}
+
+#[tokio::test]
+async fn revoked_credentials_do_not_turn_every_call_into_a_request() {
+    let issuer = issuer().await;
+    let manager = TokenManager::builder().build().unwrap();
+    let revoked = OAuthClient::discover(issuer.url(), ClientAuth::secret_basic(ID, "revoked"));
+    let token = manager
+        .client_credentials(&revoked, TokenParams::new())
+        .unwrap();
+    for _ in 0..200 {
+        assert!(token.get().await.unwrap_err().is_invalid_client());
+    }
+    assert_eq!(issuer.hits("/token"), 1);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_not_sent_again_after_a_failure() {
+    let issuer = issuer().await;
+    let initial = issuer.issue_refresh_token(ID, "read");
+    issuer.set_token_failure(Some(503));
+    let manager = TokenManager::builder().build().unwrap();
+    let token = manager
+        .refresh_token(&client(&issuer), initial, TokenParams::new())
+        .unwrap();
+    assert!(token.get().await.unwrap_err().is_unavailable());
+    assert_eq!(
+        issuer.token_requests_by_grant("refresh_token"),
+        1,
+        "no automatic retry: the server may have rotated it already"
+    );
+    assert!(token.refresh_token().is_some());
+}
+
+#[tokio::test]
+async fn a_rotated_secret_is_another_token() {
+    let issuer = issuer().await;
+    let manager = TokenManager::builder().build().unwrap();
+    let old = OAuthClient::discover(issuer.url(), ClientAuth::secret_basic(ID, "old-secret"));
+    let new = client(&issuer);
+    let stale = manager
+        .client_credentials(&old, TokenParams::new())
+        .unwrap();
+    let fresh = manager
+        .client_credentials(&new, TokenParams::new())
+        .unwrap();
+    assert!(stale.get().await.unwrap_err().is_invalid_client());
+    assert!(fresh.get().await.is_ok());
+    assert_eq!(manager.len(), 2);
+    assert!(manager.remove(&stale));
+    assert!(!manager.remove(&stale));
+    assert_eq!(manager.len(), 1);
+}
+
+#[test]
+fn a_renewal_cut_off_with_its_runtime_does_not_wedge_the_breaker() {
+    let servers = tokio::runtime::Runtime::new().unwrap();
+    let issuer = servers.block_on(issuer());
+    let manager = TokenManager::builder()
+        .retry(
+            RetryPolicy::default()
+                .retries(0)
+                .breaker(1, Duration::from_millis(200)),
+        )
+        .build()
+        .unwrap();
+    let token = token_of(&manager, &issuer);
+    let caller = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // One failure opens the breaker.
+    issuer.set_token_failure(Some(503));
+    assert!(caller().block_on(token.get()).unwrap_err().is_unavailable());
+    issuer.set_token_failure(None);
+    std::thread::sleep(Duration::from_millis(300));
+    // The half-open trial starts on a runtime that goes away while the endpoint is slow.
+    issuer.set_delay(Duration::from_millis(500));
+    {
+        let runtime = caller();
+        let cut = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(100), token.get()).await
+        });
+        assert!(cut.is_err(), "still waiting when its runtime goes");
+    }
+    issuer.set_delay(Duration::ZERO);
+    std::thread::sleep(Duration::from_millis(300));
+    let runtime = caller();
+    let got = runtime.block_on(token.get());
+    assert!(got.is_ok(), "the trial was given back: {got:?}");
+}
+
+#[tokio::test]
+async fn a_late_401_for_an_old_token_never_gets_an_expired_one() {
+    let issuer = issuer().await;
+    issuer.set_token_ttl(Duration::from_secs(2));
+    let manager = TokenManager::builder()
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    let token = token_of(&manager, &issuer);
+    let first = token.get().await.unwrap();
+    let second = token.renew().await.unwrap();
+    assert!(!second.is(first.expose()));
+    issuer.set_token_failure(Some(503));
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let answer = token.renew_rejected(&first).await;
+    assert!(
+        answer.as_ref().is_err_and(|e| e.is_unavailable()),
+        "the current token has expired and no new one can be had: {answer:?}"
+    );
+}

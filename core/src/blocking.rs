@@ -168,8 +168,11 @@ impl Drop for Runtime {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Joined only from a plain thread: dropped on the runtime's own thread, or on a worker
+        // of another runtime, the thread is left to end by itself.
         if let Some(thread) = self.thread.take()
             && thread::current().id() != self.thread_id
+            && tokio::runtime::Handle::try_current().is_err()
         {
             let _ = thread.join();
         }

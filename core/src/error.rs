@@ -249,6 +249,12 @@ impl Error {
         copy
     }
 
+    /// What failed, without the kind's description (which [`Display`](fmt::Display) puts
+    /// first).
+    pub fn detail(&self) -> &str {
+        &self.inner.detail
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind

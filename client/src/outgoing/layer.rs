@@ -22,8 +22,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// When the API answers 401 (or gRPC status 16, `UNAUTHENTICATED`, in the headers) and the
 /// token sent is still the current one, the token is renewed once (shared with every request
-/// that got the same answer), so that the next request carries a new one. The request itself
-/// is not sent again: a request body here is a stream, which can't be replayed.
+/// that got the same answer) in the background, so that the next request carries a new one;
+/// the answer is not held back. The request itself is not sent again: a request body here is
+/// a stream, which can't be replayed.
 ///
 /// For a tonic `Channel` (or any service bound to one origin, whose requests carry only a
 /// path), use [`for_channel`](Self::for_channel).
@@ -164,10 +165,13 @@ where
                 .headers_mut()
                 .insert(AUTHORIZATION, sent.authorization().clone());
             let response = inner.call(request).await.map_err(Into::into)?;
-            if refused(&response)
-                && let Err(err) = token.renew_rejected(&sent).await
-            {
-                tracing::warn!(error = %err, "the API refused the token and no new one could be had");
+            if refused(&response) {
+                // The answer goes back at once; the next request carries the new token.
+                tokio::spawn(async move {
+                    if let Err(err) = token.renew_rejected(&sent).await {
+                        tracing::warn!(error = %err, "the API refused the token and no new one could be had");
+                    }
+                });
             }
             Ok(response)
         })

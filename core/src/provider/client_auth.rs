@@ -233,6 +233,35 @@ impl ClientAuth {
         }
     }
 
+    /// A digest (SHA-256, hex) of the method and its credential (the secret, or the private
+    /// key), so that two `ClientAuth`s can be told apart without keeping or showing either
+    /// credential: a rotated secret is another client authentication.
+    pub fn fingerprint(&self) -> String {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(self.method_name().as_bytes());
+        context.update(&[0]);
+        context.update(self.client_id.as_bytes());
+        context.update(&[0]);
+        match &self.method {
+            Method::SecretBasic(secret) | Method::SecretPost(secret) => {
+                context.update(secret.expose_secret().as_bytes());
+            }
+            Method::PrivateKeyJwt(key) => {
+                context.update(key.alg.as_str().as_bytes());
+                context.update(&[0]);
+                context.update(key.kid.as_deref().unwrap_or("").as_bytes());
+                context.update(&[0]);
+                context.update(key.key.as_bytes());
+            }
+        }
+        context
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// What a request must carry to authenticate this client. `audience` is the `aud` of a
     /// `private_key_jwt` assertion: the authorization server's issuer identifier, or the
     /// endpoint's URL (RFC 7523 §3); the other methods ignore it.

@@ -108,15 +108,15 @@ impl Fetcher {
         let response = request.send().await.map_err(|e| {
             Error::new(
                 ErrorKind::KeysUnavailable,
-                format!("GET {url} failed{}", describe(&e)),
+                format!("GET {} failed{}", shown(url), describe(&e)),
             )
-            .with_source(e)
+            .with_source(e.without_url())
         })?;
         let fetched = self.read(url, "GET", response).await?;
         if fetched.status >= 500 {
             return Err(Error::new(
                 ErrorKind::KeysUnavailable,
-                format!("GET {url} answered {}", fetched.status),
+                format!("GET {} answered {}", shown(url), fetched.status),
             ));
         }
         Ok(fetched)
@@ -163,7 +163,7 @@ impl Fetcher {
         let response = request.send().await.map_err(|e| {
             Error::new(
                 ErrorKind::KeysUnavailable,
-                format!("POST {url} failed{}", describe(&e)),
+                format!("POST {} failed{}", shown(url), describe(&e)),
             )
             .with_source(e.without_url())
         })?;
@@ -179,14 +179,25 @@ impl Fetcher {
         let unavailable = |e: reqwest::Error| {
             Error::new(
                 ErrorKind::KeysUnavailable,
-                format!("{method} {url} failed{}", describe(&e)),
+                format!("{method} {} failed{}", shown(url), describe(&e)),
             )
-            .with_source(e)
+            .with_source(e.without_url())
         };
         if url.scheme() == "https" && response.url().scheme() != "https" {
             return Err(Error::new(
                 ErrorKind::Fetch,
-                format!("{method} {url} was redirected away from https"),
+                format!("{method} {} was redirected away from https", shown(url)),
+            ));
+        }
+        if method == "POST" && response.url() != url {
+            // The default client follows no redirect off its origin; a client the user gave
+            // might. Either way, an answer from elsewhere is not the endpoint's.
+            return Err(Error::new(
+                ErrorKind::Fetch,
+                format!(
+                    "POST {} was redirected; endpoints are not followed",
+                    shown(url)
+                ),
             ));
         }
         let status = response.status().as_u16();
@@ -225,8 +236,22 @@ impl Fetcher {
     fn too_large(&self, url: &Url) -> Error {
         Error::new(
             ErrorKind::Fetch,
-            format!("GET {url}: body over the cap of {} bytes", self.max_body),
+            format!(
+                "{}: body over the cap of {} bytes",
+                shown(url),
+                self.max_body
+            ),
         )
+    }
+}
+
+/// `url` as errors and logs show it: no user info, no query, no fragment (any of them may
+/// hold a secret).
+pub fn shown(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
+        None => format!("{}://{host}{}", url.scheme(), url.path()),
     }
 }
 
@@ -280,6 +305,13 @@ mod tests {
 
     fn fetcher(allow: bool) -> Fetcher {
         Fetcher::new(None, Duration::from_secs(1), 1024, allow).unwrap()
+    }
+
+    #[test]
+    fn urls_are_shown_without_what_may_be_secret() {
+        let url =
+            Url::parse("https://svc:TOPSECRET@idp.example:8443/token?client_secret=Q#F").unwrap();
+        assert_eq!(shown(&url), "https://idp.example:8443/token");
     }
 
     #[test]

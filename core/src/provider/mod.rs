@@ -11,5 +11,5 @@ pub mod http;
 pub use breaker::{Attempt, Breaker, BreakerState};
 pub use client_auth::{Authentication, ClientAuth, ClientKey};
 pub use discovery::{Endpoint, ProviderMetadata, discover_metadata};
-pub use http::{Fetched, Fetcher, is_loopback};
+pub use http::{Fetched, Fetcher, is_loopback, shown};
 pub use secrecy::{ExposeSecret, SecretString};
