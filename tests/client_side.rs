@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use jwtguard::client::{
-    AccessToken, BearerMiddleware, ClientAuth, ClientKey, ManagedToken, OAuthClient, RenewalPolicy,
-    RetryPolicy, TokenManager, TokenParams, decode_unverified,
+    AccessToken, BearerLayer, BearerMiddleware, ClientAuth, ClientKey, ManagedToken, OAuthClient,
+    RenewalPolicy, RetryPolicy, TokenManager, TokenParams, decode_unverified,
 };
 use jwtguard::keys::RedisKeyCache;
 use jwtguard::testkit::TestKey;
@@ -792,4 +792,99 @@ fn the_blocking_front_from_plain_code() {
     assert_eq!(requests, 1);
     println!("blocking: {requests} token request");
     servers.block_on(idp.stop());
+}
+
+/// Sends `GET url` through a tower service, within 20 s; the status and the answer's body.
+async fn tower_get<S>(service: &mut S, url: &str) -> u16
+where
+    S: tower::Service<
+            axum::http::Request<String>,
+            Response = axum::http::Response<hyper::body::Incoming>,
+            Error = jwtguard::client::outgoing::BoxError,
+        >,
+{
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::get(url)
+        .body(String::new())
+        .expect("a request");
+    let ready = within(Duration::from_secs(20), "ready", service.ready())
+        .await
+        .expect("the service is ready");
+    within(Duration::from_secs(20), "a call", ready.call(request))
+        .await
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tower_layer_on_a_hyper_client() {
+    let idp = Idp::start().await;
+    let validator = Validator::builder()
+        .issuer(idp.issuer())
+        .audience(IDP_AUDIENCE)
+        .build()
+        .await
+        .unwrap();
+    let api = serve(axum_app(validator)).await;
+    let seen: Seen = Arc::default();
+    let elsewhere = serve(
+        Router::new()
+            .route(
+                "/hook",
+                get(|State(seen): State<Seen>, headers: HeaderMap| async move {
+                    let authorization = headers
+                        .get(header::AUTHORIZATION)
+                        .map(|v| v.to_str().unwrap_or("?").to_owned());
+                    seen.lock().unwrap().push(authorization);
+                    "ok"
+                }),
+            )
+            .with_state(Arc::clone(&seen)),
+    )
+    .await;
+    let (refusing, _server) = refuser(1).await;
+    let manager = TokenManager::builder().build().unwrap();
+    let token = manager
+        .client_credentials(
+            &admin_client(&idp),
+            TokenParams::new().resource(IDP_AUDIENCE),
+        )
+        .unwrap();
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<String>();
+    let layer = BearerLayer::new(token.clone(), [api.as_str(), refusing.as_str()])
+        .expect("loopback origins");
+    let mut service = tower::ServiceBuilder::new().layer(layer).service(hyper);
+
+    for _ in 0..5 {
+        assert_eq!(tower_get(&mut service, &format!("{api}/me")).await, 200);
+    }
+    assert_eq!(
+        tower_get(&mut service, &format!("{elsewhere}/hook")).await,
+        200
+    );
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [None],
+        "no token for another origin"
+    );
+    assert_eq!(idp.token_requests_for(ADMIN.0).await, 1);
+
+    // A 401 comes back at once; the token is renewed behind it, and the next request carries
+    // the new one.
+    let refused = fetch(&token).await;
+    assert_eq!(
+        tower_get(&mut service, &format!("{refusing}/never")).await,
+        401
+    );
+    within(Duration::from_secs(15), "the renewal", async {
+        while fetch(&token).await.is(refused.expose()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(idp.token_requests_for(ADMIN.0).await, 2);
+    assert_eq!(tower_get(&mut service, &format!("{api}/me")).await, 200);
+    idp.stop().await;
 }
