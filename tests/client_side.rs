@@ -508,9 +508,8 @@ async fn the_provider_killed_then_restarted() {
 /// What the plain server saw: the `Authorization` header of each request, if any.
 type Seen = Arc<Mutex<Vec<Option<String>>>>;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_middleware_against_a_protected_api_and_only_there() {
-    let idp = Idp::start().await;
+/// The example API, protected by a validator for the provider's RFC 9068 access tokens.
+async fn protected_api(idp: &Idp) -> String {
     let validator = Validator::builder()
         .issuer(idp.issuer())
         .audience(IDP_AUDIENCE)
@@ -518,9 +517,14 @@ async fn the_middleware_against_a_protected_api_and_only_there() {
         .build()
         .await
         .unwrap();
-    let api = serve(axum_app(validator)).await;
+    serve(axum_app(validator)).await
+}
+
+/// A plain server on another loopback port that records the `Authorization` header of each
+/// request to `/hook`.
+async fn recording_server() -> (String, Seen) {
     let seen: Seen = Arc::default();
-    let elsewhere = serve(
+    let base = serve(
         Router::new()
             .route(
                 "/hook",
@@ -535,6 +539,14 @@ async fn the_middleware_against_a_protected_api_and_only_there() {
             .with_state(Arc::clone(&seen)),
     )
     .await;
+    (base, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_middleware_against_a_protected_api_and_only_there() {
+    let idp = Idp::start().await;
+    let api = protected_api(&idp).await;
+    let (elsewhere, seen) = recording_server().await;
     assert_ne!(api, elsewhere, "another port on loopback");
 
     let manager = TokenManager::builder().build().unwrap();
@@ -820,29 +832,8 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tower_layer_on_a_hyper_client() {
     let idp = Idp::start().await;
-    let validator = Validator::builder()
-        .issuer(idp.issuer())
-        .audience(IDP_AUDIENCE)
-        .build()
-        .await
-        .unwrap();
-    let api = serve(axum_app(validator)).await;
-    let seen: Seen = Arc::default();
-    let elsewhere = serve(
-        Router::new()
-            .route(
-                "/hook",
-                get(|State(seen): State<Seen>, headers: HeaderMap| async move {
-                    let authorization = headers
-                        .get(header::AUTHORIZATION)
-                        .map(|v| v.to_str().unwrap_or("?").to_owned());
-                    seen.lock().unwrap().push(authorization);
-                    "ok"
-                }),
-            )
-            .with_state(Arc::clone(&seen)),
-    )
-    .await;
+    let api = protected_api(&idp).await;
+    let (elsewhere, seen) = recording_server().await;
     let (refusing, _server) = refuser(1).await;
     let manager = TokenManager::builder().build().unwrap();
     let token = manager
