@@ -879,3 +879,54 @@ async fn the_tower_layer_on_a_hyper_client() {
     assert_eq!(tower_get(&mut service, &format!("{api}/me")).await, 200);
     idp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_redis_ride_out_a_failing_endpoint_together() {
+    use jwtguard::testkit::Issuer;
+    let redis = RedisServer::start().await;
+    let issuer = Issuer::start().await;
+    issuer.register_client("svc", "svc-secret");
+    issuer.set_token_ttl(Duration::from_secs(4));
+    let instance = || {
+        TokenManager::builder()
+            .retry(
+                RetryPolicy::default()
+                    .retries(1)
+                    .backoff(Duration::from_millis(10), Duration::from_millis(20)),
+            )
+            .renewal(RenewalPolicy::default().jitter(0.0))
+            .shared(
+                RedisKeyCache::new(&redis.url()).expect("a Redis cache"),
+                SHARED_SECRET,
+            )
+            .build()
+            .expect("a shared token manager")
+    };
+    let client = OAuthClient::discover(issuer.url(), ClientAuth::secret_basic("svc", "svc-secret"));
+    let tokens: Vec<ManagedToken> = [instance(), instance()]
+        .iter()
+        .map(|manager| {
+            manager
+                .client_credentials(&client, TokenParams::new())
+                .unwrap()
+        })
+        .collect();
+    let first = fetch(&tokens[0]).await;
+    assert!(fetch(&tokens[1]).await.is(first.expose()), "shared");
+    assert_eq!(issuer.token_requests_by_grant("client_credentials"), 1);
+
+    // Past the hand-out limit (3 s of 4), the endpoint fails: whichever instance holds the
+    // lease fails fast, and the other takes the lease after it instead of waiting out the
+    // shared wait (60 s by default). Both keep the token that is still valid.
+    sleep_until_age(&first, Duration::from_millis(3_200)).await;
+    issuer.set_token_failure(Some(503));
+    let started = Instant::now();
+    let (a, b) = tokio::join!(tokens[0].get(), tokens[1].get());
+    assert!(a.expect("the current token").is(first.expose()));
+    assert!(b.expect("the current token").is(first.expose()));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "no instance waited out the shared wait: {:?}",
+        started.elapsed()
+    );
+}

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use jwtguard_core::provider::{BreakerState, SecretString};
-use tokio::sync::watch;
+use jwtguard_core::provider::SecretString;
+use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
 use crate::error::{Error, ErrorKind};
@@ -51,14 +51,25 @@ pub(crate) struct Timing {
 impl Timing {
     /// After this long a renewal is given up on (its task may sit on a runtime nobody drives).
     fn deadline(&self) -> Duration {
-        self.fetch * 2 + self.shared_wait + Duration::from_secs(1)
+        self.fetch
+            .saturating_mul(2)
+            .saturating_add(self.shared_wait)
+            .saturating_add(Duration::from_secs(1))
     }
+}
+
+/// `at + after`, or `None` past the end of time.
+fn later(at: Instant, after: Duration) -> Option<Instant> {
+    at.checked_add(after)
 }
 
 /// A renewal in flight.
 struct Flight {
+    /// Which renewal it is: only the flight in the slot applies its outcome.
+    id: u64,
     receiver: watch::Receiver<Outcome>,
     started: Instant,
+    task: Option<AbortHandle>,
 }
 
 pub(crate) struct Inner {
@@ -70,6 +81,10 @@ pub(crate) struct Inner {
     current: ArcSwapOption<Current>,
     /// The renewal in flight, if any: callers wait on its outcome.
     flight: Mutex<Option<Flight>>,
+    /// The id of the next flight.
+    flights: std::sync::atomic::AtomicU64,
+    /// Woken when a new token is installed (the background task rereads its renewal point).
+    renewed: Arc<Notify>,
     /// The last refusal, and when it came.
     refused: Mutex<Option<(Instant, Error)>>,
     /// When the last renewal forced by a 401 ended.
@@ -140,6 +155,8 @@ impl ManagedToken {
                 source,
                 current: ArcSwapOption::empty(),
                 flight: Mutex::new(None),
+                flights: std::sync::atomic::AtomicU64::new(0),
+                renewed: Arc::new(Notify::new()),
                 refused: Mutex::new(None),
                 forced_at: Mutex::new(None),
                 refresh_token: Mutex::new(refresh_token),
@@ -156,7 +173,8 @@ impl ManagedToken {
     /// [`stop_background`]: Self::stop_background
     pub(crate) fn with_background(mut self) -> Self {
         let weak = Arc::downgrade(&self.inner);
-        let task = tokio::spawn(background(weak));
+        let renewed = Arc::clone(&self.inner.renewed);
+        let task = tokio::spawn(background(weak, renewed));
         self.background = Some(Arc::new(Background(task.abort_handle())));
         self
     }
@@ -257,7 +275,7 @@ impl ManagedToken {
 impl Inner {
     /// Whether a token request may be tried now: not while the breaker is open.
     fn may_try(&self) -> bool {
-        self.source.breaker_state() != BreakerState::Open
+        self.source.may_try()
     }
 
     /// The renewal in flight, or a new one.
@@ -272,17 +290,24 @@ impl Inner {
     fn flight_for(self: &Arc<Self>, rejected: Option<String>) -> watch::Receiver<Outcome> {
         let now = Instant::now();
         let mut slot = lock(&self.flight);
-        if let Some(running) = slot.as_ref()
-            && running.receiver.has_changed().is_ok()
-            && now < running.started + self.timing.deadline()
-        {
-            return running.receiver.clone();
+        if let Some(running) = slot.as_ref() {
+            let alive = running.receiver.has_changed().is_ok();
+            let in_time =
+                later(running.started, self.timing.deadline()).is_none_or(|end| now < end);
+            if alive && in_time {
+                return running.receiver.clone();
+            }
+            // Given up: its task never runs on (a runtime nobody drives, say), so that two
+            // renewals never overlap.
+            if let Some(task) = &running.task {
+                task.abort();
+            }
+            *slot = None;
         }
         if let Some((at, refusal)) = lock(&self.refused).as_ref()
-            && now < *at + REFUSAL_PAUSE
+            && later(*at, REFUSAL_PAUSE).is_none_or(|end| now < end)
         {
-            let (_done, receiver) = watch::channel(Some(Err(refusal.clone())));
-            return receiver;
+            return settled(Err(refusal.clone()));
         }
         if let Some(current) = self.current.load_full()
             && now < current.expires_at
@@ -292,36 +317,57 @@ impl Inner {
                 Some(value) => current.token.is(value),
             };
             if !still_needed {
-                // The value is there before the sender goes: waiters see it at once.
-                let (_done, receiver) = watch::channel(Some(Ok(current)));
-                return receiver;
+                return settled(Ok(current));
             }
         }
+        if !self.may_try() {
+            // The breaker is open, or the server asked to wait: no task, no request.
+            return settled(Err(self.source.not_now()));
+        }
+        let id = self
+            .flights
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (sender, receiver) = watch::channel(None);
         *slot = Some(Flight {
+            id,
             receiver: receiver.clone(),
             started: now,
+            task: None,
         });
         drop(slot);
         let inner = Arc::clone(self);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let forced = rejected.is_some();
             let outcome = inner.renew_once(rejected.as_deref()).await;
-            match &outcome {
-                Ok(current) => {
-                    inner.current.store(Some(Arc::clone(current)));
-                    if forced {
-                        *lock(&inner.forced_at) = Some(Instant::now());
+            let mut slot = lock(&inner.flight);
+            // A flight given up on applies nothing: another one has taken its place.
+            if slot.as_ref().is_some_and(|flight| flight.id == id) {
+                match &outcome {
+                    Ok((current, rotated)) => {
+                        if let Some(rotated) = rotated {
+                            *lock(&inner.refresh_token) = Some(rotated.clone());
+                        }
+                        inner.current.store(Some(Arc::clone(current)));
+                        inner.renewed.notify_waiters();
+                        if forced {
+                            *lock(&inner.forced_at) = Some(Instant::now());
+                        }
                     }
+                    Err(err) if !err.is_retryable() => {
+                        *lock(&inner.refused) = Some((Instant::now(), err.clone()));
+                    }
+                    Err(_) => {}
                 }
-                Err(err) if !err.is_retryable() => {
-                    *lock(&inner.refused) = Some((Instant::now(), err.clone()));
-                }
-                Err(_) => {}
+                *slot = None;
             }
-            *lock(&inner.flight) = None;
-            let _ = sender.send(Some(outcome));
+            drop(slot);
+            let _ = sender.send(Some(outcome.map(|(current, _)| current)));
         });
+        if let Some(flight) = lock(&self.flight).as_mut()
+            && flight.id == id
+        {
+            flight.task = Some(task.abort_handle());
+        }
         receiver
     }
 
@@ -350,7 +396,11 @@ impl Inner {
     }
 
     /// One renewal: through the shared store when there is one, else from the endpoint.
-    async fn renew_once(&self, rejected: Option<&str>) -> Result<Arc<Current>, Error> {
+    /// One renewal; the new token, and the refresh token it was rotated to, if any.
+    async fn renew_once(
+        &self,
+        rejected: Option<&str>,
+    ) -> Result<(Arc<Current>, Option<SecretString>), Error> {
         let obtained = match &self.shared {
             Some(store) => self.through_store(store.as_ref(), rejected).await?,
             None => self.fetch().await?,
@@ -374,7 +424,7 @@ impl Inner {
             lifetime_s = obtained.lifetime.as_secs(),
             "new access token"
         );
-        Ok(current)
+        Ok((current, obtained.refresh_token))
     }
 
     fn install(&self, obtained: &Obtained) -> Arc<Current> {
@@ -393,14 +443,11 @@ impl Inner {
         })
     }
 
-    /// A token from the endpoint; a rotated refresh token replaces the old one at once.
+    /// A token from the endpoint, presenting the current refresh token for a refresh grant
+    /// (the flight that gets a rotated one installs it with the access token).
     async fn fetch(&self) -> Result<Obtained, Error> {
         let refresh_token = lock(&self.refresh_token).clone();
-        let obtained = self.source.obtain(refresh_token.as_ref()).await?;
-        if let Some(rotated) = &obtained.refresh_token {
-            *lock(&self.refresh_token) = Some(rotated.clone());
-        }
-        Ok(obtained)
+        self.source.obtain(refresh_token.as_ref()).await
     }
 
     /// Whether a token another instance stored may be taken: it is not the rejected one, and
@@ -429,52 +476,26 @@ impl Inner {
             metrics::counter!("jwtguard_client_shared_store_errors_total").increment(1);
             tracing::warn!(client = %self.label, error = %err, "token store failed; asking the endpoint");
         };
-        match store.load(key).await {
-            Ok(Some(token)) if self.adoptable(&token, rejected) => return Ok(token.into()),
-            Ok(_) => {}
-            Err(err) => {
-                skip(err);
-                return self.fetch().await;
+        let deadline = later(Instant::now(), self.timing.shared_wait);
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match store.load(key).await {
+                Ok(Some(token)) if self.adoptable(&token, rejected) => return Ok(token.into()),
+                Ok(_) => {}
+                Err(err) => {
+                    skip(err);
+                    return self.fetch().await;
+                }
             }
-        }
-        for round in 0..2 {
+            // The lease: taken when no instance holds it, which includes one whose holder
+            // gave up or failed without storing a token.
             match store.try_lease(key, self.timing.fetch).await {
                 Ok(Some(lease)) => {
-                    // Another instance may have stored a token between the last look and the
-                    // lease: take it rather than ask again.
-                    if let Ok(Some(token)) = store.load(key).await
-                        && self.adoptable(&token, rejected)
-                    {
-                        if let Err(err) = store.release(key, lease).await {
-                            skip(err);
-                        }
-                        return Ok(token.into());
-                    }
                     let fetched = self.fetch_and_share(store).await;
                     if let Err(err) = store.release(key, lease).await {
                         skip(err);
                     }
                     return fetched;
-                }
-                Ok(None) if round == 0 => {
-                    // Another instance holds the lease: wait for its token, as long as its
-                    // request may take, then try the lease once more.
-                    let deadline = Instant::now() + self.timing.shared_wait;
-                    let mut pause = Duration::from_millis(10);
-                    while Instant::now() < deadline {
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_millis(100));
-                        match store.load(key).await {
-                            Ok(Some(token)) if self.adoptable(&token, rejected) => {
-                                return Ok(token.into());
-                            }
-                            Ok(_) => {}
-                            Err(err) => {
-                                skip(err);
-                                return self.fetch().await;
-                            }
-                        }
-                    }
                 }
                 Ok(None) => {}
                 Err(err) => {
@@ -482,8 +503,13 @@ impl Inner {
                     return self.fetch().await;
                 }
             }
+            if deadline.is_some_and(|end| Instant::now() >= end) {
+                // The holder takes too long: ask the endpoint, and share what comes.
+                return self.fetch_and_share(store).await;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
-        self.fetch_and_share(store).await
     }
 
     /// A token from the endpoint, stored for the other instances (best effort).
@@ -508,36 +534,52 @@ fn cancelled() -> Error {
     )
 }
 
-/// Renews the token ahead of expiry until its last handle is gone.
-async fn background(token: Weak<Inner>) {
+/// Renews the token ahead of expiry until its last handle is gone. `renewed` wakes it when a
+/// token is installed by anyone (its renewal point may have moved earlier).
+async fn background(token: Weak<Inner>, renewed: Arc<Notify>) {
     let mut last: Option<Instant> = None;
     loop {
-        let due = {
+        let notified = renewed.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        let (due, deadline) = {
             let Some(inner) = token.upgrade() else { return };
-            inner
+            let due = inner
                 .current
                 .load()
                 .as_ref()
-                .map(|current| current.renew_at)
+                .map(|current| current.renew_at);
+            (due, inner.timing.deadline())
         };
         // Never two renewals within a second, however short the token's life.
-        let spaced = last.map(|last| last + RENEWAL_SPACING);
-        if let Some(at) = due.max(spaced) {
-            tokio::time::sleep_until(at.into()).await;
+        let spaced = last.map(|last| later(last, RENEWAL_SPACING).unwrap_or(last));
+        if let Some(at) = due.max(spaced)
+            && Instant::now() < at
+            && tokio::time::timeout_at(at.into(), notified).await.is_ok()
+        {
+            continue;
         }
         last = Some(Instant::now());
-        let receiver = {
+        let mut receiver = {
             let Some(inner) = token.upgrade() else { return };
             inner.flight()
         };
-        let mut receiver = receiver;
-        let failed = !matches!(
-            receiver.wait_for(Option::is_some).await.as_deref(),
-            Ok(Some(Ok(_)))
-        );
+        let failed = match tokio::time::timeout(deadline, receiver.wait_for(Option::is_some)).await
+        {
+            Ok(Ok(outcome)) => !matches!(*outcome, Some(Ok(_))),
+            Ok(Err(_)) | Err(_) => true,
+        };
         if failed {
-            // The breaker spaces the tries out; this keeps the loop from spinning.
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // The breaker and the pauses space the tries out; this keeps the loop from
+            // spinning.
+            tokio::time::sleep(RENEWAL_SPACING).await;
         }
     }
+}
+
+/// A receiver that already holds `outcome`: waiters see it at once (the value is there before
+/// the sender goes).
+fn settled(outcome: Result<Arc<Current>, Error>) -> watch::Receiver<Outcome> {
+    let (_done, receiver) = watch::channel(Some(outcome));
+    receiver
 }

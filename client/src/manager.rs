@@ -19,6 +19,9 @@ use crate::source::{GrantKind, OAuthClient, Server, TokenParams, TokenSource};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The cap on a token endpoint's answer: 64 KiB.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+/// The longest any wait setting is taken as: a day.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// How many managed tokens a manager holds at most: 1,000.
 pub const DEFAULT_MAX_TOKENS: usize = 1_000;
 
@@ -120,7 +123,7 @@ impl TokenManagerBuilder {
 
     /// The timeout of each token request, connect included. Default 10 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.min(LONGEST_WAIT);
         self
     }
 
@@ -171,7 +174,7 @@ impl TokenManagerBuilder {
     /// may take with its retries, `(timeout + max(backoff cap, 10 s)) × (retries + 1)`, 60 s
     /// with the defaults; the lease itself lasts that long.
     pub fn shared_wait(mut self, wait: Duration) -> Self {
-        self.shared_wait = Some(wait);
+        self.shared_wait = Some(wait.min(LONGEST_WAIT));
         self
     }
 
@@ -196,7 +199,9 @@ impl TokenManagerBuilder {
         )?;
         // The longest one token request may take: each try's timeout and the wait before the
         // next (the backoff, or a `Retry-After` of at most 10 s).
-        let per_try = self.timeout + self.retry.max_backoff.max(Duration::from_secs(10));
+        let per_try = self
+            .timeout
+            .saturating_add(self.retry.max_backoff.max(Duration::from_secs(10)));
         let longest_fetch = per_try.saturating_mul(self.retry.retries.saturating_add(1));
         let shared = match self.shared {
             Some((cache, secret)) => Some(Arc::new(SharedTokens::new(
@@ -315,13 +320,11 @@ impl TokenManager {
             inner.retry,
             inner.renewal,
         );
-        let mut token = ManagedToken::new(
-            source,
-            SharedTokens::cache_key(&identity),
-            refresh_token,
-            shared,
-            inner.timing,
-        );
+        let shared_key = shared
+            .as_ref()
+            .map(|shared| shared.cache_key(&identity))
+            .unwrap_or_default();
+        let mut token = ManagedToken::new(source, shared_key, refresh_token, shared, inner.timing);
         if inner.background {
             token = token.with_background();
         }

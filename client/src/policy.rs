@@ -172,16 +172,17 @@ impl RetryPolicy {
     /// The first backoff (doubled each retry, full jitter) and its cap. Default 200 ms and
     /// 2 s.
     pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.backoff = first;
-        self.max_backoff = max.max(first);
+        let day = Duration::from_secs(24 * 3600);
+        self.backoff = first.min(day);
+        self.max_backoff = max.min(day).max(self.backoff);
         self
     }
 
-    /// The circuit breaker: open after `threshold` consecutive failed tries, for `open_for`;
-    /// then one trial. Default 5 and 30 s.
+    /// The circuit breaker: open after `threshold` consecutive failed tries, for `open_for`
+    /// (at most a day); then one trial. Default 5 and 30 s.
     pub fn breaker(mut self, threshold: u32, open_for: Duration) -> Self {
         self.breaker_threshold = threshold.max(1);
-        self.breaker_open_for = open_for;
+        self.breaker_open_for = open_for.min(Duration::from_secs(24 * 3600));
         self
     }
 

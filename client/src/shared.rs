@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::digest;
+use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwtguard_core::KeyCache;
@@ -70,6 +70,7 @@ struct Sealed {
 pub(crate) struct SharedTokens {
     cache: Arc<dyn KeyCache>,
     key: LessSafeKey,
+    naming: hmac::Key,
 }
 
 impl fmt::Debug for SharedTokens {
@@ -101,25 +102,43 @@ impl SharedTokens {
         let derived = context.finish();
         let key = UnboundKey::new(&AES_256_GCM, derived.as_ref())
             .map_err(|_| Error::new(ErrorKind::Config, "could not set up token encryption"))?;
+        let mut naming = digest::Context::new(&digest::SHA256);
+        naming.update(b"jwtguard shared token names v1\0");
+        naming.update(secret);
         Ok(Self {
             cache,
             key: LessSafeKey::new(key),
+            naming: hmac::Key::new(hmac::HMAC_SHA256, naming.finish().as_ref()),
         })
     }
 
-    /// The cache key of a managed token: a digest of what identifies it, so that no client
-    /// id or scope shows in the cache.
-    pub(crate) fn cache_key(identity: &str) -> String {
-        let digest = digest::digest(&digest::SHA256, identity.as_bytes());
-        format!("jwtguard:token:{}", URL_SAFE_NO_PAD.encode(digest.as_ref()))
+    /// The cache key of a managed token: an HMAC (keyed with the sharing secret) of what
+    /// identifies it, so that no client id or scope shows in the cache, and a key name gives
+    /// no offline test of a guessed client secret.
+    pub(crate) fn cache_key(&self, identity: &str) -> String {
+        let tag = hmac::sign(&self.naming, identity.as_bytes());
+        format!("jwtguard:token:{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
+    /// The token stored under `key`. An entry that can't be read (written with another
+    /// secret, during a rotation of it, or forged) counts as absent, so that the next token
+    /// stored replaces it; only a failing cache is an error.
     pub(crate) async fn load(&self, key: &str) -> Result<Option<SharedToken>, Error> {
         let Some(entry) = self.cache.get(key).await? else {
             return Ok(None);
         };
+        match self.open(key, &entry.document) {
+            Ok(token) => Ok(token),
+            Err(err) => {
+                tracing::debug!(error = %err, "an unreadable shared token entry is ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    fn open(&self, key: &str, document: &str) -> Result<Option<SharedToken>, Error> {
         let mut bytes = URL_SAFE_NO_PAD
-            .decode(&entry.document)
+            .decode(document)
             .map_err(|_| store_error("is not base64url"))?;
         if bytes.len() < NONCE_LEN {
             return Err(store_error("is too short"));
@@ -214,7 +233,7 @@ mod tests {
     async fn tokens_are_stored_encrypted_and_bound_to_their_key() {
         let cache: Arc<dyn KeyCache> = Arc::new(MemoryKeyCache::new());
         let shared = SharedTokens::new(Arc::clone(&cache), &[7u8; 32]).unwrap();
-        let key = SharedTokens::cache_key("issuer|client|scope");
+        let key = shared.cache_key("issuer|client|scope");
         shared
             .save(&key, &token("tok-123", 60), Duration::from_secs(60))
             .await
@@ -225,15 +244,20 @@ mod tests {
         assert!(back.access_token.is("tok-123"));
         assert_eq!(back.access_token.scope(), Some("read"));
 
-        // Another secret, or the entry under another key: not taken.
+        // Another secret, or the entry under another key: not taken (counted as absent).
         let other = SharedTokens::new(Arc::clone(&cache), &[8u8; 32]).unwrap();
-        assert!(other.load(&key).await.is_err());
-        let moved = SharedTokens::cache_key("elsewhere");
+        assert!(other.load(&key).await.unwrap().is_none());
+        assert_ne!(
+            other.cache_key("issuer|client|scope"),
+            key,
+            "names depend on the secret"
+        );
+        let moved = shared.cache_key("elsewhere");
         cache
             .put(&moved, (*raw).clone(), Duration::from_secs(60))
             .await
             .unwrap();
-        assert!(shared.load(&moved).await.is_err());
+        assert!(shared.load(&moved).await.unwrap().is_none());
         assert!(SharedTokens::new(cache, &[1u8; 31]).is_err());
     }
 }

@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use jwtguard_core::provider::{
-    Attempt, Breaker, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString, discover_metadata,
-    shown,
+    Attempt, Breaker, BreakerState, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString,
+    discover_metadata, shown,
 };
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -159,6 +160,8 @@ pub(crate) struct TokenSource {
     breaker: Breaker,
     /// Token requests sent, retries included.
     requests: AtomicU64,
+    /// No request before this: the server asked to wait (`Retry-After`).
+    not_before: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -215,6 +218,7 @@ impl TokenSource {
             retry,
             renewal,
             requests: AtomicU64::new(0),
+            not_before: Mutex::new(None),
         }
     }
 
@@ -227,8 +231,32 @@ impl TokenSource {
         self.client.client_id()
     }
 
-    pub(crate) fn breaker_state(&self) -> jwtguard_core::provider::BreakerState {
-        self.breaker.state(SystemTime::now())
+    /// Whether a token request may be tried now: not while the breaker is open, nor before
+    /// the time a server's `Retry-After` named.
+    pub(crate) fn may_try(&self) -> bool {
+        self.breaker.state(SystemTime::now()) != BreakerState::Open && !self.asked_to_wait()
+    }
+
+    fn asked_to_wait(&self) -> bool {
+        self.not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|at| Instant::now() < at)
+    }
+
+    /// Why no request is tried now.
+    pub(crate) fn not_now(&self) -> Error {
+        if self.asked_to_wait() {
+            Error::new(
+                ErrorKind::Unavailable,
+                "the token endpoint asked to wait (Retry-After) before the next request",
+            )
+        } else {
+            Error::new(
+                ErrorKind::Unavailable,
+                "the token endpoint's circuit breaker is open after repeated failures",
+            )
+        }
     }
 
     pub(crate) fn renewal(&self) -> &RenewalPolicy {
@@ -314,7 +342,17 @@ impl TokenSource {
                     tries += 1;
                     tokio::time::sleep(wait).await;
                 }
-                Err(err) => return Err(self.failed(err)),
+                Err(err) => {
+                    if let Some(after) = retry_after {
+                        // Honoured across renewals too: nothing is sent before that time.
+                        let until = Instant::now().checked_add(after.min(MAX_PAUSE));
+                        *self
+                            .not_before
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = until;
+                    }
+                    return Err(self.failed(err));
+                }
             }
         }
     }
@@ -469,7 +507,11 @@ impl TokenSource {
             .ok()
             .and_then(|times| {
                 let exp = times.exp?;
-                Some(exp.saturating_sub(times.iat.unwrap_or(now_unix)))
+                let own = exp.saturating_sub(times.iat.unwrap_or(now_unix));
+                // A token issued long ago (a server that hands out a cached one) has less left:
+                // its `exp` against this clock, with a minute of allowance for skew.
+                let left = exp.saturating_sub(now_unix).saturating_add(CLOCK_SKEW_SECS);
+                Some(own.min(left))
             });
         let lifetime = self.renewal.lifetime(expires_in, jwt_lifetime);
         if lifetime.is_zero() {
@@ -494,6 +536,12 @@ impl TokenSource {
 /// The longest `Retry-After` waited for before a retry: 10 s. A server asking for more is
 /// not retried now; the current token is served meanwhile.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The clock skew allowed between this host and the server when a JWT's `exp` is read: 60 s.
+const CLOCK_SKEW_SECS: u64 = 60;
+
+/// The longest a `Retry-After` holds requests back: an hour.
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
 
 /// A breaker attempt that is given back when dropped without a verdict.
 struct HeldAttempt<'a> {
@@ -558,6 +606,39 @@ mod tests {
             .read_answer(200, br#"{"access_token":"abc","token_type":"Bearer"}"#, now)
             .unwrap();
         assert_eq!(no_exp.lifetime, Duration::from_secs(300));
+
+        // A JWT handed out long after it was issued: what is left of it counts, not its
+        // whole life.
+        let b64 = |text: &str| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+        };
+        let now_unix = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let old = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(&format!(
+                r#"{{"iat":{},"exp":{}}}"#,
+                now_unix - 290,
+                now_unix + 10
+            ))
+        );
+        let body = format!(r#"{{"access_token":"{old}","token_type":"Bearer"}}"#);
+        let aged = source.read_answer(200, body.as_bytes(), now).unwrap();
+        assert_eq!(
+            aged.lifetime,
+            Duration::from_secs(70),
+            "10 s left, 60 s of skew"
+        );
+        let zero = source.read_answer(
+            200,
+            br#"{"access_token":"abc","token_type":"Bearer","expires_in":0}"#,
+            now,
+        );
+        assert_eq!(zero.err().unwrap().kind(), ErrorKind::Protocol);
 
         let cases: [(u16, &[u8], ErrorKind); 7] = [
             (

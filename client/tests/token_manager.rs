@@ -411,3 +411,49 @@ async fn a_late_401_for_an_old_token_never_gets_an_expired_one() {
         "the current token has expired and no new one can be had: {answer:?}"
     );
 }
+
+#[tokio::test]
+async fn an_open_breaker_sends_nothing_and_answers_at_once() {
+    let issuer = issuer().await;
+    issuer.set_token_failure(Some(503));
+    let manager = TokenManager::builder()
+        .retry(
+            RetryPolicy::default()
+                .retries(0)
+                .breaker(1, Duration::from_secs(60)),
+        )
+        .build()
+        .unwrap();
+    let token = token_of(&manager, &issuer);
+    assert!(token.get().await.unwrap_err().is_unavailable());
+    let started = Instant::now();
+    for _ in 0..1_000 {
+        let err = token.get().await.unwrap_err();
+        assert!(err.to_string().contains("circuit breaker"), "{err}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(token.token_requests(), 1);
+    assert_eq!(issuer.hits("/token"), 1);
+}
+
+#[tokio::test]
+async fn the_background_renewal_follows_a_token_replaced_early() {
+    let issuer = issuer().await;
+    issuer.set_token_ttl(Duration::from_secs(30));
+    let manager = TokenManager::builder()
+        .background_refresh(true)
+        .renewal(RenewalPolicy::default().jitter(0.0))
+        .build()
+        .unwrap();
+    let token = token_of(&manager, &issuer);
+    token.get().await.unwrap();
+    // A 30 s token is renewed at 15 s; it is replaced by a 2 s one, due at 1 s.
+    issuer.set_token_ttl(Duration::from_secs(2));
+    token.renew().await.unwrap();
+    assert_eq!(issuer.token_requests_by_grant("client_credentials"), 2);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(
+        issuer.token_requests_by_grant("client_credentials") >= 3,
+        "the background task woke for the earlier renewal point"
+    );
+}
