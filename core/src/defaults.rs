@@ -77,3 +77,26 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(48 * 3600);
 pub const TOKEN_CACHE_MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// The longest a validated token stays cached, whatever its `exp`: 5 minutes.
 pub const TOKEN_CACHE_MAX_TTL: Duration = Duration::from_secs(300);
+
+/// How long an active introspection result is kept, at most (never past the token's `exp`):
+/// 60 s. A token revoked at the server is accepted on an instance for at most this long.
+pub const INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long an inactive introspection result is kept: 10 s.
+pub const INTROSPECTION_INACTIVE_TTL: Duration = Duration::from_secs(10);
+/// The bound of the introspection cache: 16 MiB of answers (each entry counted as its answer
+/// plus 96 bytes).
+pub const INTROSPECTION_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+// API keys (the settings of `ApiKeysBuilder`).
+
+/// How long `ApiKeys` keeps the answer for a key the store knows: 60 s. A key removed from the
+/// store still passes for up to this long, unless `ApiKeys::invalidate` is called for it.
+pub const API_KEY_FOUND_TTL: Duration = Duration::from_secs(60);
+/// How long `ApiKeys` keeps the answer for a key the store does not know: 5 s. A key added to
+/// the store is refused for up to this long if it was tried just before.
+pub const API_KEY_MISS_TTL: Duration = Duration::from_secs(5);
+/// How many answers `ApiKeys` keeps, known and unknown keys together: 10 000 entries.
+pub const API_KEY_CACHE_CAPACITY: u64 = 10_000;
+/// The longest API key accepted: 1 KiB (1 024 bytes). A longer key is refused before it is
+/// hashed.
+pub const MAX_API_KEY_SIZE: usize = 1024;

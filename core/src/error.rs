@@ -66,9 +66,12 @@ pub enum ErrorKind {
     InvalidClaim,
     /// One of the user's claim validators refused the token.
     Rejected,
+    /// The API key is not known to the key store (never created, or revoked). 401.
+    UnknownApiKey,
     /// The token is valid but lacks a required role or scope. 403.
     InsufficientScope,
-    /// The keys needed to check the token can't be had right now (the IdP is unreachable). 503.
+    /// The keys needed to check the token can't be had right now (the IdP is unreachable, or
+    /// the API key store failed). 503.
     KeysUnavailable,
     /// The key set, discovery document or an HTTP exchange with the IdP was unusable.
     Fetch,
@@ -120,7 +123,8 @@ impl ErrorKind {
             | Self::TooOld
             | Self::MissingClaim
             | Self::InvalidClaim
-            | Self::Rejected => Class::BadToken,
+            | Self::Rejected
+            | Self::UnknownApiKey => Class::BadToken,
             Self::InsufficientScope => Class::Forbidden,
             Self::Config | Self::Misconfigured => Class::ServerFault,
             Self::KeysUnavailable | Self::Fetch => Class::Unavailable,
@@ -194,6 +198,7 @@ impl ErrorKind {
             Self::MissingClaim => "the token lacks a required claim",
             Self::InvalidClaim => "the token has an invalid claim",
             Self::Rejected => "the token was rejected",
+            Self::UnknownApiKey => "the API key is not known",
             Self::InsufficientScope => "the token lacks a required role or scope",
             Self::KeysUnavailable | Self::Fetch => "the token can't be checked right now",
             Self::Config | Self::Misconfigured => "the server is misconfigured",
@@ -372,6 +377,12 @@ mod tests {
         assert_eq!(ErrorKind::Fetch.body_code(), "temporarily_unavailable");
         assert_eq!(ErrorKind::Config.body_code(), "server_error");
         assert_eq!(ErrorKind::TooOld.body_code(), "invalid_token");
+        assert_eq!(ErrorKind::UnknownApiKey.status(), 401);
+        assert_eq!(
+            ErrorKind::UnknownApiKey.bearer_code(),
+            Some("invalid_token")
+        );
+        assert_eq!(ErrorKind::UnknownApiKey.body_code(), "invalid_token");
     }
 
     #[test]

@@ -13,12 +13,15 @@
 //! - [`keys`]: one issuer's keys: JWK parsing, the [`KeySet`], refresh, caches;
 //! - [`claims`]: registered claims with strict types, audiences, issuer templates, claim paths;
 //! - [`validator`]: the [`Validator`], its builder and pipeline, [`VerifiedToken`];
+//! - [`introspection`]: opaque tokens verified by the authorization server (RFC 7662);
+//! - [`api_key`]: API keys, kept as SHA-256 digests in a store, checked through a cache;
 //! - [`request`]: one HTTP request: where its token is, requirements, the decision
 //!   ([`RequestAuth`]) and the RFC 6750 answer ([`Rejection`]).
 //!
 //! Web adapters (`jwtguard-axum`, `jwtguard-actix`) hold an [`Authenticator`], call
 //! [`Authenticator::authenticate`] for each request, and answer with [`Rejection::render`].
 
+pub mod api_key;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod claims;
@@ -26,12 +29,17 @@ pub mod clock;
 pub mod defaults;
 mod error;
 mod future;
+pub mod introspection;
 pub mod jose;
 pub mod keys;
 pub mod provider;
 pub mod request;
 pub mod validator;
 
+pub use api_key::{
+    ApiKeyPrincipal, ApiKeyStore, ApiKeys, ApiKeysBuilder, FileApiKeyStore, KeyDigest,
+    MemoryApiKeyStore,
+};
 pub use claims::{AccessPaths, ClaimPath, IssuerTemplate};
 pub use error::{Error, ErrorKind};
 pub use future::BoxFuture;
@@ -44,8 +52,8 @@ pub use request::{
     RequestAuth, RequestView, Requirement, ResponseOptions, TokenLocation,
 };
 pub use validator::{
-    IssuerStatus, TokenCacheConfig, TypeCheck, Validator, ValidatorBuilder, ValidatorStatus,
-    VerifiedToken,
+    CredentialKind, IssuerStatus, TokenCacheConfig, TypeCheck, Validator, ValidatorBuilder,
+    ValidatorStatus, VerifiedToken,
 };
 
 /// Entry points for the fuzz targets (`fuzz/`), built only under `cargo fuzz` (`--cfg

@@ -15,5 +15,5 @@ pub use builder::ValidatorBuilder;
 pub use config::TypeCheck;
 pub use pipeline::Validator;
 pub use status::{IssuerStatus, ValidatorStatus};
-pub use token::VerifiedToken;
+pub use token::{CredentialKind, VerifiedToken};
 pub use token_cache::TokenCacheConfig;

@@ -12,20 +12,53 @@ use crate::error::{Error, ErrorKind};
 use crate::jose::compact::Decoded;
 use crate::jose::{JwsHeader, json};
 
-/// A validated token: its header, its registered claims, and its whole claim set. Its strings
-/// are read from the decoded token in place; the claim set is built into a JSON tree only
-/// when [`claims`](Self::claims), [`roles`](Self::roles) or [`scopes`](Self::scopes) first asks
-/// for it. Cheap to clone (an `Arc` inside).
+/// A validated credential: a JWT that passed every check, or another credential that did (an
+/// opaque token's introspection answer, an API key's principal). Its registered claims and its
+/// whole claim set work the same whatever the credential was, so that roles, scopes and typed
+/// claims do too. Its strings are read from the decoded token in place; the claim set is built
+/// into a JSON tree only when [`claims`](Self::claims), [`roles`](Self::roles) or
+/// [`scopes`](Self::scopes) first asks for it. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct VerifiedToken {
     inner: Arc<Inner>,
 }
 
+/// What kind of credential a [`VerifiedToken`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// A JWT access token, verified locally.
+    Jwt,
+    /// An opaque (or any) token, verified by the authorization server's introspection
+    /// (RFC 7662).
+    Introspected,
+    /// An API key, found in the configured store.
+    ApiKey,
+}
+
 struct Inner {
-    decoded: Decoded,
+    source: Source,
     registered: ScannedClaims,
     claims: OnceLock<Map<String, Value>>,
     access: Arc<AccessPaths>,
+}
+
+/// Where the claims are.
+enum Source {
+    /// A compact JWS: the header, and the payload as signed.
+    Jws(Decoded),
+    /// A JSON object that is the claim set itself.
+    Document(CredentialKind, Vec<u8>),
+}
+
+impl Source {
+    /// The buffer the scanned claims point into.
+    fn base(&self) -> &[u8] {
+        match self {
+            Source::Jws(decoded) => &decoded.bytes,
+            Source::Document(_, bytes) => bytes,
+        }
+    }
 }
 
 impl VerifiedToken {
@@ -36,11 +69,41 @@ impl VerifiedToken {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                decoded,
+                source: Source::Jws(decoded),
                 registered,
                 claims: OnceLock::new(),
                 access,
             }),
+        }
+    }
+
+    /// A credential whose claim set is the JSON object `claims` (an introspection answer, an
+    /// API key's principal), already checked by whoever verified it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Malformed`] when `claims` is not a JSON object, and the registered claims'
+    /// type errors (a string `exp`, say).
+    pub(crate) fn from_claims(
+        kind: CredentialKind,
+        claims: Vec<u8>,
+        access: Arc<AccessPaths>,
+    ) -> Result<Self, Error> {
+        let registered = crate::claims::scan::scan_claims(&claims, 0, claims.len())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                source: Source::Document(kind, claims),
+                registered,
+                claims: OnceLock::new(),
+                access,
+            }),
+        })
+    }
+
+    /// What kind of credential it came from.
+    pub fn credential(&self) -> CredentialKind {
+        match &self.inner.source {
+            Source::Jws(_) => CredentialKind::Jwt,
+            Source::Document(kind, _) => *kind,
         }
     }
 
@@ -63,14 +126,17 @@ impl VerifiedToken {
         Self::new(decoded, registered, Arc::new(AccessPaths::default()))
     }
 
-    /// The protected header.
-    pub fn header(&self) -> JwsHeader<'_> {
-        self.inner.decoded.header()
+    /// The protected header of a JWT; `None` for other credentials.
+    pub fn header(&self) -> Option<JwsHeader<'_>> {
+        match &self.inner.source {
+            Source::Jws(decoded) => Some(decoded.header()),
+            Source::Document(..) => None,
+        }
     }
 
     /// The registered claims (`iss`, `sub`, `aud`, `exp`, ...).
     pub fn registered(&self) -> RegisteredClaims<'_> {
-        self.inner.registered.checked(&self.inner.decoded.bytes)
+        self.inner.registered.checked(self.inner.source.base())
     }
 
     /// `iss`.
@@ -83,9 +149,13 @@ impl VerifiedToken {
         self.registered().sub
     }
 
-    /// The payload: the claim set's JSON, exactly as signed.
+    /// The claim set's JSON: a JWT's payload exactly as signed, or the JSON object another
+    /// credential was verified as.
     pub fn payload(&self) -> &[u8] {
-        self.inner.decoded.payload()
+        match &self.inner.source {
+            Source::Jws(decoded) => decoded.payload(),
+            Source::Document(_, bytes) => bytes,
+        }
     }
 
     /// The whole claim set, built on the first call and kept.
@@ -144,6 +214,7 @@ fn redact(err: &serde_json::Error) -> String {
 impl fmt::Debug for VerifiedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedToken")
+            .field("credential", &self.credential())
             .field("header", &self.header())
             .field("registered", &self.registered())
             .finish_non_exhaustive()
