@@ -1,5 +1,8 @@
 // A real OpenID provider for jwtguard's integration tests: node oidc-provider issuing
-// RFC 9068 JWT access tokens by client_credentials, on 127.0.0.1 only.
+// RFC 9068 JWT access tokens by client_credentials, on 127.0.0.1 only. For one resource
+// (IDP_OPAQUE_RESOURCE) it issues opaque access tokens instead, which a resource server checks
+// by RFC 7662 introspection (POST /token/introspection); RFC 7009 revocation
+// (POST /token/revocation) withdraws them.
 //
 // Environment:
 //   IDP_PORT              port to listen on (default 0: a free port)
@@ -8,7 +11,10 @@
 //   IDP_WRITE_KEYS_FILE   where to write the private keys in use (to restart with them, or rotate)
 //   IDP_ROTATE            with IDP_KEYS_FILE: put a new RS256 key first (it signs; the old keys
 //                         stay published), as a key rotation does
-//   IDP_TOKEN_TTL         lifetime of the access tokens, in seconds (default 300)
+//   IDP_OPAQUE_RESOURCE   the resource whose access tokens are opaque: a token requested with
+//                         resource=<it> is opaque, with that audience (default
+//                         https://opaque.example.test); every other resource gets JWTs
+//   IDP_TOKEN_TTL         lifetime of the access tokens (JWT and opaque), in seconds (default 300)
 //   IDP_TOKEN_DELAY_MS    wait this long before handling each POST /token (default 0)
 //   IDP_CLIENT_JWKS_FILE  JSON {"keys":[public JWKs]}: registers the private_key_jwt client
 //                         jwt-rs with these keys (unset: no such client)
@@ -16,9 +22,18 @@
 // Clients: admin-rs, reader-rs, admin-es, writer-es (client_secret_basic), post-rs
 // (client_secret_post only: HTTP Basic is refused for it) and, with IDP_CLIENT_JWKS_FILE,
 // jwt-rs (private_key_jwt, RS256). README.md lists what a client assertion must hold.
+// rs-introspect (client_secret_basic, secret rs-introspect-secret, no grant types) is the
+// resource server of IDP_OPAQUE_RESOURCE: it may introspect every token for that audience.
+// Other clients may introspect, and revoke, only their own tokens. Introspection of a live
+// opaque token answers active:true with roles, sub, client_id, exp, iat, iss, aud, scope and
+// token_type; an unknown, expired or revoked token, or one the caller may not see, answers
+// {"active":false}; a JWT is refused (400 unsupported_token_type), as is its revocation.
+// The discovery document also lists introspection_endpoint_auth_methods_supported and
+// revocation_endpoint_auth_methods_supported (the token endpoint's methods).
 //
 // When listening it prints one line: IDP_READY {"issuer":"http://127.0.0.1:<port>","port":<port>}
-// GET /__hits answers the request count per path; POST /__hits/reset clears it.
+// GET /__hits answers the request count per path (introspection counts under
+// /token/introspection, revocation under /token/revocation); POST /__hits/reset clears it.
 // GET /__tokens answers the POST /token counts (in total, per grant type, per client) and how
 // many are in flight; POST /__tokens/reset clears them. /__hits counts none of these four.
 // It exits on SIGTERM, SIGINT, or when its stdin closes.
@@ -34,6 +49,10 @@ import Provider, { errors } from 'oidc-provider';
 console.info = console.warn = console.log = (...args) => console.error(...args);
 
 const audience = process.env.IDP_AUDIENCE ?? 'https://api.example.test';
+const opaqueResource = process.env.IDP_OPAQUE_RESOURCE ?? 'https://opaque.example.test';
+if (!/^https?:\/\//.test(opaqueResource)) {
+  throw new Error(`IDP_OPAQUE_RESOURCE must be an absolute http(s) URL, got ${opaqueResource}`);
+}
 
 function wholeNumber(name, fallback) {
   const value = Number(process.env[name] ?? fallback);
@@ -67,6 +86,10 @@ const clientJwks = process.env.IDP_CLIENT_JWKS_FILE
 if (clientJwks) {
   CLIENTS['jwt-rs'] = [undefined, 'read write', ['service'], 'RS256', 'private_key_jwt'];
 }
+
+// The resource server of the opaque tokens: it authenticates at the introspection endpoint
+// only (no grant types, so POST /token refuses it).
+const INTROSPECTION_CLIENT = ['rs-introspect', 'rs-introspect-secret'];
 
 function clientMetadata([client_id, [client_secret, scope, , , method]]) {
   const metadata = {
@@ -105,7 +128,17 @@ const { port } = server.address();
 const issuer = `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
-  clients: Object.entries(CLIENTS).map(clientMetadata),
+  clients: [
+    ...Object.entries(CLIENTS).map(clientMetadata),
+    {
+      client_id: INTROSPECTION_CLIENT[0],
+      client_secret: INTROSPECTION_CLIENT[1],
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
   jwks: { keys },
   scopes: ['openid', 'read', 'write'],
   features: {
@@ -119,6 +152,14 @@ const provider = new Provider(issuer, {
         if (!/^https?:\/\//.test(resourceIndicator)) {
           throw new errors.InvalidTarget('resource indicators are absolute http(s) URLs');
         }
+        if (resourceIndicator === opaqueResource) {
+          return {
+            scope: 'read write',
+            audience: resourceIndicator,
+            accessTokenTTL: tokenTTL,
+            accessTokenFormat: 'opaque',
+          };
+        }
         return {
           scope: 'read write',
           audience: resourceIndicator,
@@ -128,9 +169,50 @@ const provider = new Provider(issuer, {
         };
       },
     },
+    // RFC 7662. The caller may see a token if it is the token's own client, or the resource
+    // server of the token's audience (rs-introspect for IDP_OPAQUE_RESOURCE). Otherwise the
+    // answer is {"active":false}.
+    introspection: {
+      enabled: true,
+      allowedPolicy: (ctx, client, token) => {
+        if (client.clientId === token.clientId) return true;
+        const audiences = [token.aud].flat();
+        return client.clientId === INTROSPECTION_CLIENT[0] && audiences.includes(opaqueResource);
+      },
+    },
+    // RFC 7009. Only the token's own client may revoke it (another client gets
+    // 400 invalid_request); revoking an unknown token answers 200 all the same.
+    revocation: {
+      enabled: true,
+      allowedPolicy: (ctx, client, token) => {
+        if (client.clientId !== token.clientId) {
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        }
+        return true;
+      },
+    },
   },
   ttl: { ClientCredentials: tokenTTL },
-  extraTokenClaims: (ctx, token) => ({ roles: CLIENTS[token.clientId]?.[2] ?? [] }),
+  // JWTs carry these in their payload; opaque tokens keep them and introspection shows them.
+  // An opaque client_credentials token has no account, so `sub` (the client id, as in the
+  // JWTs) is added here for its introspection answer.
+  extraTokenClaims: (ctx, token) => ({
+    roles: CLIENTS[token.clientId]?.[2] ?? [],
+    ...(token.resourceServer?.accessTokenFormat === 'opaque' ? { sub: token.clientId } : {}),
+  }),
+});
+
+// oidc-provider authenticates clients at the introspection and revocation endpoints the way it
+// does at the token endpoint, but its discovery document only says so for the token endpoint:
+// copy that list to introspection_endpoint_auth_methods_supported and
+// revocation_endpoint_auth_methods_supported (RFC 8414), for resource servers that read them.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path !== '/.well-known/openid-configuration' || ctx.status !== 200) return;
+  const methods = ctx.body?.token_endpoint_auth_methods_supported;
+  if (!Array.isArray(methods)) return;
+  ctx.body.introspection_endpoint_auth_methods_supported ??= [...methods];
+  ctx.body.revocation_endpoint_auth_methods_supported ??= [...methods];
 });
 
 const hits = {};

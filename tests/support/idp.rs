@@ -1,5 +1,6 @@
 //! A real OpenID provider (node `oidc-provider`, from `tests/idp/`) started on loopback for the
-//! duration of a test, and a client for its token endpoint.
+//! duration of a test, and a client for its token, introspection (RFC 7662) and revocation
+//! (RFC 7009) endpoints.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -55,11 +56,28 @@ pub const POST_CLIENT: (&str, &str) = ("post-rs", "post-rs-secret");
 /// requires of an assertion.
 pub const JWT_CLIENT: &str = "jwt-rs";
 
+/// The resource whose access tokens are opaque (unless the provider is started with another
+/// `IDP_OPAQUE_RESOURCE`): a token requested with `resource` set to it is an opaque string, not
+/// a JWT, and its audience is this resource. Every other resource gets JWTs.
+pub const OPAQUE_RESOURCE: &str = "https://opaque.example.test";
+
+/// The resource server's client for the introspection endpoint: (client id, secret),
+/// `client_secret_basic`. It may introspect every token whose audience is the opaque resource
+/// ([`OPAQUE_RESOURCE`]); it has no grant types, so the token endpoint refuses it.
+pub const INTROSPECTION_CLIENT: (&str, &str) = ("rs-introspect", "rs-introspect-secret");
+
+/// The path of the introspection endpoint (as `introspection_endpoint` in discovery says).
+const INTROSPECTION_PATH: &str = "/token/introspection";
+
+/// The path of the revocation endpoint (as `revocation_endpoint` in discovery says).
+const REVOCATION_PATH: &str = "/token/revocation";
+
 /// A running `oidc-provider` on 127.0.0.1. Stopped when dropped.
 pub struct Idp {
     child: Child,
     issuer: String,
     port: u16,
+    opaque_resource: String,
     client: reqwest::Client,
 }
 
@@ -84,7 +102,9 @@ impl Idp {
     /// - `IDP_KEYS_FILE`: `{"keys":[private JWKs]}` to sign with (default: new RS256 and ES256
     ///   keys); `IDP_WRITE_KEYS_FILE`: where to write the keys in use; `IDP_ROTATE`: with
     ///   `IDP_KEYS_FILE`, put a new RS256 key first;
-    /// - `IDP_TOKEN_TTL`: access-token lifetime in seconds (default 300);
+    /// - `IDP_OPAQUE_RESOURCE`: the resource whose tokens are opaque, [`OPAQUE_RESOURCE`] unless
+    ///   set ([`Idp::opaque_resource`] tells which);
+    /// - `IDP_TOKEN_TTL`: access-token lifetime in seconds, JWT and opaque (default 300);
     /// - `IDP_TOKEN_DELAY_MS`: a delay before each token request is handled (default 0);
     /// - `IDP_CLIENT_JWKS_FILE`: `{"keys":[public JWKs]}` of [`JWT_CLIENT`], which is registered
     ///   only with it.
@@ -100,6 +120,11 @@ impl Idp {
             dir.join("node_modules/oidc-provider").is_dir(),
             "the test IdP's packages are missing: run `npm ci --prefix tests/idp` (the README's test command does)"
         );
+        let opaque_resource = env
+            .iter()
+            .rev()
+            .find(|(name, _)| *name == "IDP_OPAQUE_RESOURCE")
+            .map_or_else(|| OPAQUE_RESOURCE.to_owned(), |(_, value)| value.clone());
         let mut command = Command::new("node");
         command
             .arg("server.mjs")
@@ -145,6 +170,7 @@ impl Idp {
             child,
             issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
             port: u16::try_from(ready["port"].as_u64().expect("port")).expect("port"),
+            opaque_resource,
             client: reqwest::Client::new(),
         }
     }
@@ -199,6 +225,76 @@ impl Idp {
             .copied()
             .unwrap_or_else(|| panic!("no client {client_id}"));
         self.token(id, secret, IDP_AUDIENCE, scope).await
+    }
+
+    /// The resource whose access tokens are opaque: [`OPAQUE_RESOURCE`] unless the provider was
+    /// started with another `IDP_OPAQUE_RESOURCE`.
+    pub fn opaque_resource(&self) -> &str {
+        &self.opaque_resource
+    }
+
+    /// An opaque `client_credentials` access token (not a JWT) for `scope`, its audience the
+    /// opaque resource ([`Idp::opaque_resource`]). The client authenticates with HTTP Basic.
+    /// It lives `IDP_TOKEN_TTL` seconds; the provider keeps it in memory only, so a restart
+    /// forgets it.
+    ///
+    /// # Panics
+    /// If the token request fails.
+    pub async fn opaque_token(&self, client_id: &str, secret: &str, scope: &str) -> String {
+        self.token(client_id, secret, &self.opaque_resource, scope)
+            .await
+    }
+
+    /// The provider's RFC 7662 answer for `token`, asked as [`INTROSPECTION_CLIENT`] (HTTP
+    /// Basic). A live opaque token gives `{"active":true,...}` with `sub` and `client_id` (the
+    /// token's client), `scope`, `roles`, `exp`, `iat`, `iss`, `aud` and `token_type`; an
+    /// unknown, expired or revoked one `{"active":false}`. The provider does not introspect
+    /// JWTs: for one, this is its error answer (status 400),
+    /// `{"error":"unsupported_token_type",...}`.
+    ///
+    /// # Panics
+    /// If the request fails or the answer is not JSON.
+    pub async fn introspect(&self, token: &str) -> Value {
+        let (client_id, secret) = INTROSPECTION_CLIENT;
+        self.client
+            .post(format!("{}{INTROSPECTION_PATH}", self.issuer))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("introspection request")
+            .json()
+            .await
+            .expect("introspection response JSON")
+    }
+
+    /// Revokes `token` (RFC 7009) as its own client, which authenticates with HTTP Basic; the
+    /// provider lets no other client revoke it. Afterwards [`Idp::introspect`] answers
+    /// `{"active":false}` for it. Revoking an unknown token succeeds too.
+    ///
+    /// # Panics
+    /// If the provider does not answer 200 (another client's token, bad credentials, a JWT).
+    pub async fn revoke(&self, client_id: &str, secret: &str, token: &str) {
+        let response = self
+            .client
+            .post(format!("{}{REVOCATION_PATH}", self.issuer))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .expect("revocation request");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "revocation by {client_id} failed: {status} {body}"
+        );
+    }
+
+    /// The requests made to the introspection endpoint so far, by any client and whatever the
+    /// answer, as `GET /__hits` counts them (cleared by a restart).
+    pub async fn introspection_hits(&self) -> u64 {
+        self.hits().await[INTROSPECTION_PATH].as_u64().unwrap_or(0)
     }
 
     /// Requests per path so far.

@@ -4,5 +4,8 @@
 mod idp;
 mod redis_server;
 
-pub use idp::{CLIENTS, IDP_AUDIENCE, Idp, JWT_CLIENT, POST_CLIENT, peek, serve};
+pub use idp::{
+    CLIENTS, IDP_AUDIENCE, INTROSPECTION_CLIENT, Idp, JWT_CLIENT, OPAQUE_RESOURCE, POST_CLIENT,
+    peek, serve,
+};
 pub use redis_server::RedisServer;

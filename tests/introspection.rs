@@ -1,0 +1,161 @@
+//! Opaque tokens verified by introspection (RFC 7662) against the real provider: accepted with
+//! their roles and scopes, expired and revoked ones refused, the cache (one call for many
+//! requests, its TTL, nothing past `exp`), and the provider going away and coming back.
+
+use std::time::Duration;
+
+use jwtguard::introspection::Introspector;
+use jwtguard::provider::ClientAuth;
+use jwtguard::{CredentialKind, ErrorKind};
+use jwtguard_tests::{CLIENTS, INTROSPECTION_CLIENT, Idp, OPAQUE_RESOURCE};
+
+const ADMIN: (&str, &str) = (CLIENTS[0].0, CLIENTS[0].1);
+const READER: (&str, &str) = (CLIENTS[1].0, CLIENTS[1].1);
+
+async fn introspector(idp: &Idp, cache_ttl: Duration) -> Introspector {
+    Introspector::builder()
+        .issuer(idp.issuer())
+        .audience(OPAQUE_RESOURCE)
+        .client(ClientAuth::secret_basic(
+            INTROSPECTION_CLIENT.0,
+            INTROSPECTION_CLIENT.1,
+        ))
+        .cache_ttl(cache_ttl)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .expect("an introspector for the provider")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opaque_token_is_accepted_with_its_roles_and_scopes() {
+    let idp = Idp::start().await;
+    let introspector = introspector(&idp, Duration::from_secs(60)).await;
+    assert!(
+        introspector
+            .endpoint()
+            .as_str()
+            .ends_with("/token/introspection"),
+        "found by discovery"
+    );
+    let admin = idp.opaque_token(ADMIN.0, ADMIN.1, "read write").await;
+    assert_eq!(admin.split('.').count(), 1, "an opaque token");
+    let verified = introspector.introspect(&admin).await.expect("active");
+    assert_eq!(verified.credential(), CredentialKind::Introspected);
+    assert_eq!(verified.subject(), Some(ADMIN.0));
+    assert_eq!(verified.issuer(), idp.issuer());
+    assert!(verified.has_role("admin"));
+    assert!(verified.has_scope("write"));
+
+    let reader = idp.opaque_token(READER.0, READER.1, "read").await;
+    let verified = introspector.introspect(&reader).await.expect("active");
+    assert!(verified.has_role("reader") && !verified.has_role("admin"));
+    assert!(verified.has_scope("read") && !verified.has_scope("write"));
+
+    // A token the server does not know, and a JWT for another audience (the provider does not
+    // introspect JWTs: `unsupported_token_type`), both 401.
+    let unknown = introspector.introspect("no-such-token").await.unwrap_err();
+    assert_eq!(unknown.status(), 401);
+    let other = idp
+        .token(ADMIN.0, ADMIN.1, "https://other.example.test", "read")
+        .await;
+    assert_eq!(
+        introspector.introspect(&other).await.unwrap_err().status(),
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_with_one_token_make_one_call() {
+    let idp = Idp::start().await;
+    let introspector = introspector(&idp, Duration::from_secs(60)).await;
+    let token = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    let before = idp.introspection_hits().await;
+    let requests: Vec<_> = (0..1_000)
+        .map(|_| {
+            let (introspector, token) = (introspector.clone(), token.clone());
+            tokio::spawn(async move { introspector.introspect(&token).await.is_ok() })
+        })
+        .collect();
+    for request in requests {
+        assert!(request.await.unwrap(), "active");
+    }
+    assert_eq!(idp.introspection_hits().await - before, 1);
+    assert_eq!(introspector.calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_ttl_is_honoured_and_a_revoked_token_lives_at_most_that_long() {
+    let idp = Idp::start().await;
+    let introspector = introspector(&idp, Duration::from_secs(1)).await;
+    let token = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    introspector.introspect(&token).await.expect("active");
+    idp.revoke(ADMIN.0, ADMIN.1, &token).await;
+    // Within the TTL the cached result stands; after it, the server's answer.
+    introspector
+        .introspect(&token)
+        .await
+        .expect("cached within the TTL");
+    assert_eq!(introspector.calls(), 1);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let err = introspector.introspect(&token).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
+    assert_eq!(err.status(), 401);
+    assert_eq!(introspector.calls(), 2);
+    // The inactive answer is cached too, for its own short time.
+    introspector.introspect(&token).await.unwrap_err();
+    assert_eq!(introspector.calls(), 2);
+
+    // `invalidate` revokes at once on this instance.
+    let long = self::introspector(&idp, Duration::from_secs(60)).await;
+    let other = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    long.introspect(&other).await.expect("active");
+    idp.revoke(ADMIN.0, ADMIN.1, &other).await;
+    long.introspect(&other).await.expect("still cached");
+    long.invalidate(&other);
+    assert_eq!(long.introspect(&other).await.unwrap_err().status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_served_past_exp() {
+    let idp = Idp::start_with(&[("IDP_TOKEN_TTL", "2".into())]).await;
+    let introspector = introspector(&idp, Duration::from_secs(60)).await;
+    let token = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    introspector.introspect(&token).await.expect("active");
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let err = introspector.introspect(&token).await.unwrap_err();
+    assert_eq!(err.status(), 401, "{err}");
+    assert_eq!(introspector.calls(), 2, "the cached result went with exp");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_away_cached_results_served_new_tokens_503_then_recovery() {
+    let idp = Idp::start().await;
+    let port = idp.port();
+    let introspector = introspector(&idp, Duration::from_secs(60)).await;
+    let known = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    let unseen = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    introspector.introspect(&known).await.expect("active");
+    idp.stop().await;
+
+    introspector
+        .introspect(&known)
+        .await
+        .expect("the cached result while the server is away");
+    let err = introspector.introspect(&unseen).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert_eq!(
+        err.status(),
+        503,
+        "never a 401 while the server can't answer"
+    );
+
+    // The server back on the same port: a new token is verified, without a restart here.
+    let back = Idp::start_with(&[("IDP_PORT", port.to_string())]).await;
+    let fresh = back.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    let verified = introspector
+        .introspect(&fresh)
+        .await
+        .expect("verified once the server is back");
+    assert_eq!(verified.subject(), Some(ADMIN.0));
+}
