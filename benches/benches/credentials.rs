@@ -1,0 +1,91 @@
+//! Credentials beside JWTs, against a JWT validation measured in the same run: an
+//! introspection cache hit (the answer came once from a local endpoint on loopback) and an API
+//! key check answered by its cache. `cargo bench -p jwtguard-benches --bench credentials`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::routing::post;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jwtguard_benches::{AUDIENCE, ISSUER, Setup, complete, setup};
+use jwtguard_core::api_key::{ApiKeyPrincipal, ApiKeys, MemoryApiKeyStore};
+use jwtguard_core::introspection::Introspector;
+use jwtguard_core::provider::ClientAuth;
+
+fn benches(c: &mut Criterion) {
+    let Setup {
+        runtime,
+        cases,
+        plain,
+        ..
+    } = setup();
+    let rs256 = &cases[0];
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 3_600;
+    let answer = serde_json::json!({
+        "active": true,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "svc",
+        "scope": "read write",
+        "roles": ["admin"],
+        "exp": exp,
+        "token_type": "Bearer",
+    });
+    let endpoint = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let app = Router::new().route(
+            "/introspect",
+            post(move || {
+                let answer = answer.clone();
+                async move { axum::Json(answer) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}/introspect")
+    });
+    let introspector = runtime
+        .block_on(
+            Introspector::builder()
+                .issuer(ISSUER)
+                .endpoint(endpoint)
+                .audience(AUDIENCE)
+                .client(ClientAuth::secret_basic("rs", "rs-secret"))
+                .build(),
+        )
+        .expect("an introspector");
+    let opaque = "Ey3-cZw3R-fTRIGuI60aJRvpZHrXs5SY9DU8t_7EzOw";
+    runtime
+        .block_on(introspector.introspect(opaque))
+        .expect("active");
+
+    let store = MemoryApiKeyStore::new();
+    let key = "jg_live_3b8f0c1e9a7d4f2b8c6e5a1d0f9b7c3e";
+    store.insert(key, ApiKeyPrincipal::new("batch-job").with_roles(["admin"]));
+    let api_keys = ApiKeys::new(Arc::new(store));
+    runtime.block_on(api_keys.check(key)).expect("a known key");
+
+    let mut group = c.benchmark_group("credentials");
+    group.bench_function("reference: JWT validation, RS256", |b| {
+        b.iter(|| complete(&runtime, plain.validate(black_box(&rs256.valid))).expect("valid"))
+    });
+    group.bench_function("introspection, cache hit", |b| {
+        b.iter(|| complete(&runtime, introspector.introspect(black_box(opaque))).expect("active"))
+    });
+    group.bench_function("API key check, cache hit", |b| {
+        b.iter(|| complete(&runtime, api_keys.check(black_box(key))).expect("known"))
+    });
+    group.finish();
+    assert_eq!(introspector.calls(), 1, "the bench only used the cache");
+}
+
+criterion_group!(credentials, benches);
+criterion_main!(credentials);
