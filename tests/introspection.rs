@@ -2,12 +2,14 @@
 //! their roles and scopes, expired and revoked ones refused, the cache (one call for many
 //! requests, its TTL, nothing past `exp`), and the provider going away and coming back.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jwtguard::introspection::Introspector;
 use jwtguard::provider::ClientAuth;
 use jwtguard::{CredentialKind, ErrorKind};
-use jwtguard_tests::{CLIENTS, INTROSPECTION_CLIENT, Idp, OPAQUE_RESOURCE};
+use jwtguard_tests::{CLIENTS, INTROSPECTION_CLIENT, Idp, OPAQUE_RESOURCE, serve};
 
 const ADMIN: (&str, &str) = (CLIENTS[0].0, CLIENTS[0].1);
 const READER: (&str, &str) = (CLIENTS[1].0, CLIENTS[1].1);
@@ -158,4 +160,85 @@ async fn the_server_away_cached_results_served_new_tokens_503_then_recovery() {
         .await
         .expect("verified once the server is back");
     assert_eq!(verified.subject(), Some(ADMIN.0));
+}
+
+/// A stand-in introspection endpoint on loopback whose answers the test scripts: each call
+/// takes the next (status, body, delay) of `script`, the last one repeating.
+async fn scripted(script: Vec<(u16, &'static str, u64)>) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let app = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(move || {
+            let seen = Arc::clone(&seen);
+            let script = script.clone();
+            async move {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let (status, body, delay) = script[n.min(script.len() - 1)];
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    (format!("{}/introspect", serve(app).await), calls)
+}
+
+fn stand_in(
+    endpoint: &str,
+) -> impl std::future::Future<Output = Result<Introspector, jwtguard::Error>> {
+    Introspector::builder()
+        .issuer("https://idp.example.test")
+        .endpoint(endpoint)
+        .audience("https://api.example.test")
+        .client(ClientAuth::secret_basic("rs", "rs-secret"))
+        .build()
+}
+
+const ACTIVE: &str = r#"{"active":true,"iss":"https://idp.example.test","aud":"https://api.example.test","sub":"svc","exp":4102444800}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_is_not_an_introspection_answer_is_a_503_and_not_kept() {
+    let (endpoint, calls) = scripted(vec![(200, "<html>busy</html>", 0), (200, ACTIVE, 0)]).await;
+    let introspector = stand_in(&endpoint).await.unwrap();
+    // The proxy page on the first try, the real answer on the retry.
+    let verified = introspector
+        .introspect("opaque")
+        .await
+        .expect("active on the retry");
+    assert_eq!(verified.subject(), Some("svc"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    let (endpoint, _) = scripted(vec![(200, "{}", 0)]).await;
+    let introspector = stand_in(&endpoint).await.unwrap();
+    let err = introspector.introspect("opaque").await.unwrap_err();
+    assert_eq!(
+        err.status(),
+        503,
+        "no `active`: the server failed, not the token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_a_call_keeps_its_answer_out_of_the_cache() {
+    let (endpoint, calls) =
+        scripted(vec![(200, ACTIVE, 400), (200, r#"{"active":false}"#, 0)]).await;
+    let introspector = stand_in(&endpoint).await.unwrap();
+    let racing = introspector.clone();
+    let first = tokio::spawn(async move { racing.introspect("revoked-meanwhile").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    introspector.invalidate("revoked-meanwhile");
+    assert!(
+        first.await.unwrap().is_ok(),
+        "the call in flight answers as it was"
+    );
+    let err = introspector
+        .introspect("revoked-meanwhile")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 401, "asked again after the invalidation");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use jwtguard_core::provider::{
-    Attempt, Breaker, BreakerState, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString,
+    Breaker, BreakerState, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString,
     discover_metadata, shown,
 };
 use serde::Deserialize;
@@ -306,16 +306,13 @@ impl TokenSource {
             };
             // Gives the attempt back if this future is dropped mid-request (its runtime shut
             // down): a half-open trial never stays taken.
-            let held = HeldAttempt {
-                breaker: &self.breaker,
-                attempt: Some(attempt),
-            };
+            let held = self.breaker.hold(attempt);
             let (outcome, retry_after) = match self.request_once(refresh_token).await {
                 Ok(obtained) => (Ok(obtained), None),
                 Err((err, retry_after)) => (Err(err), retry_after),
             };
             let endpoint_failed = outcome.as_ref().is_err_and(Error::is_retryable);
-            held.record(!endpoint_failed);
+            held.record(!endpoint_failed, SystemTime::now());
             match outcome {
                 Ok(obtained) => {
                     metrics::counter!(
@@ -542,28 +539,6 @@ const CLOCK_SKEW_SECS: u64 = 60;
 
 /// The longest a `Retry-After` holds requests back: an hour.
 const MAX_PAUSE: Duration = Duration::from_secs(3600);
-
-/// A breaker attempt that is given back when dropped without a verdict.
-struct HeldAttempt<'a> {
-    breaker: &'a Breaker,
-    attempt: Option<Attempt>,
-}
-
-impl HeldAttempt<'_> {
-    fn record(mut self, ok: bool) {
-        if let Some(attempt) = self.attempt.take() {
-            self.breaker.record(attempt, ok, SystemTime::now());
-        }
-    }
-}
-
-impl Drop for HeldAttempt<'_> {
-    fn drop(&mut self) {
-        if let Some(attempt) = self.attempt.take() {
-            self.breaker.abandon(attempt);
-        }
-    }
-}
 
 /// At most `max` characters of what a server said, control characters dropped.
 fn printable(text: &str, max: usize) -> String {

@@ -161,7 +161,17 @@ impl ApiKeys {
         let inner = &*self.inner;
         let invalidations = inner.invalidations.load(Ordering::Acquire);
         let lookup = async {
-            let found = inner.store.lookup(&digest).await?;
+            // A store that hangs is a store that failed: every check of the key waits on this
+            // call, so it must end.
+            let found =
+                tokio::time::timeout(defaults::API_KEY_STORE_TIMEOUT, inner.store.lookup(&digest))
+                    .await
+                    .map_err(|_| {
+                        Error::new(
+                            ErrorKind::KeysUnavailable,
+                            "the API key store did not answer in time",
+                        )
+                    })??;
             Ok::<_, Error>(found.map(Arc::new))
         };
         let answer = inner.answers.try_get_with(digest, lookup).await;

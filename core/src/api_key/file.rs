@@ -188,6 +188,10 @@ fn describe(err: &serde_json::Error) -> String {
     let text = err.to_string();
     let position = format!(" at line {} column {}", err.line(), err.column());
     let message = text.strip_suffix(&position).unwrap_or(&text);
+    // A key pasted where a member name goes must not come back in the message.
+    if message.starts_with("unknown field") {
+        return "an unknown field".to_owned();
+    }
     match (message.find("string \""), message.rfind("\", expected")) {
         (Some(start), Some(end)) if end > start => {
             format!("{}a string{}", &message[..start], &message[end + 1..])
@@ -378,7 +382,12 @@ mod tests {
         );
         let message = refused(&contents);
         assert!(message.contains("entry 1"), "{message}");
-        assert!(message.contains("unknown field `role`"), "{message}");
+        assert!(message.contains("an unknown field"), "{message}");
+        assert!(!message.contains("role"), "a member name is never echoed: {message}");
+
+        // A key pasted as a member name does not come back in the message.
+        let message = refused(r#"[{"sk_live_SUPERSECRET": "batch-job"}]"#);
+        assert!(!message.contains("SUPERSECRET"), "{message}");
 
         let contents = format!(
             r#"[{{"sha256": "{}", "sub": "a", "sub": "b"}}]"#,

@@ -117,6 +117,21 @@ struct Inner {
     max_token_size: usize,
     clock: Arc<dyn Clock>,
     calls: std::sync::atomic::AtomicU64,
+    /// Bumped by every `invalidate`: a call that started before brings back nothing to cache.
+    invalidations: std::sync::atomic::AtomicU64,
+}
+
+/// Removes a flight's slot when its task ends, however it ends.
+struct FreeSlot(Arc<Inner>, [u8; 32]);
+
+impl Drop for FreeSlot {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.1);
+    }
 }
 
 impl fmt::Debug for Introspector {
@@ -228,8 +243,9 @@ impl IntrospectorBuilder {
         self
     }
 
-    /// The cache's bound: about `bytes` of answers, each entry counted as its answer plus
-    /// 96 bytes (so at most `bytes / 96` entries). Default 16 MiB.
+    /// The cache's bound: about `bytes` of memory, each entry counted as three times its
+    /// answer (the bytes, the claims read from them, the claim set built from them) plus 512
+    /// bytes (so at most `bytes / 512` entries). Default 16 MiB.
     pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
         self.max_bytes = bytes;
         self
@@ -297,11 +313,13 @@ impl IntrospectorBuilder {
         policy.leeway = self.leeway;
         let cache = Cache::builder()
             .max_capacity(self.max_bytes)
+            // What an entry holds: its answer (twice: the bytes, and the claim set built from
+            // them when roles or scopes are read) and about 512 bytes of bookkeeping.
             .weigher(|_key: &[u8; 32], entry: &Entry| match &entry.verdict {
                 Verdict::Active(token) => {
-                    u32::try_from(token.payload().len() + 96).unwrap_or(u32::MAX)
+                    u32::try_from(token.payload().len() * 3 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
                 }
-                Verdict::Refused(_) => 96,
+                Verdict::Refused(_) => ENTRY_OVERHEAD as u32,
             })
             .expire_after(PerEntry)
             .build();
@@ -320,6 +338,7 @@ impl IntrospectorBuilder {
                 max_token_size: defaults::MAX_TOKEN_SIZE,
                 clock: self.clock,
                 calls: std::sync::atomic::AtomicU64::new(0),
+                invalidations: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -351,7 +370,17 @@ impl Introspector {
     /// token revoked at the server is otherwise accepted on this instance for at most the
     /// cache TTL (60 s by default), never past its `exp`.
     pub fn invalidate(&self, token: &str) {
-        self.inner.cache.invalidate(&self.key(token));
+        let key = self.key(token);
+        // A call in flight may have started before: what it brings back is not cached.
+        self.inner
+            .invalidations
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        self.inner.cache.invalidate(&key);
     }
 
     /// Verifies `token` by introspection (or the cache).
@@ -367,6 +396,14 @@ impl Introspector {
             return Err(Error::new(
                 ErrorKind::TokenTooLarge,
                 "the token is over the size cap",
+            ));
+        }
+        // RFC 6750's b64token: anything else is no token, and is not sent anywhere.
+        let b64token = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c);
+        if token.is_empty() || !token.bytes().all(b64token) {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                "the token is not a bearer token's characters",
             ));
         }
         let key = self.key(token);
@@ -407,16 +444,25 @@ impl Introspector {
         drop(in_flight);
         let this = self.clone();
         let token = token.to_owned();
+        let epoch = self
+            .inner
+            .invalidations
+            .load(std::sync::atomic::Ordering::Acquire);
         tokio::spawn(async move {
+            // Frees the slot however the task ends (a panic, its runtime shutting down).
+            let _slot = FreeSlot(Arc::clone(&this.inner), key);
             let outcome = this.ask(&token).await;
-            if let Ok(entry) = &outcome {
+            let unchanged = this
+                .inner
+                .invalidations
+                .load(std::sync::atomic::Ordering::Acquire)
+                == epoch;
+            if let Ok(entry) = &outcome
+                && unchanged
+                && !entry.ttl.is_zero()
+            {
                 this.inner.cache.insert(key, entry.clone());
             }
-            this.inner
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&key);
             let _ = sender.send(Some(outcome.map_err(Arc::new)));
         });
         receiver
@@ -425,20 +471,56 @@ impl Introspector {
     /// One introspection call, and what to cache of its answer. Errors are the server's
     /// failures (not cached).
     async fn ask(&self, token: &str) -> Result<Entry, Error> {
+        let mut tries = 0;
+        loop {
+            match self.ask_once(token).await {
+                Err((error, retry_after))
+                    if tries < defaults::RETRIES
+                        && retry_after.is_none_or(|after| after <= defaults::MAX_BACKOFF) =>
+                {
+                    tries += 1;
+                    let ceiling = defaults::BACKOFF
+                        .saturating_mul(1 << tries.min(8))
+                        .min(defaults::MAX_BACKOFF);
+                    let wait = retry_after.unwrap_or_else(|| ceiling.mul_f64(jitter()));
+                    tracing::debug!(%error, "introspection failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err((error, _)) => {
+                    metrics::counter!("jwtguard_introspections_total", "outcome" => "unavailable")
+                        .increment(1);
+                    return Err(error);
+                }
+                Ok(entry) => {
+                    let outcome = match entry.verdict {
+                        Verdict::Active(_) => "active",
+                        Verdict::Refused(_) => "inactive",
+                    };
+                    metrics::counter!("jwtguard_introspections_total", "outcome" => outcome)
+                        .increment(1);
+                    return Ok(entry);
+                }
+            }
+        }
+    }
+
+    /// One call. A failure of the server (it can't be reached, 5xx, 429, an answer that is not
+    /// an introspection answer) comes with its `Retry-After`; its own client authentication
+    /// refused is a 503 too, but not the server's failure.
+    async fn ask_once(&self, token: &str) -> Result<Entry, (Error, Option<Duration>)> {
         let inner = &self.inner;
         let unavailable = |detail: String| Error::new(ErrorKind::KeysUnavailable, detail);
         let Some(attempt) = inner.breaker.allow(SystemTime::now()) else {
-            return Err(unavailable(
-                "the introspection endpoint's circuit breaker is open".to_owned(),
+            return Err((
+                unavailable("the introspection endpoint's circuit breaker is open".to_owned()),
+                Some(Duration::MAX),
             ));
         };
-        let auth = match inner.auth.authenticate(inner.endpoint.as_str()) {
-            Ok(auth) => auth,
-            Err(err) => {
-                inner.breaker.abandon(attempt);
-                return Err(err);
-            }
-        };
+        let held = inner.breaker.hold(attempt);
+        let auth = inner
+            .auth
+            .authenticate(inner.endpoint.as_str())
+            .map_err(|e| (e, Some(Duration::MAX)))?;
         inner
             .calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -451,74 +533,102 @@ impl Introspector {
             )
             .await;
         let answer = match answer {
-            Ok(answer) if answer.status == 200 => answer,
-            Ok(answer) if answer.status == 400 && unsupported_token_type(&answer.body) => {
-                // The server answered, and won't introspect this kind of token (some don't
-                // take JWTs): not a token this resource server can accept.
-                inner.breaker.record(attempt, true, SystemTime::now());
-                metrics::counter!("jwtguard_introspections_total", "outcome" => "inactive")
-                    .increment(1);
+            Ok(answer) => answer,
+            Err(err) => {
+                held.record(false, SystemTime::now());
+                return Err((unavailable(err.detail().to_owned()), None));
+            }
+        };
+        let retry_after = answer
+            .retry_after
+            .as_deref()
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        match answer.status {
+            200 => {}
+            // The server refused this token (RFC 7662 servers answer `active: false`, but some
+            // answer 400, `unsupported_token_type` for JWTs, say): not one to accept.
+            400 => {
+                held.record(true, SystemTime::now());
+                let detail = if unsupported_token_type(&answer.body) {
+                    "the authorization server does not introspect this kind of token"
+                } else {
+                    "the authorization server refused to introspect the token"
+                };
                 return Ok(Entry {
-                    verdict: Verdict::Refused(Error::new(
-                        ErrorKind::Rejected,
-                        "the authorization server does not introspect this kind of token",
-                    )),
+                    verdict: Verdict::Refused(Error::new(ErrorKind::Rejected, detail)),
                     ttl: inner.inactive_ttl,
                     exp: None,
                 });
             }
-            Ok(answer) => {
-                inner.breaker.record(attempt, false, SystemTime::now());
-                metrics::counter!("jwtguard_introspections_total", "outcome" => "unavailable")
-                    .increment(1);
-                return Err(unavailable(format!(
-                    "the introspection endpoint answered {}",
-                    answer.status
-                )));
+            // Our own credentials refused: a configuration problem, not a token one.
+            401 | 403 => {
+                held.record(true, SystemTime::now());
+                tracing::error!(
+                    status = answer.status,
+                    "the introspection endpoint refused this resource server's credentials"
+                );
+                return Err((
+                    unavailable(format!(
+                        "the introspection endpoint refused the resource server's credentials ({})",
+                        answer.status
+                    )),
+                    Some(Duration::MAX),
+                ));
             }
-            Err(err) => {
-                inner.breaker.record(attempt, false, SystemTime::now());
-                metrics::counter!("jwtguard_introspections_total", "outcome" => "unavailable")
-                    .increment(1);
-                return Err(unavailable(err.detail().to_owned()));
+            status => {
+                held.record(false, SystemTime::now());
+                return Err((
+                    unavailable(format!("the introspection endpoint answered {status}")),
+                    retry_after,
+                ));
             }
-        };
-        inner.breaker.record(attempt, true, SystemTime::now());
-        let entry = self.judge(answer.body);
-        let outcome = match entry.verdict {
-            Verdict::Active(_) => "active",
-            Verdict::Refused(_) => "inactive",
-        };
-        metrics::counter!("jwtguard_introspections_total", "outcome" => outcome).increment(1);
-        Ok(entry)
+        }
+        match self.judge(answer.body) {
+            Some(entry) => {
+                held.record(true, SystemTime::now());
+                Ok(entry)
+            }
+            None => {
+                // A proxy's error page, or an object without `active`: not the server's answer.
+                held.record(false, SystemTime::now());
+                Err((
+                    unavailable(
+                        "the introspection endpoint's answer is not an introspection answer"
+                            .to_owned(),
+                    ),
+                    None,
+                ))
+            }
+        }
     }
 
-    /// What an answer means: active and checked, or refused (kept for the inactive TTL).
-    fn judge(&self, body: Vec<u8>) -> Entry {
+    /// What an answer means: active and checked, or refused (kept for the inactive TTL);
+    /// `None` when it is not an introspection answer at all (not a JSON object, no `active`).
+    fn judge(&self, body: Vec<u8>) -> Option<Entry> {
         let inner = &self.inner;
         let refused = |error: Error| Entry {
             verdict: Verdict::Refused(error),
             ttl: inner.inactive_ttl,
             exp: None,
         };
-        let Ok(object) = json::parse_object(&body) else {
-            return refused(Error::new(
-                ErrorKind::Malformed,
-                "the introspection answer is not a JSON object",
-            ));
-        };
-        if object.get("active") != Some(&serde_json::Value::Bool(true)) {
-            return refused(Error::new(ErrorKind::Rejected, "the token is not active"));
+        let object = json::parse_object(&body).ok()?;
+        let active = object.get("active")?;
+        if active != &serde_json::Value::Bool(true) {
+            return Some(refused(Error::new(
+                ErrorKind::Rejected,
+                "the token is not active",
+            )));
         }
         if let Some(kind) = object.get("token_type")
             && !kind.as_str().is_some_and(|kind| {
                 kind.eq_ignore_ascii_case("bearer") || kind.eq_ignore_ascii_case("access_token")
             })
         {
-            return refused(Error::new(
+            return Some(refused(Error::new(
                 ErrorKind::InvalidType,
                 "the introspected token is not an access token",
-            ));
+            )));
         }
         let now = inner.clock.unix_seconds();
         let token = match VerifiedToken::from_claims(
@@ -527,7 +637,7 @@ impl Introspector {
             Arc::clone(&inner.access),
         ) {
             Ok(token) => token,
-            Err(error) => return refused(error),
+            Err(error) => return Some(refused(error)),
         };
         let exp = {
             let payload = token.payload();
@@ -540,18 +650,18 @@ impl Introspector {
             });
             match checked {
                 Ok(exp) => exp,
-                Err(error) => return refused(error),
+                Err(error) => return Some(refused(error)),
             }
         };
         // Never past `exp` (RFC 7662 §4): the entry goes when the token does.
         let left = exp.map_or(inner.active_ttl, |exp| {
             Duration::from_secs(exp.saturating_sub(now))
         });
-        Entry {
+        Some(Entry {
             verdict: Verdict::Active(token),
             ttl: inner.active_ttl.min(left),
             exp,
-        }
+        })
     }
 }
 
@@ -560,6 +670,18 @@ fn unsupported_token_type(body: &[u8]) -> bool {
     json::parse_object(body).is_ok_and(|object| {
         object.get("error").and_then(serde_json::Value::as_str) == Some("unsupported_token_type")
     })
+}
+
+/// The bookkeeping of one cache entry, in bytes (the key, the entry, the cache's own).
+const ENTRY_OVERHEAD: usize = 512;
+
+/// A random number in 0..1, for the backoff's jitter.
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn abandoned() -> Error {
@@ -612,7 +734,9 @@ mod tests {
     #[tokio::test]
     async fn only_a_real_true_is_active_and_the_claims_are_checked_as_a_jwts() {
         let introspector = introspector().await;
-        let active = introspector.judge(answer(serde_json::json!({})));
+        let active = introspector
+            .judge(answer(serde_json::json!({})))
+            .expect("an answer");
         let Verdict::Active(token) = &active.verdict else {
             panic!("active");
         };
@@ -622,14 +746,15 @@ mod tests {
         assert!(token.has_scope("write"));
         assert_eq!(active.ttl, Duration::from_secs(60));
 
-        let soon = introspector.judge(answer(serde_json::json!({"exp": NOW + 20})));
+        let soon = introspector
+            .judge(answer(serde_json::json!({"exp": NOW + 20})))
+            .expect("an answer");
         assert_eq!(soon.ttl, Duration::from_secs(20), "never past exp");
 
         for (extra, kind) in [
             (serde_json::json!({"active": false}), ErrorKind::Rejected),
             (serde_json::json!({"active": "true"}), ErrorKind::Rejected),
             (serde_json::json!({"active": 1}), ErrorKind::Rejected),
-            (serde_json::json!({"active": null}), ErrorKind::Rejected),
             (
                 serde_json::json!({"token_type": "refresh_token"}),
                 ErrorKind::InvalidType,
@@ -650,7 +775,9 @@ mod tests {
             ),
             (serde_json::json!({"exp": "soon"}), ErrorKind::InvalidClaim),
         ] {
-            let entry = introspector.judge(answer(extra.clone()));
+            let entry = introspector
+                .judge(answer(extra.clone()))
+                .expect("an answer");
             let Verdict::Refused(error) = &entry.verdict else {
                 panic!("refused: {extra}");
             };
@@ -658,10 +785,15 @@ mod tests {
             assert_eq!(error.status(), 401, "{extra}");
             assert_eq!(entry.ttl, Duration::from_secs(10));
         }
-        let Verdict::Refused(error) = introspector.judge(b"[1,2]".to_vec()).verdict else {
-            panic!("refused");
-        };
-        assert_eq!(error.kind(), ErrorKind::Malformed);
+        // Not an introspection answer (a proxy's page, no `active`): the server failed, and
+        // nothing about the token is concluded.
+        assert!(introspector.judge(b"[1,2]".to_vec()).is_none());
+        assert!(introspector.judge(b"<html>".to_vec()).is_none());
+        assert!(
+            introspector
+                .judge(answer(serde_json::json!({"active": null})))
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -670,6 +802,13 @@ mod tests {
         let err = introspector.introspect("opaque-token").await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(introspector.inner.cache.entry_count(), 0);
+        for bad in ["", "a b", "tok\u{e9}n", "a\nb"] {
+            assert_eq!(
+                introspector.introspect(bad).await.unwrap_err().kind(),
+                ErrorKind::Malformed,
+                "{bad:?} is never sent"
+            );
+        }
         let oversized = "x".repeat(defaults::MAX_TOKEN_SIZE + 1);
         assert_eq!(
             introspector

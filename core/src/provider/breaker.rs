@@ -28,6 +28,29 @@ pub struct Attempt {
     trial: bool,
 }
 
+/// An attempt held until its verdict ([`Breaker::hold`]).
+pub struct HeldAttempt<'a> {
+    breaker: &'a Breaker,
+    attempt: Option<Attempt>,
+}
+
+impl HeldAttempt<'_> {
+    /// The attempt's verdict at `now`.
+    pub fn record(mut self, ok: bool, now: SystemTime) {
+        if let Some(attempt) = self.attempt.take() {
+            self.breaker.record(attempt, ok, now);
+        }
+    }
+}
+
+impl Drop for HeldAttempt<'_> {
+    fn drop(&mut self) {
+        if let Some(attempt) = self.attempt.take() {
+            self.breaker.abandon(attempt);
+        }
+    }
+}
+
 /// A time no breaker stays open past: the end of year 9999.
 fn far_future() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)
@@ -105,6 +128,15 @@ impl Breaker {
     pub fn abandon(&self, attempt: Attempt) {
         if attempt.trial {
             self.lock().trial_in_flight = false;
+        }
+    }
+
+    /// Holds `attempt` until its verdict: dropped without one (its future was cancelled, its
+    /// runtime shut down), it is given back, so that a half-open trial never stays taken.
+    pub fn hold(&self, attempt: Attempt) -> HeldAttempt<'_> {
+        HeldAttempt {
+            breaker: self,
+            attempt: Some(attempt),
         }
     }
 

@@ -8,7 +8,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod http;
 
-pub use breaker::{Attempt, Breaker, BreakerState};
+pub use breaker::{Attempt, Breaker, BreakerState, HeldAttempt};
 pub use client_auth::{Authentication, ClientAuth, ClientKey};
 pub use discovery::{Endpoint, ProviderMetadata, discover_metadata};
 pub use http::{Fetched, Fetcher, is_loopback, shown};
