@@ -383,7 +383,10 @@ mod tests {
         let message = refused(&contents);
         assert!(message.contains("entry 1"), "{message}");
         assert!(message.contains("an unknown field"), "{message}");
-        assert!(!message.contains("role"), "a member name is never echoed: {message}");
+        assert!(
+            !message.contains("role"),
+            "a member name is never echoed: {message}"
+        );
 
         // A key pasted as a member name does not come back in the message.
         let message = refused(r#"[{"sk_live_SUPERSECRET": "batch-job"}]"#);
