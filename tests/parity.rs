@@ -270,3 +270,99 @@ async fn both_frameworks_answer_every_request_identically() {
     );
     idp.stop().await;
 }
+
+#[tokio::test]
+async fn both_frameworks_answer_opaque_tokens_identically() {
+    use jwtguard::introspection::Introspector;
+    use jwtguard::provider::ClientAuth;
+    use jwtguard::{Authenticator, TokenRouting};
+    use jwtguard_tests::{INTROSPECTION_CLIENT, OPAQUE_RESOURCE};
+
+    let idp = Idp::start().await;
+    let validator = Validator::builder()
+        .issuer(idp.issuer())
+        .audience(DEFAULT_AUDIENCE)
+        .http_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    let introspector = Introspector::builder()
+        .issuer(idp.issuer())
+        .audience(OPAQUE_RESOURCE)
+        .client(ClientAuth::secret_basic(
+            INTROSPECTION_CLIENT.0,
+            INTROSPECTION_CLIENT.1,
+        ))
+        .build()
+        .await
+        .unwrap();
+    let authenticator =
+        Authenticator::new(validator).introspection(introspector, TokenRouting::Both);
+    let axum_base = serve(axum_app(authenticator.clone())).await;
+    let actix = actix_server(authenticator, ([127, 0, 0, 1], 0).into(), 1).unwrap();
+    let actix_base = format!("http://{}", actix.addr);
+
+    let (admin, reader) = (CLIENTS[0], CLIENTS[1]);
+    let admin_opaque = idp.opaque_token(admin.0, admin.1, "read write").await;
+    let reader_opaque = idp.opaque_token(reader.0, reader.1, "read").await;
+    let revoked = idp.opaque_token(admin.0, admin.1, "read").await;
+    idp.revoke(admin.0, admin.1, &revoked).await;
+    let jwt = idp.token_for(admin.0).await;
+    let cases = [
+        case("opaque admin /me", "/me", Some(admin_opaque.clone()), 200),
+        case(
+            "opaque admin /admin",
+            "/admin",
+            Some(admin_opaque.clone()),
+            200,
+        ),
+        case("opaque admin /scoped", "/scoped", Some(admin_opaque), 200),
+        case(
+            "opaque reader /admin",
+            "/admin",
+            Some(reader_opaque.clone()),
+            403,
+        ),
+        raw(
+            "opaque reader /scoped",
+            "/scoped",
+            vec![format!("Bearer {reader_opaque}")],
+            403,
+            Some(r#"Bearer error="insufficient_scope", scope="write""#),
+            FORBIDDEN_BODY,
+        ),
+        case("opaque revoked", "/me", Some(revoked), 401),
+        case("opaque unknown", "/me", Some("no-such-token".into()), 401),
+        case("JWT beside them", "/admin", Some(jwt), 200),
+    ];
+    let client = reqwest::Client::new();
+    for case in &cases {
+        let from_axum = answer(&client, &axum_base, case).await;
+        let from_actix = answer(&client, &actix_base, case).await;
+        assert_eq!(from_axum.0, case.status, "{} (axum)", case.name);
+        if let Some(challenge) = case.challenge {
+            assert_eq!(from_axum.1.as_deref(), Some(challenge), "{}", case.name);
+        }
+        if let Some(body) = case.body {
+            assert_eq!(from_axum.2, body, "{}", case.name);
+        }
+        assert_eq!(
+            from_axum, from_actix,
+            "{}: the frameworks differ",
+            case.name
+        );
+    }
+    // The /me answer is the introspection answer's claims.
+    let me: serde_json::Value = client
+        .get(format!("{axum_base}/me"))
+        .bearer_auth(idp.opaque_token(admin.0, admin.1, "read").await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], admin.0);
+    assert_eq!(me["aud"], OPAQUE_RESOURCE);
+    assert_eq!(me["roles"], json!(["admin"]));
+}

@@ -49,7 +49,7 @@ pub use keys::{
 };
 pub use request::{
     AccessKind, Anonymous, Authenticator, BodyRenderer, ErrorResponse, Match, Rejection,
-    RequestAuth, RequestView, Requirement, ResponseOptions, TokenLocation,
+    RequestAuth, RequestView, Requirement, ResponseOptions, TokenLocation, TokenRouting,
 };
 pub use validator::{
     CredentialKind, IssuerStatus, TokenCacheConfig, TypeCheck, Validator, ValidatorBuilder,

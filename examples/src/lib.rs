@@ -11,7 +11,9 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
-use jwtguard::{Authenticator, Validator};
+use jwtguard::introspection::Introspector;
+use jwtguard::provider::ClientAuth;
+use jwtguard::{Authenticator, TokenRouting, Validator};
 use serde_json::Value;
 
 /// The command line both example servers take.
@@ -26,11 +28,14 @@ pub struct ServerArgs {
     /// `--redis URL`: share fetched keys through this Redis (`redis://host:port`). Default:
     /// none, keys are cached in the process.
     pub redis: Option<String>,
+    /// `--introspect CLIENT_ID:CLIENT_SECRET`: also accept opaque tokens, by introspection at
+    /// the issuer's discovered endpoint, authenticating with `client_secret_basic`. Default:
+    /// JWTs only.
+    pub introspect: Option<(String, String)>,
 }
 
 /// The usage line.
-pub const USAGE: &str =
-    "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL]";
+pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL] [--introspect CLIENT_ID:CLIENT_SECRET]";
 
 impl ServerArgs {
     /// Parses `--issuer`, `--audience` and `--bind` (also as `--name=value`).
@@ -39,6 +44,7 @@ impl ServerArgs {
         let mut audience = None;
         let mut bind: SocketAddr = ([127, 0, 0, 1], 8080).into();
         let mut redis = None;
+        let mut introspect = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -61,6 +67,15 @@ impl ServerArgs {
                     })?;
                 }
                 "--redis" => redis = Some(value()?),
+                "--introspect" => {
+                    let text = value()?;
+                    let Some((id, secret)) = text.split_once(':') else {
+                        return Err(format!(
+                            "--introspect takes CLIENT_ID:CLIENT_SECRET\n{USAGE}"
+                        ));
+                    };
+                    introspect = Some((id.to_owned(), secret.to_owned()));
+                }
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -70,13 +85,15 @@ impl ServerArgs {
             audience: audience.ok_or_else(|| format!("--audience is required\n{USAGE}"))?,
             bind,
             redis,
+            introspect,
         })
     }
 }
 
-/// What both example servers do before serving: logging, the command line, and the
-/// validator for `--issuer` and `--audience`. Exits with a clear message when any of it fails.
-pub async fn start_up() -> (ServerArgs, Validator) {
+/// What both example servers do before serving: logging, the command line, the validator for
+/// `--issuer` and `--audience`, and with `--introspect` the introspector beside it. Exits with
+/// a clear message when any of it fails.
+pub async fn start_up() -> (ServerArgs, Authenticator) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -101,8 +118,8 @@ pub async fn start_up() -> (ServerArgs, Validator) {
             }
         }
     }
-    match builder.build().await {
-        Ok(validator) => (args, validator),
+    let validator = match builder.build().await {
+        Ok(validator) => validator,
         Err(err) => {
             eprintln!(
                 "could not set up token validation for {}: {err}",
@@ -110,7 +127,26 @@ pub async fn start_up() -> (ServerArgs, Validator) {
             );
             std::process::exit(1);
         }
+    };
+    let mut authenticator = Authenticator::new(validator);
+    if let Some((id, secret)) = &args.introspect {
+        let introspector = Introspector::builder()
+            .issuer(&args.issuer)
+            .audience(&args.audience)
+            .client(ClientAuth::secret_basic(id, secret))
+            .build()
+            .await;
+        match introspector {
+            Ok(introspector) => {
+                authenticator = authenticator.introspection(introspector, TokenRouting::Both);
+            }
+            Err(err) => {
+                eprintln!("could not set up introspection at {}: {err}", args.issuer);
+                std::process::exit(1);
+            }
+        }
     }
+    (args, authenticator)
 }
 
 /// The contract's routes on axum (see [`actix_server`] for actix-web):

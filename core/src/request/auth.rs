@@ -12,6 +12,7 @@ use super::location::{RequestView, TokenLocation, find_token};
 use super::rejection::{Rejection, ResponseOptions};
 use super::requirement::Requirement;
 use crate::error::{Error, ErrorKind};
+use crate::introspection::Introspector;
 use crate::validator::pipeline::Validator;
 use crate::validator::token::VerifiedToken;
 
@@ -46,6 +47,30 @@ struct Inner {
     validator: Validator,
     locations: Vec<TokenLocation>,
     response: ResponseOptions,
+    introspection: Option<(Introspector, TokenRouting)>,
+}
+
+/// Which check a bearer token goes to, when an [`Introspector`] is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRouting {
+    /// A token shaped like a compact JWS (three base64url segments) is validated as a JWT;
+    /// anything else is introspected. The default with an introspector.
+    Both,
+    /// Every token is introspected (an authorization server that issues only opaque tokens,
+    /// or whose JWTs must be checked for revocation).
+    OpaqueOnly,
+    /// Every token is validated as a JWT: the default without an introspector.
+    JwtOnly,
+}
+
+/// Whether `token` has the shape of a compact JWS: three non-empty segments. Only its shape:
+/// what it says is for the validator to check.
+fn shaped_like_jws(token: &str) -> bool {
+    let mut segments = token.split('.');
+    matches!(
+        (segments.next(), segments.next(), segments.next(), segments.next()),
+        (Some(a), Some(b), Some(c), None) if !a.is_empty() && !b.is_empty() && !c.is_empty()
+    )
 }
 
 impl Authenticator {
@@ -57,6 +82,7 @@ impl Authenticator {
                 validator,
                 locations: vec![TokenLocation::Bearer],
                 response: ResponseOptions::default(),
+                introspection: None,
             }),
         }
     }
@@ -77,6 +103,14 @@ impl Authenticator {
         }
         Arc::make_mut(&mut self.inner).locations = locations;
         Ok(self)
+    }
+
+    /// Also accepts opaque tokens, verified by `introspector` (RFC 7662), routed by `routing`
+    /// ([`TokenRouting::Both`]: JWS-shaped tokens are validated as JWTs, the others
+    /// introspected). Without it, every token is validated as a JWT.
+    pub fn introspection(mut self, introspector: Introspector, routing: TokenRouting) -> Self {
+        Arc::make_mut(&mut self.inner).introspection = Some((introspector, routing));
+        self
     }
 
     /// How refusals are rendered. Default terse: no `error_description`, no realm.
@@ -110,13 +144,25 @@ impl Authenticator {
         anonymous: Anonymous,
     ) -> Result<RequestAuth, Rejection> {
         let token = match self.find_token(request) {
-            Ok(token) => self.inner.validator.validate(&token).await.map(Some),
+            Ok(token) => self.verify(&token).await.map(Some),
             Err(error) if error.is_missing_token() && anonymous == Anonymous::Allowed => Ok(None),
             Err(error) => Err(error),
         };
         match token {
             Ok(token) => Ok(RequestAuth::new(token, self.clone())),
             Err(error) => Err(self.reject(error)),
+        }
+    }
+
+    /// Verifies a bearer token on the path its routing gives it: the validator, or the
+    /// introspector.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        match &self.inner.introspection {
+            Some((introspector, TokenRouting::OpaqueOnly)) => introspector.introspect(token).await,
+            Some((introspector, TokenRouting::Both)) if !shaped_like_jws(token) => {
+                introspector.introspect(token).await
+            }
+            _ => self.inner.validator.validate(token).await,
         }
     }
 
@@ -137,6 +183,14 @@ impl fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("validator", &self.inner.validator)
             .field("locations", &self.inner.locations)
+            .field(
+                "introspection",
+                &self
+                    .inner
+                    .introspection
+                    .as_ref()
+                    .map(|(introspector, routing)| (introspector.endpoint().as_str(), routing)),
+            )
             .field("response", &self.inner.response)
             .finish()
     }

@@ -9,7 +9,7 @@ mod location;
 mod rejection;
 pub(crate) mod requirement;
 
-pub use auth::{Anonymous, Authenticator, RequestAuth};
+pub use auth::{Anonymous, Authenticator, RequestAuth, TokenRouting};
 pub use location::{FindToken, HeaderLookup, RequestView, TokenLocation, bearer_token, find_token};
 pub use rejection::{BodyRenderer, ErrorResponse, Rejection, ResponseOptions};
 pub use requirement::{AccessKind, Match, Requirement};

@@ -5,9 +5,9 @@ use jwtguard_examples::{actix_server, start_up};
 
 #[tokio::main]
 async fn main() {
-    let (args, validator) = start_up().await;
+    let (args, authenticator) = start_up().await;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let server = match actix_server(validator, args.bind, workers) {
+    let server = match actix_server(authenticator, args.bind, workers) {
         Ok(server) => server,
         Err(err) => {
             eprintln!("could not listen on {}: {err}", args.bind);

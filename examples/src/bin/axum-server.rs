@@ -1,11 +1,12 @@
-//! The example API on axum: `--issuer URL --audience AUD [--bind ADDR]`, serving `/health`,
+//! The example API on axum: `--issuer URL --audience AUD [--bind ADDR] [--redis URL]
+//! [--introspect CLIENT_ID:CLIENT_SECRET]`, serving `/health`,
 //! `/me`, `/admin` (role `admin`) and `/scoped` (scope `write`).
 
 use jwtguard_examples::{axum_app, start_up};
 
 #[tokio::main]
 async fn main() {
-    let (args, validator) = start_up().await;
+    let (args, authenticator) = start_up().await;
     let listener = match tokio::net::TcpListener::bind(args.bind).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -17,7 +18,7 @@ async fn main() {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(err) = axum::serve(listener, axum_app(validator))
+    if let Err(err) = axum::serve(listener, axum_app(authenticator))
         .with_graceful_shutdown(shutdown)
         .await
     {
