@@ -439,6 +439,16 @@ impl Introspector {
         {
             return running.clone();
         }
+        // A call that ended between this caller's look at the cache and here has cached its
+        // answer before it freed its slot: take it rather than ask again.
+        if let Some(entry) = self.inner.cache.get(&key)
+            && entry
+                .exp
+                .is_none_or(|exp| self.inner.clock.unix_seconds() < exp)
+        {
+            let (_done, receiver) = watch::channel(Some(Ok(entry)));
+            return receiver;
+        }
         let (sender, receiver) = watch::channel(None);
         in_flight.insert(key, receiver.clone());
         drop(in_flight);
