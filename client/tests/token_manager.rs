@@ -1,7 +1,6 @@
 //! The token manager against the test kit's issuer over real HTTP on loopback: single flight,
 //! renewal ahead of expiry, background renewal, refresh-token rotation, failures.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jwtguard_client::{
@@ -266,15 +265,15 @@ async fn tokens_for_two_clients_and_two_resources_live_side_by_side() {
         ]
     );
     assert_eq!(manager.len(), 3);
-    let again = Arc::new(
-        manager
-            .client_credentials(
-                &client(&issuer),
-                TokenParams::new().resource("https://a.test"),
-            )
-            .unwrap(),
-    );
+    // The same key again: the same token, no new request.
+    let again = manager
+        .client_credentials(
+            &client(&issuer),
+            TokenParams::new().resource("https://a.test"),
+        )
+        .unwrap();
     again.get().await.unwrap();
+    assert_eq!(manager.len(), 3);
     assert_eq!(issuer.token_requests_by_grant("client_credentials"), 3);
 }
 

@@ -29,7 +29,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::jose::json;
-use crate::provider::{Breaker, ClientAuth, Endpoint, Fetcher, discover_metadata, shown};
+use crate::provider::{Breaker, ClientAuth, Endpoint, Fetcher, backoff, discover_metadata, shown};
 use crate::validator::{CredentialKind, VerifiedToken};
 
 /// What the cache keeps for a token.
@@ -114,7 +114,6 @@ struct Inner {
     breaker: Breaker,
     active_ttl: Duration,
     inactive_ttl: Duration,
-    max_token_size: usize,
     clock: Arc<dyn Clock>,
     calls: std::sync::atomic::AtomicU64,
     /// Bumped by every `invalidate`: a call that started before brings back nothing to cache.
@@ -335,7 +334,6 @@ impl IntrospectorBuilder {
                 breaker: Breaker::new(defaults::BREAKER_THRESHOLD, defaults::BREAKER_OPEN_FOR),
                 active_ttl: self.active_ttl,
                 inactive_ttl: self.inactive_ttl,
-                max_token_size: defaults::MAX_TOKEN_SIZE,
                 clock: self.clock,
                 calls: std::sync::atomic::AtomicU64::new(0),
                 invalidations: std::sync::atomic::AtomicU64::new(0),
@@ -392,7 +390,7 @@ impl Introspector {
     /// - [`ErrorKind::KeysUnavailable`] (503) when the server can't answer and nothing is
     ///   cached.
     pub async fn introspect(&self, token: &str) -> Result<VerifiedToken, Error> {
-        if token.len() > self.inner.max_token_size {
+        if token.len() > defaults::MAX_TOKEN_SIZE {
             return Err(Error::new(
                 ErrorKind::TokenTooLarge,
                 "the token is over the size cap",
@@ -489,10 +487,9 @@ impl Introspector {
                         && retry_after.is_none_or(|after| after <= defaults::MAX_BACKOFF) =>
                 {
                     tries += 1;
-                    let ceiling = defaults::BACKOFF
-                        .saturating_mul(1 << tries.min(8))
-                        .min(defaults::MAX_BACKOFF);
-                    let wait = retry_after.unwrap_or_else(|| ceiling.mul_f64(jitter()));
+                    let wait = retry_after.unwrap_or_else(|| {
+                        backoff(defaults::BACKOFF, defaults::MAX_BACKOFF, tries)
+                    });
                     tracing::debug!(%error, "introspection failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -649,19 +646,12 @@ impl Introspector {
             Ok(token) => token,
             Err(error) => return Some(refused(error)),
         };
-        let exp = {
-            let payload = token.payload();
-            let scanned = crate::claims::scan::scan_claims(payload, 0, payload.len());
-            let checked = scanned.and_then(|scanned| {
-                check_raw(scanned.raw(payload), &inner.policy, now, |name| {
-                    json::has_member(payload, name)
-                })
-                .map(|claims| claims.exp)
-            });
-            match checked {
-                Ok(exp) => exp,
-                Err(error) => return Some(refused(error)),
-            }
+        let checked = check_raw(token.raw_claims(), &inner.policy, now, |name| {
+            json::has_member(token.payload(), name)
+        });
+        let exp = match checked {
+            Ok(claims) => claims.exp,
+            Err(error) => return Some(refused(error)),
         };
         // Never past `exp` (RFC 7662 §4): the entry goes when the token does.
         let left = exp.map_or(inner.active_ttl, |exp| {
@@ -684,15 +674,6 @@ fn unsupported_token_type(body: &[u8]) -> bool {
 
 /// The bookkeeping of one cache entry, in bytes (the key, the entry, the cache's own).
 const ENTRY_OVERHEAD: usize = 512;
-
-/// A random number in 0..1, for the backoff's jitter.
-fn jitter() -> f64 {
-    let mut bytes = [0u8; 8];
-    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        return 0.5;
-    }
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}
 
 fn abandoned() -> Error {
     Error::new(

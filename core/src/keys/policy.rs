@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
+use crate::provider::retry::backoff;
 
 /// How the key set of an issuer is kept fresh. Every field has a documented default (the
 /// constants of [`defaults`](crate::defaults)); see `docs/KEYS.md` for how they play together.
@@ -133,30 +134,16 @@ impl RefreshPolicy {
         max_age.saturating_sub(self.refresh_ahead.min(max_age / 2))
     }
 
-    /// The backoff before retry `attempt` (1-based), with full jitter.
+    /// The backoff before retry `attempt` (1-based), jittered.
     pub(crate) fn backoff_for(&self, attempt: u32) -> Duration {
-        let exponential = self
-            .backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.max_backoff);
-        let mut byte = [0u8; 2];
-        let _ = aws_lc_rs::rand::fill(&mut byte);
-        let fraction = f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX);
-        jittered(exponential, fraction)
+        backoff(self.backoff, self.max_backoff, attempt)
     }
-}
-
-/// Between half and all of `backoff`, by `fraction` (0 to 1); never panics, even for
-/// `Duration::MAX`.
-fn jittered(backoff: Duration, fraction: f64) -> Duration {
-    Duration::try_from_secs_f64(backoff.as_secs_f64() * (0.5 + fraction / 2.0))
-        .unwrap_or(backoff)
-        .min(backoff)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::retry::jittered;
 
     #[test]
     fn cache_control_is_clamped() {

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::claims::registered::RawClaims;
 use crate::claims::scan::ScannedClaims;
 use crate::claims::{AccessPaths, RegisteredClaims};
 use crate::error::{Error, ErrorKind};
@@ -147,6 +148,12 @@ impl VerifiedToken {
     /// `sub`, if present.
     pub fn subject(&self) -> Option<&str> {
         self.registered().sub
+    }
+
+    /// The registered claims as scanned, unchecked (for checks run on another credential's
+    /// claim set).
+    pub(crate) fn raw_claims(&self) -> RawClaims<'_> {
+        self.inner.registered.raw(self.inner.source.base())
     }
 
     /// The claim set's JSON: a JWT's payload exactly as signed, or the JSON object another
