@@ -116,7 +116,8 @@ where
             let headers = request.headers();
             let view = HeaderLookup::new(|name| {
                 headers.get_all(name).map(HeaderValue::as_bytes).collect()
-            });
+            })
+            .with_query(Some(request.query_string()).filter(|query| !query.is_empty()));
             let auth = match authenticator.authenticate(&view, anonymous).await {
                 Ok(auth) => auth,
                 Err(rejection) => {

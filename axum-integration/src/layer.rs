@@ -110,7 +110,8 @@ where
                     .iter()
                     .map(HeaderValue::as_bytes)
                     .collect()
-            });
+            })
+            .with_query(request.uri().query());
             match authenticator.authenticate(&view, anonymous).await {
                 Ok(auth) => {
                     request.extensions_mut().insert(auth);

@@ -48,8 +48,9 @@ pub use keys::{
     BackgroundRefresh, BreakerState, KeyCache, KeySet, MemoryKeyCache, RefreshPolicy, SkippedKey,
 };
 pub use request::{
-    AccessKind, Anonymous, Authenticator, BodyRenderer, ErrorResponse, Match, Rejection,
-    RequestAuth, RequestView, Requirement, ResponseOptions, TokenLocation, TokenRouting,
+    AccessKind, Anonymous, ApiKeyLocation, Authenticator, BodyRenderer, CredentialOrder,
+    ErrorResponse, Match, Rejection, RequestAuth, RequestView, Requirement, ResponseOptions,
+    TokenLocation, TokenRouting,
 };
 pub use validator::{
     CredentialKind, IssuerStatus, TokenCacheConfig, TypeCheck, Validator, ValidatorBuilder,

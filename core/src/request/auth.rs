@@ -8,13 +8,15 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use super::credential::{ApiKeyLocation, CredentialOrder, api_key_token};
 use super::location::{RequestView, TokenLocation, find_token};
-use super::rejection::{Rejection, ResponseOptions};
+use super::rejection::{Rejection, ResponseOptions, Scheme};
 use super::requirement::Requirement;
+use crate::api_key::ApiKeys;
 use crate::error::{Error, ErrorKind};
 use crate::introspection::Introspector;
 use crate::validator::pipeline::Validator;
-use crate::validator::token::VerifiedToken;
+use crate::validator::token::{CredentialKind, VerifiedToken};
 
 /// Decides who a request is from: finds its token in the configured [`TokenLocation`]s
 /// (default: the `Authorization: Bearer` header only), validates it with a [`Validator`], and
@@ -48,6 +50,16 @@ struct Inner {
     locations: Vec<TokenLocation>,
     response: ResponseOptions,
     introspection: Option<(Introspector, TokenRouting)>,
+    api_keys: Option<(ApiKeys, ApiKeyLocation)>,
+    order: CredentialOrder,
+    /// The schemes refusals name: `Bearer`, then the API key's when there is one.
+    accepted: Arc<[Scheme]>,
+}
+
+/// The credential a request carries, found but not yet checked.
+enum Presented<'r> {
+    Token(Cow<'r, str>),
+    ApiKey(Cow<'r, str>),
 }
 
 /// Which check a bearer token goes to, when an [`Introspector`] is configured.
@@ -83,6 +95,9 @@ impl Authenticator {
                 locations: vec![TokenLocation::Bearer],
                 response: ResponseOptions::default(),
                 introspection: None,
+                api_keys: None,
+                order: CredentialOrder::OneOnly,
+                accepted: Arc::from([Scheme::Bearer]),
             }),
         }
     }
@@ -113,6 +128,51 @@ impl Authenticator {
         self
     }
 
+    /// Also accepts API keys, checked by `keys`, read from `location` (by default the
+    /// `X-API-Key` header; see [`ApiKeyLocation`]). A request that carries both a bearer token
+    /// and an API key is refused as `invalid_request` (400), unless
+    /// [`credential_order`](Self::credential_order) says which one counts.
+    ///
+    /// An API key becomes a [`VerifiedToken`] whose claims are `sub`, `roles` and `scope`
+    /// (space-separated), so that guards and typed claims work as for a JWT. Refusals name
+    /// the location's scheme in their challenge (see [`ApiKeyLocation`]); a request without
+    /// any credential gets a challenge for each accepted scheme.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for a location that can't work: a header or query name that is
+    /// not a token, the `Authorization` or `Cookie` header, the `Bearer` scheme.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use jwtguard_core::api_key::{ApiKeyPrincipal, ApiKeys, MemoryApiKeyStore};
+    /// use jwtguard_core::request::{ApiKeyLocation, CredentialOrder};
+    /// use jwtguard_core::{Authenticator, Validator};
+    ///
+    /// # async fn run(validator: Validator) -> Result<(), jwtguard_core::Error> {
+    /// let store = Arc::new(MemoryApiKeyStore::new());
+    /// store.insert("k-123", ApiKeyPrincipal::new("batch-job").with_scopes(["write"]));
+    /// let authenticator = Authenticator::new(validator)
+    ///     .api_keys(ApiKeys::new(store), ApiKeyLocation::default())?
+    ///     .credential_order(CredentialOrder::TokenFirst);
+    /// # Ok(()) }
+    /// ```
+    pub fn api_keys(mut self, keys: ApiKeys, location: ApiKeyLocation) -> Result<Self, Error> {
+        let location = location.checked()?;
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.accepted = Arc::from([Scheme::Bearer, Scheme::ApiKey(location.clone())]);
+        inner.api_keys = Some((keys, location));
+        Ok(self)
+    }
+
+    /// What happens to a request that carries both a bearer token and an API key. Default
+    /// [`CredentialOrder::OneOnly`]: it is refused as `invalid_request` (400). With an order,
+    /// the first credential is checked and the other ignored: a refused first credential is
+    /// not retried with the second.
+    pub fn credential_order(mut self, order: CredentialOrder) -> Self {
+        Arc::make_mut(&mut self.inner).order = order;
+        self
+    }
+
     /// How refusals are rendered. Default terse: no `error_description`, no realm.
     pub fn response_options(mut self, options: ResponseOptions) -> Self {
         Arc::make_mut(&mut self.inner).response = options;
@@ -135,23 +195,87 @@ impl Authenticator {
         find_token(&self.inner.locations, request)
     }
 
-    /// What an adapter's middleware does for each request: finds the token and validates it.
-    /// A request without a token passes anonymously only under [`Anonymous::Allowed`]; a
-    /// present but bad token is refused either way.
+    /// What an adapter's middleware does for each request: finds the credential (a bearer
+    /// token, or an API key when they are accepted) and verifies it. A request without one
+    /// passes anonymously only under [`Anonymous::Allowed`]; a present but bad credential is
+    /// refused either way.
     pub async fn authenticate<R: RequestView>(
         &self,
         request: &R,
         anonymous: Anonymous,
     ) -> Result<RequestAuth, Rejection> {
-        let token = match self.find_token(request) {
-            Ok(token) => self.verify(&token).await.map(Some),
-            Err(error) if error.is_missing_token() && anonymous == Anonymous::Allowed => Ok(None),
-            Err(error) => Err(error),
+        let presented = match self.presented(request) {
+            Ok(presented) => presented,
+            Err((error, about)) => return Err(self.reject_about(error, about)),
         };
-        match token {
-            Ok(token) => Ok(RequestAuth::new(token, self.clone())),
-            Err(error) => Err(self.reject(error)),
+        let verified = match presented {
+            Some(Presented::Token(token)) => self
+                .verify(&token)
+                .await
+                .map_err(|error| (error, Some(Scheme::Bearer))),
+            Some(Presented::ApiKey(key)) => self.verify_api_key(&key).await.map_err(|error| {
+                let location = self.inner.api_keys.as_ref().map(|(_, at)| at.clone());
+                (error, location.map(Scheme::ApiKey))
+            }),
+            None if anonymous == Anonymous::Allowed => {
+                return Ok(RequestAuth::new(None, self.clone()));
+            }
+            None => Err((
+                Error::new(ErrorKind::MissingToken, "no credential in the request"),
+                None,
+            )),
+        };
+        match verified {
+            Ok(token) => Ok(RequestAuth::new(Some(token), self.clone())),
+            Err((error, about)) => Err(self.reject_about(error, about)),
         }
+    }
+
+    /// The one credential the request carries, or `None`. A malformed one is refused with the
+    /// scheme it is about; a token and an API key together are refused unless an order is
+    /// configured.
+    fn presented<'r>(
+        &self,
+        request: &'r dyn RequestView,
+    ) -> Result<Option<Presented<'r>>, (Error, Option<Scheme>)> {
+        let token = match self.find_token(request) {
+            Ok(token) => Some(token),
+            Err(error) if error.is_missing_token() => None,
+            Err(error) => return Err((error, Some(Scheme::Bearer))),
+        };
+        let Some((_, location)) = &self.inner.api_keys else {
+            return Ok(token.map(Presented::Token));
+        };
+        let key = location
+            .find(request)
+            .map_err(|error| (error, Some(Scheme::ApiKey(location.clone()))))?;
+        Ok(match (token, key, self.inner.order) {
+            (Some(_), Some(_), CredentialOrder::OneOnly) => {
+                return Err((
+                    Error::new(
+                        ErrorKind::InvalidRequest,
+                        "the request carries both a bearer token and an API key",
+                    ),
+                    None,
+                ));
+            }
+            (Some(token), _, CredentialOrder::TokenFirst | CredentialOrder::OneOnly) => {
+                Some(Presented::Token(token))
+            }
+            (_, Some(key), _) => Some(Presented::ApiKey(key)),
+            (token, None, _) => token.map(Presented::Token),
+        })
+    }
+
+    /// Checks an API key and turns its principal into a verified token.
+    async fn verify_api_key(&self, key: &str) -> Result<VerifiedToken, Error> {
+        let Some((keys, _)) = &self.inner.api_keys else {
+            return Err(Error::new(
+                ErrorKind::Misconfigured,
+                "an API key was checked by an authenticator without API keys",
+            ));
+        };
+        api_key_token(&*keys.check(key).await?)
     }
 
     /// Verifies a bearer token on the path its routing gives it: the validator, or the
@@ -166,9 +290,34 @@ impl Authenticator {
         }
     }
 
-    /// `error`, rendered with this authenticator's options.
+    /// `error` about a bearer token, rendered with this authenticator's options.
     pub fn reject(&self, error: Error) -> Rejection {
-        Rejection::new(error, &self.inner.response)
+        self.reject_about(error, Some(Scheme::Bearer))
+    }
+
+    /// `error` about the credential `about` (none: about no credential, or two), rendered
+    /// with this authenticator's options and challenges.
+    fn reject_about(&self, error: Error, about: Option<Scheme>) -> Rejection {
+        Rejection::with_schemes(
+            error,
+            &self.inner.response,
+            Arc::clone(&self.inner.accepted),
+            about,
+        )
+    }
+
+    /// `error` about `token` (an anonymous request's when `None`).
+    fn reject_for(&self, error: Error, token: Option<&VerifiedToken>) -> Rejection {
+        let about = match token.map(VerifiedToken::credential) {
+            None => None,
+            Some(CredentialKind::ApiKey) => self
+                .inner
+                .api_keys
+                .as_ref()
+                .map(|(_, location)| Scheme::ApiKey(location.clone())),
+            Some(_) => Some(Scheme::Bearer),
+        };
+        self.reject_about(error, about)
     }
 }
 
@@ -191,6 +340,15 @@ impl fmt::Debug for Authenticator {
                     .as_ref()
                     .map(|(introspector, routing)| (introspector.endpoint().as_str(), routing)),
             )
+            .field(
+                "api_keys",
+                &self
+                    .inner
+                    .api_keys
+                    .as_ref()
+                    .map(|(keys, location)| (keys, location)),
+            )
+            .field("order", &self.inner.order)
             .field("response", &self.inner.response)
             .finish()
     }
@@ -259,7 +417,7 @@ impl RequestAuth {
     pub fn required(&self) -> Result<&VerifiedToken, Rejection> {
         self.token
             .as_ref()
-            .ok_or_else(|| self.reject(Error::new(ErrorKind::MissingToken, "no bearer token")))
+            .ok_or_else(|| self.reject(Error::new(ErrorKind::MissingToken, "no credential")))
     }
 
     /// The claims as `T`; [`ErrorKind::MissingToken`] for an anonymous request,
@@ -287,15 +445,17 @@ impl RequestAuth {
             .map_err(|error| self.reject(error))
     }
 
-    /// `error`, rendered with the options of the authenticator that decided.
+    /// `error`, rendered with the options of the authenticator that decided, its challenge
+    /// naming the scheme of the request's credential.
     pub fn reject(&self, error: Error) -> Rejection {
-        self.authenticator.reject(error)
+        self.authenticator.reject_for(error, self.token.as_ref())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api_key::{ApiKeyPrincipal, MemoryApiKeyStore};
     use crate::jose::Algorithm;
     use crate::keys::KeySet;
     use crate::request::location::HeaderLookup;
@@ -343,6 +503,146 @@ mod tests {
             allowed.optional_claims::<serde_json::Value>().unwrap(),
             None
         );
+    }
+
+    fn view<'h>(headers: &'h [(&'h str, &'h str)]) -> impl RequestView + 'h {
+        HeaderLookup::new(move |name: &str| {
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_bytes())
+                .collect()
+        })
+    }
+
+    struct FailingStore;
+
+    impl crate::api_key::ApiKeyStore for FailingStore {
+        fn lookup<'a>(
+            &'a self,
+            _digest: &'a crate::api_key::KeyDigest,
+        ) -> crate::future::BoxFuture<'a, Result<Option<ApiKeyPrincipal>, Error>> {
+            Box::pin(async { Err(Error::new(ErrorKind::Fetch, "the database is down")) })
+        }
+    }
+
+    async fn with_keys(order: CredentialOrder) -> Authenticator {
+        let store = Arc::new(MemoryApiKeyStore::new());
+        store.insert(
+            "k-batch",
+            ApiKeyPrincipal::new("batch-job")
+                .with_roles(["admin"])
+                .with_scopes(["write"]),
+        );
+        Authenticator::new(validator().await)
+            .api_keys(ApiKeys::new(store), ApiKeyLocation::default())
+            .unwrap()
+            .credential_order(order)
+    }
+
+    fn challenge(rejection: &Rejection) -> String {
+        rejection.render().www_authenticate.unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn an_api_key_is_a_credential_like_a_token() {
+        let authenticator = with_keys(CredentialOrder::OneOnly).await;
+        let auth = authenticator
+            .authenticate(&view(&[("X-API-Key", "k-batch")]), Anonymous::Refused)
+            .await
+            .unwrap();
+        let token = auth.token().unwrap();
+        assert_eq!(token.credential(), CredentialKind::ApiKey);
+        assert_eq!(token.subject(), Some("batch-job"));
+        auth.require(&Requirement::role("admin")).unwrap();
+        let refused = auth.require(&Requirement::scope("read")).unwrap_err();
+        assert_eq!(refused.status(), 403);
+        assert_eq!(
+            challenge(&refused),
+            r#"ApiKey in="header", name="X-API-Key", error="insufficient_scope", scope="read""#
+        );
+
+        let unknown = authenticator
+            .authenticate(&view(&[("X-API-Key", "k-other")]), Anonymous::Allowed)
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.status(), 401);
+        assert_eq!(
+            challenge(&unknown),
+            r#"ApiKey in="header", name="X-API-Key", error="invalid_token""#
+        );
+
+        let missing = authenticator
+            .authenticate(&view(&[]), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(missing.status(), 401);
+        assert_eq!(
+            challenge(&missing),
+            r#"Bearer, ApiKey in="header", name="X-API-Key""#
+        );
+
+        let bad_token = authenticator
+            .authenticate(
+                &view(&[("Authorization", "Bearer a.b.c")]),
+                Anonymous::Refused,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(bad_token.status(), 401);
+        assert_eq!(challenge(&bad_token), r#"Bearer error="invalid_token""#);
+    }
+
+    #[tokio::test]
+    async fn two_credentials_are_refused_unless_an_order_is_set() {
+        let both = [("Authorization", "Bearer a.b.c"), ("X-API-Key", "k-batch")];
+        let refused = with_keys(CredentialOrder::OneOnly)
+            .await
+            .authenticate(&view(&both), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), 400);
+        assert_eq!(
+            challenge(&refused),
+            r#"Bearer error="invalid_request", ApiKey in="header", name="X-API-Key", error="invalid_request""#
+        );
+        // With an order, the first credential is checked: here a bad token, not the good key.
+        let token_first = with_keys(CredentialOrder::TokenFirst)
+            .await
+            .authenticate(&view(&both), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(token_first.status(), 401);
+        let key_first = with_keys(CredentialOrder::ApiKeyFirst)
+            .await
+            .authenticate(&view(&both), Anonymous::Refused)
+            .await
+            .unwrap();
+        assert_eq!(key_first.token().unwrap().subject(), Some("batch-job"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_unavailable_never_unauthorized() {
+        let authenticator = Authenticator::new(validator().await)
+            .api_keys(
+                ApiKeys::new(Arc::new(FailingStore)),
+                ApiKeyLocation::authorization(),
+            )
+            .unwrap();
+        let refused = authenticator
+            .authenticate(
+                &view(&[("Authorization", "ApiKey k-1")]),
+                Anonymous::Allowed,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), 503);
+        assert_eq!(refused.render().www_authenticate, None);
+        let missing = authenticator
+            .authenticate(&view(&[]), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(challenge(&missing), "Bearer, ApiKey");
     }
 
     #[tokio::test]

@@ -8,11 +8,19 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 
-/// What the token locations see of a request: its headers. Adapters make one with
-/// [`HeaderLookup`] over their own header map.
+/// What the token locations see of a request: its headers, and its query string. Adapters
+/// make one with [`HeaderLookup`] over their own header map.
 pub trait RequestView {
     /// The values of every header with this name (matched case-insensitively), in order.
     fn header_values(&self, name: &str) -> Vec<&[u8]>;
+
+    /// The query string, without the `?`; `None` when the target has none. Read only by
+    /// locations that opt in to the query string ([`ApiKeyLocation::Query`]). Default `None`.
+    ///
+    /// [`ApiKeyLocation::Query`]: crate::request::ApiKeyLocation::Query
+    fn query(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A [`RequestView`] from a function that lists a header's values: how every adapter shows
@@ -34,6 +42,7 @@ pub trait RequestView {
 /// ```
 pub struct HeaderLookup<'h, F> {
     lookup: F,
+    query: Option<&'h str>,
     headers: PhantomData<&'h [u8]>,
 }
 
@@ -45,8 +54,16 @@ where
     pub fn new(lookup: F) -> Self {
         Self {
             lookup,
+            query: None,
             headers: PhantomData,
         }
+    }
+
+    /// The view with this query string (without the `?`; `None` when the request has none).
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'h str>) -> Self {
+        self.query = query;
+        self
     }
 }
 
@@ -56,6 +73,10 @@ where
 {
     fn header_values(&self, name: &str) -> Vec<&[u8]> {
         (self.lookup)(name)
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.query
     }
 }
 
@@ -94,27 +115,7 @@ impl TokenLocation {
                 Err(err) => Err(err),
             },
             Self::Cookie(name) => Ok(cookie(request, name)?.map(Cow::Borrowed)),
-            Self::Header(name) => {
-                let values = request.header_values(name);
-                match values.as_slice() {
-                    [] => Ok(None),
-                    [value] => std::str::from_utf8(value)
-                        .ok()
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty())
-                        .map(|v| Some(Cow::Borrowed(v)))
-                        .ok_or_else(|| {
-                            Error::new(
-                                ErrorKind::InvalidRequest,
-                                "the token header is empty or not text",
-                            )
-                        }),
-                    _ => Err(Error::new(
-                        ErrorKind::InvalidRequest,
-                        "more than one token header",
-                    )),
-                }
-            }
+            Self::Header(name) => Ok(single_header(request, name, "token")?.map(Cow::Borrowed)),
             Self::Custom(find) => Ok(find(request).map(Cow::Owned)),
         }
     }
@@ -128,6 +129,35 @@ impl fmt::Debug for TokenLocation {
             Self::Header(name) => write!(f, "Header({name:?})"),
             Self::Custom(_) => f.write_str("Custom(..)"),
         }
+    }
+}
+
+/// The value of the header `name`, trimmed: `None` without one; an empty or non-text value,
+/// or the header sent twice, is [`ErrorKind::InvalidRequest`]. `what` names the credential in
+/// the error.
+pub(super) fn single_header<'r>(
+    request: &'r dyn RequestView,
+    name: &str,
+    what: &str,
+) -> Result<Option<&'r str>, Error> {
+    let values = request.header_values(name);
+    match values.as_slice() {
+        [] => Ok(None),
+        [value] => std::str::from_utf8(value)
+            .ok()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(Some)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    format!("the {what} header is empty or not text"),
+                )
+            }),
+        _ => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!("more than one {what} header"),
+        )),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::credential::ApiKeyLocation;
 use crate::error::Error;
 
 /// Replaces the body of error responses: given the error and the default answer, returns the
@@ -117,6 +118,18 @@ impl ErrorResponse {
     /// assert_eq!(answer.body, r#"{"error":"invalid_token"}"#);
     /// ```
     pub fn for_error(error: &Error, options: &ResponseOptions) -> Self {
+        Self::render(error, options, &[Scheme::Bearer], None)
+    }
+
+    /// The HTTP answer for `error` from a server that accepts the `accepted` schemes: a
+    /// challenge for `about` (the credential the error is about), or for every accepted
+    /// scheme when the error is about none of them (no credential, two credentials).
+    pub(crate) fn render(
+        error: &Error,
+        options: &ResponseOptions,
+        accepted: &[Scheme],
+        about: Option<&Scheme>,
+    ) -> Self {
         let kind = error.kind();
         if error.is_config() {
             tracing::error!(%error, "jwtguard is wired wrongly");
@@ -126,9 +139,6 @@ impl ErrorResponse {
         let challenge = match kind.status() {
             400 | 401 | 403 => {
                 let mut params: Vec<String> = Vec::new();
-                if let Some(realm) = &options.realm {
-                    params.push(format!("realm=\"{}\"", quoted(realm)));
-                }
                 if let Some(code) = kind.bearer_code() {
                     params.push(format!("error=\"{code}\""));
                     if let Some(description) = description {
@@ -138,11 +148,15 @@ impl ErrorResponse {
                 if let Some(scope) = error.required_scope() {
                     params.push(format!("scope=\"{}\"", quoted(scope)));
                 }
-                Some(if params.is_empty() {
-                    "Bearer".to_owned()
-                } else {
-                    format!("Bearer {}", params.join(", "))
-                })
+                let schemes = match about {
+                    Some(scheme) if !error.is_missing_token() => std::slice::from_ref(scheme),
+                    _ => accepted,
+                };
+                let challenges: Vec<String> = schemes
+                    .iter()
+                    .map(|scheme| scheme.challenge(options.realm.as_deref(), &params))
+                    .collect();
+                Some(challenges.join(", "))
             }
             _ => None,
         };
@@ -163,6 +177,39 @@ impl ErrorResponse {
             response.body = body;
         }
         response
+    }
+}
+
+/// An authentication scheme a server accepts, as its challenges name it (RFC 9110 §11.6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// An API key at this location.
+    ApiKey(ApiKeyLocation),
+}
+
+impl Scheme {
+    /// The challenge: the scheme, then `realm`, the scheme's own parameters, and `params`.
+    fn challenge(&self, realm: Option<&str>, params: &[String]) -> String {
+        let (name, own) = match self {
+            Self::Bearer => ("Bearer", Vec::new()),
+            Self::ApiKey(location) => location.challenge(),
+        };
+        let all: Vec<String> = realm
+            .map(|realm| format!("realm=\"{}\"", quoted(realm)))
+            .into_iter()
+            .chain(
+                own.into_iter()
+                    .map(|(key, value)| format!("{key}=\"{}\"", quoted(value))),
+            )
+            .chain(params.iter().cloned())
+            .collect();
+        if all.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name} {}", all.join(", "))
+        }
     }
 }
 
@@ -188,6 +235,8 @@ fn quoted(value: &str) -> String {
 pub struct Rejection {
     error: Error,
     options: ResponseOptions,
+    accepted: Arc<[Scheme]>,
+    about: Option<Scheme>,
 }
 
 impl Rejection {
@@ -196,6 +245,24 @@ impl Rejection {
         Self {
             error,
             options: options.clone(),
+            accepted: Arc::from([Scheme::Bearer]),
+            about: Some(Scheme::Bearer),
+        }
+    }
+
+    /// An error from a server that accepts the `accepted` schemes, about the credential
+    /// `about` (none: about no credential, or two).
+    pub(crate) fn with_schemes(
+        error: Error,
+        options: &ResponseOptions,
+        accepted: Arc<[Scheme]>,
+        about: Option<Scheme>,
+    ) -> Self {
+        Self {
+            error,
+            options: options.clone(),
+            accepted,
+            about,
         }
     }
 
@@ -222,7 +289,12 @@ impl Rejection {
 
     /// The HTTP answer.
     pub fn render(&self) -> ErrorResponse {
-        ErrorResponse::for_error(&self.error, &self.options)
+        ErrorResponse::render(
+            &self.error,
+            &self.options,
+            &self.accepted,
+            self.about.as_ref(),
+        )
     }
 }
 
