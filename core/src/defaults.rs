@@ -95,10 +95,14 @@ pub const API_KEY_FOUND_TTL: Duration = Duration::from_secs(60);
 /// How long `ApiKeys` keeps the answer for a key the store does not know: 5 s. A key added to
 /// the store is refused for up to this long if it was tried just before.
 pub const API_KEY_MISS_TTL: Duration = Duration::from_secs(5);
-/// How many answers `ApiKeys` keeps, known and unknown keys together: 10 000 entries.
+/// How many known keys `ApiKeys` keeps: 10 000 entries.
 pub const API_KEY_CACHE_CAPACITY: u64 = 10_000;
+/// How many unknown keys `ApiKeys` keeps, apart from the known ones: 10 000 entries.
+pub const API_KEY_MISS_CAPACITY: u64 = 10_000;
 /// How long an API key store may take to answer before the check is a 503: 2 s.
 pub const API_KEY_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest API key accepted: 1 KiB (1 024 bytes). A longer key is refused before it is
 /// hashed.
 pub const MAX_API_KEY_SIZE: usize = 1024;
+/// The largest file `FileApiKeyStore::open` reads: 16 MiB.
+pub const MAX_API_KEY_FILE_SIZE: u64 = 16 * 1024 * 1024;

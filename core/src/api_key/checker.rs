@@ -3,16 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::digest::KeyDigest;
 use super::principal::ApiKeyPrincipal;
 use super::store::ApiKeyStore;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
-
-/// What the store answered for a digest: the principal, or `None` for an unknown key.
-type Answer = Option<Arc<ApiKeyPrincipal>>;
 
 /// Checks API keys against an [`ApiKeyStore`], through a cache of the store's answers.
 ///
@@ -25,9 +22,11 @@ type Answer = Option<Arc<ApiKeyPrincipal>>;
 /// - an unknown key for [`miss_ttl`](ApiKeysBuilder::miss_ttl) (default
 ///   [`API_KEY_MISS_TTL`](defaults::API_KEY_MISS_TTL), 5 s), so that a client retrying a bad
 ///   key does not reach the store each time;
-/// - at most [`max_entries`](ApiKeysBuilder::max_entries) answers (default
-///   [`API_KEY_CACHE_CAPACITY`](defaults::API_KEY_CACHE_CAPACITY), 10 000), the least useful
-///   evicted first;
+/// - at most [`max_entries`](ApiKeysBuilder::max_entries) known keys (default
+///   [`API_KEY_CACHE_CAPACITY`](defaults::API_KEY_CACHE_CAPACITY), 10 000) and, apart from
+///   them, at most [`max_misses`](ApiKeysBuilder::max_misses) unknown ones (default
+///   [`API_KEY_MISS_CAPACITY`](defaults::API_KEY_MISS_CAPACITY), 10 000), the least useful
+///   evicted first: a flood of random keys evicts other random keys, never a known one;
 /// - never a store error: the next check asks again.
 ///
 /// Concurrent checks of a key that is not cached make one store call, whose answer they all
@@ -70,9 +69,14 @@ pub struct ApiKeys {
 
 struct Inner {
     store: Arc<dyn ApiKeyStore>,
-    answers: moka::future::Cache<KeyDigest, Answer>,
-    ttl: AnswerTtl,
+    /// The keys the store knows.
+    found: moka::future::Cache<KeyDigest, Arc<ApiKeyPrincipal>>,
+    /// The keys it does not know.
+    misses: moka::future::Cache<KeyDigest, ()>,
+    found_ttl: Duration,
+    miss_ttl: Duration,
     max_entries: u64,
+    max_misses: u64,
     max_key_size: usize,
     /// Counts the calls of the `invalidate` methods, so that a check whose store call ran
     /// across one drops the answer it cached (it may predate the invalidation).
@@ -92,6 +96,7 @@ impl ApiKeys {
             found_ttl: defaults::API_KEY_FOUND_TTL,
             miss_ttl: defaults::API_KEY_MISS_TTL,
             max_entries: defaults::API_KEY_CACHE_CAPACITY,
+            max_misses: defaults::API_KEY_MISS_CAPACITY,
             max_key_size: defaults::MAX_API_KEY_SIZE,
         }
     }
@@ -122,14 +127,7 @@ impl ApiKeys {
                 ),
             ));
         }
-        let digest = KeyDigest::of(key);
-        match self.answer(digest).await? {
-            Some(principal) => Ok(principal),
-            None => Err(Error::new(
-                ErrorKind::UnknownApiKey,
-                "no such API key in the store",
-            )),
-        }
+        self.answer(KeyDigest::of(key)).await
     }
 
     /// Drops the cached answer for `key`, if any: the next check of it asks the store. Call it
@@ -146,19 +144,27 @@ impl ApiKeys {
     /// [`invalidate`](Self::invalidate), for callers that only know the digest).
     pub async fn invalidate_digest(&self, digest: &KeyDigest) {
         self.inner.invalidations.fetch_add(1, Ordering::AcqRel);
-        self.inner.answers.invalidate(digest).await;
+        self.inner.found.invalidate(digest).await;
+        self.inner.misses.invalidate(digest).await;
     }
 
     /// Drops every cached answer.
     pub fn invalidate_all(&self) {
         self.inner.invalidations.fetch_add(1, Ordering::AcqRel);
-        self.inner.answers.invalidate_all();
+        self.inner.found.invalidate_all();
+        self.inner.misses.invalidate_all();
     }
 
-    /// The answer for `digest`: from the cache, or from one store call shared by every
-    /// concurrent check of the same digest.
-    async fn answer(&self, digest: KeyDigest) -> Result<Answer, Error> {
+    /// The principal for `digest`: from the caches, or from one store call shared by every
+    /// concurrent check of the same digest. An unknown key is [`ErrorKind::UnknownApiKey`].
+    async fn answer(&self, digest: KeyDigest) -> Result<Arc<ApiKeyPrincipal>, Error> {
         let inner = &*self.inner;
+        if let Some(principal) = inner.found.get(&digest).await {
+            return Ok(principal);
+        }
+        if inner.misses.contains_key(&digest) {
+            return Err(unknown());
+        }
         let invalidations = inner.invalidations.load(Ordering::Acquire);
         let lookup = async {
             // A store that hangs is a store that failed: every check of the key waits on this
@@ -171,34 +177,63 @@ impl ApiKeys {
                             ErrorKind::KeysUnavailable,
                             "the API key store did not answer in time",
                         )
-                    })??;
-            Ok::<_, Error>(found.map(Arc::new))
+                    })?
+                    .map_err(|error| {
+                        // A store's error is never an answer about the key, even one that
+                        // says so: only `Ok(None)` is.
+                        if error.kind() == ErrorKind::UnknownApiKey {
+                            Error::new(ErrorKind::KeysUnavailable, "the API key store failed")
+                                .with_source(error)
+                        } else {
+                            error
+                        }
+                    })?;
+            // The unknown key travels as an error, which the found cache does not keep but
+            // hands to every check waiting on this call.
+            found.map(Arc::new).ok_or_else(unknown)
         };
-        let answer = inner.answers.try_get_with(digest, lookup).await;
+        let answer = inner.found.try_get_with(digest, lookup).await;
+        if let Err(error) = &answer
+            && error.kind() == ErrorKind::UnknownApiKey
+        {
+            inner.misses.insert(digest, ()).await;
+        }
         if inner.invalidations.load(Ordering::Acquire) != invalidations {
             // An invalidation ran while the store was asked: the answer now cached may be
             // older than it.
-            inner.answers.invalidate(&digest).await;
+            inner.found.invalidate(&digest).await;
+            inner.misses.invalidate(&digest).await;
         }
-        answer.map_err(|err| {
-            Error::new(
-                ErrorKind::KeysUnavailable,
-                "the API key store can't be asked right now",
-            )
-            .with_source(err)
+        answer.map_err(|error| {
+            if error.kind() == ErrorKind::UnknownApiKey {
+                unknown()
+            } else {
+                Error::new(
+                    ErrorKind::KeysUnavailable,
+                    "the API key store can't be asked right now",
+                )
+                .with_source(error)
+            }
         })
     }
+}
+
+/// The error for a key the store does not know.
+fn unknown() -> Error {
+    Error::new(ErrorKind::UnknownApiKey, "no such API key in the store")
 }
 
 impl fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
         f.debug_struct("ApiKeys")
-            .field("found_ttl", &inner.ttl.found)
-            .field("miss_ttl", &inner.ttl.miss)
+            .field("found_ttl", &inner.found_ttl)
+            .field("miss_ttl", &inner.miss_ttl)
             .field("max_entries", &inner.max_entries)
+            .field("max_misses", &inner.max_misses)
             .field("max_key_size", &inner.max_key_size)
-            .field("cached", &inner.answers.entry_count())
+            .field("found", &inner.found.entry_count())
+            .field("misses", &inner.misses.entry_count())
             .finish_non_exhaustive()
     }
 }
@@ -215,6 +250,7 @@ impl fmt::Debug for ApiKeys {
 ///     .found_ttl(Duration::from_secs(30))
 ///     .miss_ttl(Duration::from_secs(2))
 ///     .max_entries(50_000)
+///     .max_misses(20_000)
 ///     .max_key_size(256)
 ///     .build();
 /// # drop(keys);
@@ -225,6 +261,7 @@ pub struct ApiKeysBuilder {
     found_ttl: Duration,
     miss_ttl: Duration,
     max_entries: u64,
+    max_misses: u64,
     max_key_size: usize,
 }
 
@@ -247,11 +284,20 @@ impl ApiKeysBuilder {
         self
     }
 
-    /// How many answers are kept at most, known and unknown keys together, in entries.
-    /// Default [`API_KEY_CACHE_CAPACITY`](defaults::API_KEY_CACHE_CAPACITY): 10 000. Past it,
-    /// the least useful are evicted.
+    /// How many known keys are kept at most, in entries. Default
+    /// [`API_KEY_CACHE_CAPACITY`](defaults::API_KEY_CACHE_CAPACITY): 10 000. Past it, the
+    /// least useful are evicted.
     pub fn max_entries(mut self, entries: u64) -> Self {
         self.max_entries = entries;
+        self
+    }
+
+    /// How many unknown keys are kept at most, in entries, apart from the known ones. Default
+    /// [`API_KEY_MISS_CAPACITY`](defaults::API_KEY_MISS_CAPACITY): 10 000. A client that
+    /// retries a bad key within [`miss_ttl`](Self::miss_ttl) reaches the store once, as long
+    /// as fewer than this many other bad keys were tried in between.
+    pub fn max_misses(mut self, entries: u64) -> Self {
+        self.max_misses = entries;
         self
     }
 
@@ -264,20 +310,21 @@ impl ApiKeysBuilder {
 
     /// The checker.
     pub fn build(self) -> ApiKeys {
-        let ttl = AnswerTtl {
-            found: self.found_ttl,
-            miss: self.miss_ttl,
-        };
-        let answers = moka::future::Cache::builder()
-            .max_capacity(self.max_entries)
-            .expire_after(ttl.clone())
-            .build();
         ApiKeys {
             inner: Arc::new(Inner {
                 store: self.store,
-                answers,
-                ttl,
+                found: moka::future::Cache::builder()
+                    .max_capacity(self.max_entries)
+                    .time_to_live(self.found_ttl)
+                    .build(),
+                misses: moka::future::Cache::builder()
+                    .max_capacity(self.max_misses)
+                    .time_to_live(self.miss_ttl)
+                    .build(),
+                found_ttl: self.found_ttl,
+                miss_ttl: self.miss_ttl,
                 max_entries: self.max_entries,
+                max_misses: self.max_misses,
                 max_key_size: self.max_key_size,
                 invalidations: AtomicU64::new(0),
             }),
@@ -291,46 +338,9 @@ impl fmt::Debug for ApiKeysBuilder {
             .field("found_ttl", &self.found_ttl)
             .field("miss_ttl", &self.miss_ttl)
             .field("max_entries", &self.max_entries)
+            .field("max_misses", &self.max_misses)
             .field("max_key_size", &self.max_key_size)
             .finish_non_exhaustive()
-    }
-}
-
-/// Each answer expires after the TTL of its kind, counted from when it was stored.
-#[derive(Debug, Clone)]
-struct AnswerTtl {
-    found: Duration,
-    miss: Duration,
-}
-
-impl AnswerTtl {
-    fn of(&self, answer: &Answer) -> Duration {
-        if answer.is_some() {
-            self.found
-        } else {
-            self.miss
-        }
-    }
-}
-
-impl moka::Expiry<KeyDigest, Answer> for AnswerTtl {
-    fn expire_after_create(
-        &self,
-        _digest: &KeyDigest,
-        answer: &Answer,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(self.of(answer))
-    }
-
-    fn expire_after_update(
-        &self,
-        _digest: &KeyDigest,
-        answer: &Answer,
-        _updated_at: Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(self.of(answer))
     }
 }
 
@@ -634,6 +644,20 @@ mod tests {
             }
             assert_eq!(store.calls(), 1_000, "round {round}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_random_keys_never_evicts_a_known_key() {
+        let (store, keys) = setup(|b| b.max_entries(10).max_misses(100));
+        keys.check(KEY).await.unwrap();
+        for n in 0..2_000 {
+            let err = keys.check(&format!("random-{n}")).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UnknownApiKey);
+        }
+        keys.inner.misses.run_pending_tasks().await;
+        assert!(keys.inner.misses.entry_count() <= 100);
+        keys.check(KEY).await.unwrap();
+        assert_eq!(store.calls(), 1 + 2_000, "the known key was still cached");
     }
 
     #[test]

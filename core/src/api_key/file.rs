@@ -11,6 +11,7 @@ use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use super::digest::KeyDigest;
 use super::principal::ApiKeyPrincipal;
 use super::store::ApiKeyStore;
+use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::future::BoxFuture;
 
@@ -60,15 +61,35 @@ impl FileApiKeyStore {
     /// Reads the keys from the JSON file at `path`, once (with blocking file I/O: call it at
     /// start-up, or from a blocking task). A file that can't be read or is not valid is an
     /// [`ErrorKind::Config`] error.
+    ///
+    /// A file over [`MAX_API_KEY_FILE_SIZE`](defaults::MAX_API_KEY_FILE_SIZE) (16 MiB) is
+    /// refused: that is some 50 000 keys, past what a file is the right store for.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        use std::io::Read as _;
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|err| {
+        let unreadable = |err: std::io::Error| {
             Error::new(
                 ErrorKind::Config,
                 format!("the API key file {} can't be read", path.display()),
             )
             .with_source(err)
-        })?;
+        };
+        let mut json = String::new();
+        std::fs::File::open(path)
+            .map_err(unreadable)?
+            .take(defaults::MAX_API_KEY_FILE_SIZE + 1)
+            .read_to_string(&mut json)
+            .map_err(unreadable)?;
+        if json.len() as u64 > defaults::MAX_API_KEY_FILE_SIZE {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the API key file {} is larger than {} bytes",
+                    path.display(),
+                    defaults::MAX_API_KEY_FILE_SIZE
+                ),
+            ));
+        }
         let origin = format!("the API key file {}", path.display());
         let keys = parse(&json, &origin)?;
         Ok(Self {
@@ -262,6 +283,16 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.0);
         }
+    }
+
+    #[test]
+    fn a_file_over_the_size_cap_is_refused() {
+        let mut json = String::from("[");
+        json.push_str(&" ".repeat(defaults::MAX_API_KEY_FILE_SIZE as usize));
+        json.push(']');
+        let err = open(&json).unwrap_err();
+        assert!(err.is_config(), "{err:?}");
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 
     fn hex(key: &str) -> String {
