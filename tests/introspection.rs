@@ -242,3 +242,64 @@ async fn an_invalidation_during_a_call_keeps_its_answer_out_of_the_cache() {
     assert_eq!(err.status(), 401, "asked again after the invalidation");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_new_tokens_makes_at_most_the_configured_calls_at_once() {
+    let idp = Idp::start_with(&[("IDP_INTROSPECTION_DELAY_MS", "150".into())]).await;
+    let introspector = Introspector::builder()
+        .issuer(idp.issuer())
+        .audience(OPAQUE_RESOURCE)
+        .client(ClientAuth::secret_basic(
+            INTROSPECTION_CLIENT.0,
+            INTROSPECTION_CLIENT.1,
+        ))
+        .max_concurrent_calls(3)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .expect("an introspector for the provider");
+    let before = idp.introspection_hits().await;
+    let mut checks = tokio::task::JoinSet::new();
+    for n in 0..24 {
+        let introspector = introspector.clone();
+        checks.spawn(async move { introspector.introspect(&format!("flood-{n}")).await });
+    }
+    while let Some(outcome) = checks.join_next().await {
+        // Each unknown token waits its turn and gets its own answer: inactive, so 401.
+        assert_eq!(outcome.expect("a check").unwrap_err().status(), 401);
+    }
+    assert_eq!(idp.introspection_hits().await - before, 24);
+    assert_eq!(idp.most_introspections_at_once().await, 3);
+
+    // A call that can't get its turn within the call timeout is a 503, not a 401: one call at
+    // a time, each at least 150 ms, so the eighth of ten waits over a second.
+    let impatient = Introspector::builder()
+        .issuer(idp.issuer())
+        .audience(OPAQUE_RESOURCE)
+        .client(ClientAuth::secret_basic(
+            INTROSPECTION_CLIENT.0,
+            INTROSPECTION_CLIENT.1,
+        ))
+        .max_concurrent_calls(1)
+        .timeout(Duration::from_secs(1))
+        .build()
+        .await
+        .expect("an introspector for the provider");
+    let mut checks = tokio::task::JoinSet::new();
+    for n in 0..10 {
+        let impatient = impatient.clone();
+        checks.spawn(async move { impatient.introspect(&format!("queue-{n}")).await });
+    }
+    let mut statuses = Vec::new();
+    while let Some(outcome) = checks.join_next().await {
+        statuses.push(outcome.expect("a check").unwrap_err().status());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 503 || *s == 401),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&401) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+}

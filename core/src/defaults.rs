@@ -86,6 +86,9 @@ pub const INTROSPECTION_INACTIVE_TTL: Duration = Duration::from_secs(10);
 /// The bound of the introspection cache: 16 MiB of answers (each entry counted as its answer
 /// plus 96 bytes).
 pub const INTROSPECTION_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// How many introspection calls one `Introspector` makes at once: 32. Past it, a call waits
+/// for its turn for at most the call timeout.
+pub const INTROSPECTION_MAX_CONCURRENT_CALLS: usize = 32;
 
 // API keys (the settings of `ApiKeysBuilder`).
 

@@ -16,6 +16,7 @@
 //                         https://opaque.example.test); every other resource gets JWTs
 //   IDP_TOKEN_TTL         lifetime of the access tokens (JWT and opaque), in seconds (default 300)
 //   IDP_TOKEN_DELAY_MS    wait this long before handling each POST /token (default 0)
+//   IDP_INTROSPECTION_DELAY_MS  wait this long before handling each introspection (default 0)
 //   IDP_CLIENT_JWKS_FILE  JSON {"keys":[public JWKs]}: registers the private_key_jwt client
 //                         jwt-rs with these keys (unset: no such client)
 //
@@ -36,6 +37,8 @@
 // /token/introspection, revocation under /token/revocation); POST /__hits/reset clears it.
 // GET /__tokens answers the POST /token counts (in total, per grant type, per client) and how
 // many are in flight; POST /__tokens/reset clears them. /__hits counts none of these four.
+// GET /__introspections answers how many introspections are in flight and the most that
+// ever were at once (max_in_flight); /__hits counts it neither.
 // It exits on SIGTERM, SIGINT, or when its stdin closes.
 
 import { createServer } from 'node:http';
@@ -63,6 +66,7 @@ function wholeNumber(name, fallback) {
 }
 const tokenTTL = wholeNumber('IDP_TOKEN_TTL', 300);
 const tokenDelayMs = wholeNumber('IDP_TOKEN_DELAY_MS', 0);
+const introspectionDelayMs = wholeNumber('IDP_INTROSPECTION_DELAY_MS', 0);
 if (tokenTTL === 0) throw new Error('IDP_TOKEN_TTL must be at least 1');
 
 // client id -> [secret, scope, roles, signing alg, token endpoint auth method]
@@ -213,6 +217,26 @@ provider.use(async (ctx, next) => {
   if (!Array.isArray(methods)) return;
   ctx.body.introspection_endpoint_auth_methods_supported ??= [...methods];
   ctx.body.revocation_endpoint_auth_methods_supported ??= [...methods];
+});
+
+const introspections = { in_flight: 0, max_in_flight: 0 };
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__introspections' && ctx.method === 'GET') {
+    ctx.body = introspections;
+    return;
+  }
+  if (ctx.path !== '/token/introspection' || ctx.method !== 'POST') {
+    await next();
+    return;
+  }
+  introspections.in_flight += 1;
+  introspections.max_in_flight = Math.max(introspections.max_in_flight, introspections.in_flight);
+  try {
+    if (introspectionDelayMs > 0) await sleep(introspectionDelayMs);
+    await next();
+  } finally {
+    introspections.in_flight -= 1;
+  }
 });
 
 const hits = {};

@@ -297,6 +297,20 @@ impl Idp {
         self.hits().await[INTROSPECTION_PATH].as_u64().unwrap_or(0)
     }
 
+    /// The most introspection requests the IdP has had in flight at once.
+    pub async fn most_introspections_at_once(&self) -> u64 {
+        let counts: Value = self
+            .client
+            .get(format!("{}/__introspections", self.issuer))
+            .send()
+            .await
+            .expect("introspection counts")
+            .json()
+            .await
+            .expect("introspection counts as JSON");
+        counts["max_in_flight"].as_u64().unwrap_or(0)
+    }
+
     /// Requests per path so far.
     pub async fn hits(&self) -> Value {
         self.client

@@ -112,6 +112,9 @@ struct Inner {
     cache: Cache<[u8; 32], Entry>,
     in_flight: Mutex<HashMap<[u8; 32], Flight>>,
     breaker: Breaker,
+    /// The calls that may be under way at once, and how long a call waits for its turn.
+    calls_at_once: tokio::sync::Semaphore,
+    queue_timeout: Duration,
     active_ttl: Duration,
     inactive_ttl: Duration,
     clock: Arc<dyn Clock>,
@@ -155,6 +158,7 @@ pub struct IntrospectorBuilder {
     inactive_ttl: Duration,
     max_bytes: u64,
     timeout: Duration,
+    max_concurrent_calls: usize,
     allow_insecure_http: bool,
     http: Option<reqwest::Client>,
     clock: Arc<dyn Clock>,
@@ -184,6 +188,7 @@ impl Introspector {
             inactive_ttl: defaults::INTROSPECTION_INACTIVE_TTL,
             max_bytes: defaults::INTROSPECTION_CACHE_MAX_BYTES,
             timeout: defaults::HTTP_TIMEOUT,
+            max_concurrent_calls: defaults::INTROSPECTION_MAX_CONCURRENT_CALLS,
             allow_insecure_http: false,
             http: None,
             clock: Arc::new(SystemClock),
@@ -253,6 +258,16 @@ impl IntrospectorBuilder {
     /// The timeout of each call, connect included. Default 5 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How many calls may be under way at once. Default
+    /// [`INTROSPECTION_MAX_CONCURRENT_CALLS`](defaults::INTROSPECTION_MAX_CONCURRENT_CALLS):
+    /// 32. A call past it waits for its turn for at most [`timeout`](Self::timeout), then is a
+    /// 503: a flood of new tokens can't overload the authorization server, and so can't open
+    /// the circuit breaker for every other token. At least 1.
+    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
+        self.max_concurrent_calls = calls.max(1);
         self
     }
 
@@ -332,6 +347,8 @@ impl IntrospectorBuilder {
                 cache,
                 in_flight: Mutex::new(HashMap::new()),
                 breaker: Breaker::new(defaults::BREAKER_THRESHOLD, defaults::BREAKER_OPEN_FOR),
+                calls_at_once: tokio::sync::Semaphore::new(self.max_concurrent_calls),
+                queue_timeout: self.timeout,
                 active_ttl: self.active_ttl,
                 inactive_ttl: self.inactive_ttl,
                 clock: self.clock,
@@ -459,7 +476,18 @@ impl Introspector {
         tokio::spawn(async move {
             // Frees the slot however the task ends (a panic, its runtime shutting down).
             let _slot = FreeSlot(Arc::clone(&this.inner), key);
-            let outcome = this.ask(&token).await;
+            let outcome = match tokio::time::timeout(
+                this.inner.queue_timeout,
+                this.inner.calls_at_once.acquire(),
+            )
+            .await
+            {
+                Ok(Ok(_turn)) => this.ask(&token).await,
+                _ => Err(Error::new(
+                    ErrorKind::KeysUnavailable,
+                    "too many introspection calls are under way",
+                )),
+            };
             let unchanged = this
                 .inner
                 .invalidations
