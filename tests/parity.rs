@@ -15,8 +15,10 @@ use serde_json::json;
 /// long as both servers send the same).
 struct Case {
     name: String,
-    path: &'static str,
+    path: String,
     authorization: Vec<String>,
+    /// Other request headers.
+    headers: Vec<(&'static str, String)>,
     status: u16,
     challenge: Option<&'static str>,
     body: Option<&'static str>,
@@ -27,7 +29,7 @@ const INVALID_BODY: Option<&str> = Some(r#"{"error":"invalid_token"}"#);
 const FORBIDDEN: Option<&str> = Some(r#"Bearer error="insufficient_scope""#);
 const FORBIDDEN_BODY: Option<&str> = Some(r#"{"error":"insufficient_scope"}"#);
 
-fn case(name: &str, path: &'static str, token: Option<String>, status: u16) -> Case {
+fn case(name: &str, path: &str, token: Option<String>, status: u16) -> Case {
     let (challenge, body) = match status {
         401 => (INVALID, INVALID_BODY),
         403 => (FORBIDDEN, FORBIDDEN_BODY),
@@ -35,8 +37,9 @@ fn case(name: &str, path: &'static str, token: Option<String>, status: u16) -> C
     };
     Case {
         name: name.to_owned(),
-        path,
+        path: path.to_owned(),
         authorization: token.map(|t| format!("Bearer {t}")).into_iter().collect(),
+        headers: Vec::new(),
         status,
         challenge,
         body,
@@ -45,7 +48,7 @@ fn case(name: &str, path: &'static str, token: Option<String>, status: u16) -> C
 
 fn raw(
     name: &str,
-    path: &'static str,
+    path: &str,
     authorization: Vec<String>,
     status: u16,
     challenge: Option<&'static str>,
@@ -53,8 +56,9 @@ fn raw(
 ) -> Case {
     Case {
         name: name.to_owned(),
-        path,
+        path: path.to_owned(),
         authorization,
+        headers: Vec::new(),
         status,
         challenge,
         body,
@@ -68,6 +72,9 @@ async fn answer(client: &reqwest::Client, base: &str, case: &Case) -> Answer {
     let mut request = client.get(format!("{base}{}", case.path));
     for value in &case.authorization {
         request = request.header("authorization", value);
+    }
+    for (name, value) in &case.headers {
+        request = request.header(*name, value);
     }
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
@@ -365,4 +372,316 @@ async fn both_frameworks_answer_opaque_tokens_identically() {
     assert_eq!(me["sub"], admin.0);
     assert_eq!(me["aud"], OPAQUE_RESOURCE);
     assert_eq!(me["roles"], json!(["admin"]));
+}
+
+/// The example servers' API key store, read from their file format, counting the lookups and
+/// failing for one key (a store whose database is down for it).
+struct CountingStore {
+    keys: jwtguard::api_key::FileApiKeyStore,
+    lookups: std::sync::atomic::AtomicUsize,
+    broken: jwtguard::api_key::KeyDigest,
+}
+
+impl jwtguard::api_key::ApiKeyStore for CountingStore {
+    fn lookup<'a>(
+        &'a self,
+        digest: &'a jwtguard::api_key::KeyDigest,
+    ) -> jwtguard::BoxFuture<'a, Result<Option<jwtguard::api_key::ApiKeyPrincipal>, jwtguard::Error>>
+    {
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if *digest == self.broken {
+            return Box::pin(async {
+                Err(jwtguard::Error::new(
+                    jwtguard::ErrorKind::Fetch,
+                    "the key database is down",
+                ))
+            });
+        }
+        self.keys.lookup(digest)
+    }
+}
+
+#[tokio::test]
+async fn both_frameworks_answer_api_keys_identically() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use jwtguard::api_key::{ApiKeys, FileApiKeyStore, KeyDigest};
+    use jwtguard::{ApiKeyLocation, Authenticator};
+    use jwtguard_examples::{ServerArgs, authenticator_for};
+
+    const ADMIN_KEY: &str = "jg_admin_4f1c9e7a2b";
+    const READER_KEY: &str = "jg_reader_8d2e6b1f0c";
+    const BROKEN_KEY: &str = "jg_broken_0000000000";
+    let file = format!(
+        r#"[{{"sha256": "{}", "sub": "batch-job", "roles": ["admin"], "scopes": ["read", "write"]}},
+            {{"sha256": "{}", "sub": "report-job", "roles": ["reader"], "scopes": ["read"]}}]"#,
+        KeyDigest::of(ADMIN_KEY).to_hex(),
+        KeyDigest::of(READER_KEY).to_hex(),
+    );
+    let path =
+        std::env::temp_dir().join(format!("jwtguard-parity-keys-{}.json", std::process::id()));
+    std::fs::write(&path, &file).unwrap();
+
+    let kit = Issuer::start().await;
+    // The servers' own set-up from their command line, `--api-keys FILE` included ...
+    let from_command_line = authenticator_for(
+        &ServerArgs::parse(
+            [
+                "--issuer",
+                kit.url(),
+                "--audience",
+                DEFAULT_AUDIENCE,
+                "--api-keys",
+                path.to_str().unwrap(),
+            ]
+            .map(str::to_owned),
+        )
+        .unwrap(),
+    )
+    .await
+    .expect("the servers start with --api-keys");
+    // ... and the same file behind a store that counts its lookups.
+    let store = Arc::new(CountingStore {
+        keys: FileApiKeyStore::open(&path).unwrap(),
+        lookups: Default::default(),
+        broken: KeyDigest::of(BROKEN_KEY),
+    });
+    std::fs::remove_file(&path).unwrap();
+    let counted = Authenticator::new(from_command_line.validator().clone())
+        .api_keys(ApiKeys::new(store.clone()), ApiKeyLocation::default())
+        .unwrap();
+
+    let key = |value: &str| vec![("x-api-key", value.to_owned())];
+    let with_key = |mut case: Case, value: &str| {
+        case.headers = key(value);
+        case
+    };
+    let token = kit.token().claim("roles", json!(["admin"])).sign();
+    let cases = [
+        with_key(
+            raw("admin key /me", "/me", vec![], 200, None, None),
+            ADMIN_KEY,
+        ),
+        with_key(
+            raw("admin key /admin", "/admin", vec![], 200, None, None),
+            ADMIN_KEY,
+        ),
+        with_key(
+            raw("admin key /scoped", "/scoped", vec![], 200, None, None),
+            ADMIN_KEY,
+        ),
+        with_key(
+            raw(
+                "reader key /admin",
+                "/admin",
+                vec![],
+                403,
+                Some(r#"ApiKey in="header", name="X-API-Key", error="insufficient_scope""#),
+                FORBIDDEN_BODY,
+            ),
+            READER_KEY,
+        ),
+        with_key(
+            raw(
+                "reader key /scoped",
+                "/scoped",
+                vec![],
+                403,
+                Some(
+                    r#"ApiKey in="header", name="X-API-Key", error="insufficient_scope", scope="write""#,
+                ),
+                FORBIDDEN_BODY,
+            ),
+            READER_KEY,
+        ),
+        with_key(
+            raw(
+                "a wrong key",
+                "/me",
+                vec![],
+                401,
+                Some(r#"ApiKey in="header", name="X-API-Key", error="invalid_token""#),
+                INVALID_BODY,
+            ),
+            "jg_admin_4f1c9e7a2c",
+        ),
+        with_key(
+            raw(
+                "a key and a token",
+                "/me",
+                vec![format!("Bearer {token}")],
+                400,
+                Some(
+                    r#"Bearer error="invalid_request", ApiKey in="header", name="X-API-Key", error="invalid_request""#,
+                ),
+                Some(r#"{"error":"invalid_request"}"#),
+            ),
+            ADMIN_KEY,
+        ),
+        raw(
+            "no credential",
+            "/me",
+            vec![],
+            401,
+            Some(r#"Bearer, ApiKey in="header", name="X-API-Key""#),
+            Some(r#"{"error":"missing_token"}"#),
+        ),
+        raw(
+            "a key in the query string, not read",
+            &format!("/me?api_key={ADMIN_KEY}"),
+            vec![],
+            401,
+            Some(r#"Bearer, ApiKey in="header", name="X-API-Key""#),
+            Some(r#"{"error":"missing_token"}"#),
+        ),
+        Case {
+            headers: vec![
+                ("x-api-key", ADMIN_KEY.into()),
+                ("x-api-key", READER_KEY.into()),
+            ],
+            ..raw(
+                "two keys",
+                "/me",
+                vec![],
+                400,
+                Some(r#"ApiKey in="header", name="X-API-Key", error="invalid_request""#),
+                Some(r#"{"error":"invalid_request"}"#),
+            )
+        },
+        raw(
+            "a JWT beside them",
+            "/admin",
+            vec![format!("Bearer {token}")],
+            200,
+            None,
+            None,
+        ),
+    ];
+    let client = reqwest::Client::new();
+    for (label, authenticator) in [
+        ("--api-keys", from_command_line),
+        ("counted", counted.clone()),
+    ] {
+        let axum_base = serve(axum_app(authenticator.clone())).await;
+        let actix = actix_server(authenticator, ([127, 0, 0, 1], 0).into(), 1).unwrap();
+        let actix_base = format!("http://{}", actix.addr);
+        for case in &cases {
+            let from_axum = answer(&client, &axum_base, case).await;
+            let from_actix = answer(&client, &actix_base, case).await;
+            assert_eq!(
+                from_axum.0, case.status,
+                "{label}: {} (axum): {from_axum:?}",
+                case.name
+            );
+            assert_eq!(
+                from_axum.1.as_deref(),
+                case.challenge,
+                "{label}: {}",
+                case.name
+            );
+            if let Some(body) = case.body {
+                assert_eq!(from_axum.2, body, "{label}: {}", case.name);
+            }
+            assert_eq!(
+                from_axum, from_actix,
+                "{label}: {}: the frameworks differ",
+                case.name
+            );
+        }
+        // /me answers an API key's principal in the shape of claims.
+        let me: serde_json::Value = client
+            .get(format!("{actix_base}/me"))
+            .header("x-api-key", ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            me,
+            json!({"sub": "batch-job", "roles": ["admin"], "scope": "read write"})
+        );
+        actix.handle.stop(true).await;
+    }
+
+    // A store that fails is a 503 on both, never a 401.
+    let axum_base = serve(axum_app(counted.clone())).await;
+    let actix = actix_server(counted, ([127, 0, 0, 1], 0).into(), 1).unwrap();
+    let actix_base = format!("http://{}", actix.addr);
+    let failing = with_key(
+        raw(
+            "a key whose store fails",
+            "/me",
+            vec![],
+            503,
+            None,
+            Some(r#"{"error":"temporarily_unavailable"}"#),
+        ),
+        BROKEN_KEY,
+    );
+    for base in [&axum_base, &actix_base] {
+        let (status, challenge, body, _, _) = answer(&client, base, &failing).await;
+        assert_eq!(
+            (status, challenge, body.as_str()),
+            (503, None, r#"{"error":"temporarily_unavailable"}"#)
+        );
+    }
+
+    // A flood of random keys, each sent 10 times, half to each server: the store is asked once
+    // per key (the misses are cached), and the known key stays cached through it.
+    let before = store.lookups.load(Ordering::SeqCst);
+    let random: Vec<String> = (0..200)
+        .map(|n| KeyDigest::of(&format!("random-{n}-{}", std::process::id())).to_hex())
+        .collect();
+    let mut requests = 0;
+    let mut statuses = std::collections::BTreeMap::new();
+    for round in 0..10 {
+        let mut flood = tokio::task::JoinSet::new();
+        for (n, value) in random.iter().enumerate() {
+            let base = if (n + round) % 2 == 0 {
+                axum_base.clone()
+            } else {
+                actix_base.clone()
+            };
+            let (client, value) = (client.clone(), value.clone());
+            flood.spawn(async move {
+                client
+                    .get(format!("{base}/me"))
+                    .header("x-api-key", value)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            });
+            requests += 1;
+        }
+        while let Some(status) = flood.join_next().await {
+            *statuses.entry(status.unwrap()).or_insert(0) += 1;
+        }
+    }
+    let flood_lookups = store.lookups.load(Ordering::SeqCst) - before;
+    let known = client
+        .get(format!("{axum_base}/admin"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(known.status(), 200);
+    println!(
+        "api-key flood: {requests} requests with {} random keys, statuses {statuses:?}, store lookups {flood_lookups}, then the known key with {} more",
+        random.len(),
+        store.lookups.load(Ordering::SeqCst) - before - flood_lookups,
+    );
+    assert_eq!(statuses, [(401, requests)].into_iter().collect());
+    assert_eq!(flood_lookups, random.len(), "one lookup per random key");
+    assert_eq!(
+        store.lookups.load(Ordering::SeqCst) - before,
+        random.len(),
+        "the known key stayed cached"
+    );
+    actix.handle.stop(true).await;
 }

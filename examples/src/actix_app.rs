@@ -22,7 +22,7 @@ pub struct ActixServer {
 /// | route | auth | answer |
 /// |---|---|---|
 /// | `GET /health` | none | 200 |
-/// | `GET /me` | valid token | 200, the token's claims as JSON |
+/// | `GET /me` | valid credential | 200, the token's claims as JSON (an API key's: `sub`, `roles`, `scope`) |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 ///

@@ -6,14 +6,16 @@ mod actix_app;
 pub use actix_app::{ActixServer, actix_server};
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
+use jwtguard::api_key::{ApiKeys, FileApiKeyStore};
 use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
 use jwtguard::introspection::Introspector;
 use jwtguard::provider::ClientAuth;
-use jwtguard::{Authenticator, TokenRouting, Validator};
+use jwtguard::{ApiKeyLocation, Authenticator, TokenRouting, Validator};
 use serde_json::Value;
 
 /// The command line both example servers take.
@@ -32,10 +34,14 @@ pub struct ServerArgs {
     /// the issuer's discovered endpoint, authenticating with `client_secret_basic`. Default:
     /// JWTs only.
     pub introspect: Option<(String, String)>,
+    /// `--api-keys FILE`: also accept API keys in `X-API-Key`, from this JSON file
+    /// (`[{"sha256": "<hex SHA-256 of the key>", "sub": "...", "roles": [...], "scopes":
+    /// [...]}]`). Default: no API keys.
+    pub api_keys: Option<std::path::PathBuf>,
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL] [--introspect CLIENT_ID:CLIENT_SECRET]";
+pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL] [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE]";
 
 impl ServerArgs {
     /// Parses `--issuer`, `--audience` and `--bind` (also as `--name=value`).
@@ -45,6 +51,7 @@ impl ServerArgs {
         let mut bind: SocketAddr = ([127, 0, 0, 1], 8080).into();
         let mut redis = None;
         let mut introspect = None;
+        let mut api_keys = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -76,6 +83,7 @@ impl ServerArgs {
                     };
                     introspect = Some((id.to_owned(), secret.to_owned()));
                 }
+                "--api-keys" => api_keys = Some(value()?.into()),
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -86,13 +94,13 @@ impl ServerArgs {
             bind,
             redis,
             introspect,
+            api_keys,
         })
     }
 }
 
-/// What both example servers do before serving: logging, the command line, the validator for
-/// `--issuer` and `--audience`, and with `--introspect` the introspector beside it. Exits with
-/// a clear message when any of it fails.
+/// What both example servers do before serving: logging, the command line, and
+/// [`authenticator_for`] it. Exits with a clear message when any of it fails.
 pub async fn start_up() -> (ServerArgs, Authenticator) {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -106,28 +114,44 @@ pub async fn start_up() -> (ServerArgs, Authenticator) {
             std::process::exit(2);
         }
     };
+    match authenticator_for(&args).await {
+        Ok(authenticator) => (args, authenticator),
+        Err(failure) => {
+            eprintln!("{}", failure.message);
+            std::process::exit(failure.exit_code);
+        }
+    }
+}
+
+/// Why the servers could not start: what to print, and the exit code (2 for a bad command
+/// line or file, 1 for an issuer that can't be reached or used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    /// What went wrong, for the terminal.
+    pub message: String,
+    /// The process's exit code.
+    pub exit_code: i32,
+}
+
+/// The authenticator of the command line: the validator for `--issuer` and `--audience`
+/// (sharing keys through `--redis`), with `--introspect` the introspector beside it, and with
+/// `--api-keys` the keys of that file, read from `X-API-Key`.
+pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, StartFailure> {
+    let fail = |exit_code: i32| move |message: String| StartFailure { message, exit_code };
     let mut builder = Validator::builder()
         .issuer(&args.issuer)
         .audience(&args.audience);
     if let Some(url) = &args.redis {
-        match jwtguard::keys::RedisKeyCache::new(url) {
-            Ok(cache) => builder = builder.key_cache(cache),
-            Err(err) => {
-                eprintln!("--redis {url}: {err}");
-                std::process::exit(2);
-            }
-        }
+        let cache = jwtguard::keys::RedisKeyCache::new(url)
+            .map_err(|err| fail(2)(format!("--redis {url}: {err}")))?;
+        builder = builder.key_cache(cache);
     }
-    let validator = match builder.build().await {
-        Ok(validator) => validator,
-        Err(err) => {
-            eprintln!(
-                "could not set up token validation for {}: {err}",
-                args.issuer
-            );
-            std::process::exit(1);
-        }
-    };
+    let validator = builder.build().await.map_err(|err| {
+        fail(1)(format!(
+            "could not set up token validation for {}: {err}",
+            args.issuer
+        ))
+    })?;
     let mut authenticator = Authenticator::new(validator);
     if let Some((id, secret)) = &args.introspect {
         let introspector = Introspector::builder()
@@ -135,18 +159,24 @@ pub async fn start_up() -> (ServerArgs, Authenticator) {
             .audience(&args.audience)
             .client(ClientAuth::secret_basic(id, secret))
             .build()
-            .await;
-        match introspector {
-            Ok(introspector) => {
-                authenticator = authenticator.introspection(introspector, TokenRouting::Both);
-            }
-            Err(err) => {
-                eprintln!("could not set up introspection at {}: {err}", args.issuer);
-                std::process::exit(1);
-            }
-        }
+            .await
+            .map_err(|err| {
+                fail(1)(format!(
+                    "could not set up introspection at {}: {err}",
+                    args.issuer
+                ))
+            })?;
+        authenticator = authenticator.introspection(introspector, TokenRouting::Both);
     }
-    (args, authenticator)
+    if let Some(path) = &args.api_keys {
+        let keys = FileApiKeyStore::open(path)
+            .map(|store| ApiKeys::new(Arc::new(store)))
+            .map_err(|err| fail(2)(format!("--api-keys {}: {err}", path.display())))?;
+        authenticator = authenticator
+            .api_keys(keys, ApiKeyLocation::default())
+            .map_err(|err| fail(2)(format!("--api-keys: {err}")))?;
+    }
+    Ok(authenticator)
 }
 
 /// The contract's routes on axum (see [`actix_server`] for actix-web):
@@ -154,7 +184,7 @@ pub async fn start_up() -> (ServerArgs, Authenticator) {
 /// | route | auth | answer |
 /// |---|---|---|
 /// | `GET /health` | none | 200 |
-/// | `GET /me` | valid token | 200, the token's claims as JSON |
+/// | `GET /me` | valid credential | 200, the token's claims as JSON (an API key's: `sub`, `roles`, `scope`) |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
@@ -208,6 +238,12 @@ mod tests {
         assert_eq!(args.audience, "api");
         assert_eq!(args.bind.port(), 9000);
         assert_eq!(args.redis, None);
+        assert_eq!(args.api_keys, None);
+        let with_keys = parse(&["--issuer", "i", "--audience", "a", "--api-keys", "k.json"]);
+        assert_eq!(
+            with_keys.unwrap().api_keys.as_deref(),
+            Some(std::path::Path::new("k.json"))
+        );
         let with_redis = parse(&[
             "--issuer",
             "i",

@@ -1,5 +1,6 @@
-//! The example API on actix-web: `--issuer URL --audience AUD [--bind ADDR]`, serving
-//! `/health`, `/me`, `/admin` (role `admin`) and `/scoped` (scope `write`).
+//! The example API on actix-web: `--issuer URL --audience AUD [--bind ADDR] [--redis URL]
+//! [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE]`, serving `/health`, `/me`,
+//! `/admin` (role `admin`) and `/scoped` (scope `write`).
 
 use jwtguard_examples::{actix_server, start_up};
 
