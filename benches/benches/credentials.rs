@@ -1,6 +1,7 @@
 //! Credentials beside JWTs, against a JWT validation measured in the same run: an
 //! introspection cache hit (the answer came once from a local endpoint on loopback) and an API
-//! key check answered by its cache. `cargo bench -p jwtguard-benches --bench credentials`.
+//! key check answered by its cache; and whole requests through the `Authenticator` (finding
+//! the credential, checking it, the verified token), with a JWT and with an API key. `cargo bench -p jwtguard-benches --bench credentials`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use jwtguard_benches::{AUDIENCE, ISSUER, Setup, complete, setup};
 use jwtguard_core::api_key::{ApiKeyPrincipal, ApiKeys, MemoryApiKeyStore};
 use jwtguard_core::introspection::Introspector;
 use jwtguard_core::provider::ClientAuth;
+use jwtguard_core::request::HeaderLookup;
+use jwtguard_core::{Anonymous, ApiKeyLocation, Authenticator, RequestView};
 
 fn benches(c: &mut Criterion) {
     let Setup {
@@ -83,8 +86,46 @@ fn benches(c: &mut Criterion) {
     group.bench_function("API key check, cache hit", |b| {
         b.iter(|| complete(&runtime, api_keys.check(black_box(key))).expect("known"))
     });
+    let authenticator = Authenticator::new(plain.clone())
+        .api_keys(api_keys.clone(), ApiKeyLocation::default())
+        .expect("the default location");
+    let bearer = format!("Bearer {}", rs256.valid);
+    let jwt_headers = [("authorization", bearer.as_str())];
+    let key_headers = [("x-api-key", key)];
+    group.bench_function("request with a JWT, through the Authenticator", |b| {
+        b.iter(|| {
+            complete(
+                &runtime,
+                authenticator.authenticate(&view(black_box(&jwt_headers)), Anonymous::Refused),
+            )
+            .expect("valid")
+        })
+    });
+    group.bench_function(
+        "request with an API key, through the Authenticator, cache hit",
+        |b| {
+            b.iter(|| {
+                complete(
+                    &runtime,
+                    authenticator.authenticate(&view(black_box(&key_headers)), Anonymous::Refused),
+                )
+                .expect("known")
+            })
+        },
+    );
     group.finish();
     assert_eq!(introspector.calls(), 1, "the bench only used the cache");
+}
+
+/// A request with these headers, as the adapters show one to the core.
+fn view<'h>(headers: &'h [(&'h str, &'h str)]) -> impl RequestView + 'h {
+    HeaderLookup::new(move |name: &str| {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_bytes())
+            .collect()
+    })
 }
 
 criterion_group!(credentials, benches);
