@@ -303,3 +303,44 @@ async fn a_flood_of_new_tokens_makes_at_most_the_configured_calls_at_once() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwts_of_the_introspected_issuer_are_introspected_only_when_asked() {
+    use jwtguard::testkit::{DEFAULT_AUDIENCE, Issuer};
+    use jwtguard::{Authenticator, TokenRouting, Validator};
+
+    let idp = Idp::start().await;
+    let kit = Issuer::start().await;
+    let validator = Validator::builder()
+        .issuer(idp.issuer())
+        .issuer(kit.url())
+        .audience(DEFAULT_AUDIENCE)
+        .build()
+        .await
+        .expect("a validator");
+    let introspector = introspector(&idp, Duration::from_secs(60)).await;
+    let jwt = idp.token_for(ADMIN.0).await;
+    let kit_jwt = kit.token().sign();
+    let tampered = format!("{}x", &jwt[..jwt.len() - 1]);
+
+    let both = Authenticator::new(validator.clone())
+        .introspection(introspector.clone(), TokenRouting::Both);
+    let before = idp.introspection_hits().await;
+    both.verify(&jwt).await.expect("validated locally");
+    assert_eq!(idp.introspection_hits().await, before);
+
+    let asked = Authenticator::new(validator)
+        .introspection(introspector, TokenRouting::IntrospectIssuerJwts);
+    // The provider introspects no JWT (400 unsupported_token_type): its own JWT, valid
+    // locally, is then refused.
+    let refused = asked.verify(&jwt).await.unwrap_err();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(idp.introspection_hits().await, before + 1);
+    // A JWT of another trusted issuer is not introspected, nor is one that fails locally.
+    asked.verify(&kit_jwt).await.expect("another issuer's JWT");
+    assert_eq!(asked.verify(&tampered).await.unwrap_err().status(), 401);
+    assert_eq!(idp.introspection_hits().await, before + 1);
+    // Opaque tokens are introspected as with Both.
+    let opaque = idp.opaque_token(ADMIN.0, ADMIN.1, "read").await;
+    asked.verify(&opaque).await.expect("active");
+}

@@ -104,6 +104,7 @@ pub struct Introspector {
 }
 
 struct Inner {
+    issuer: String,
     endpoint: Url,
     auth: ClientAuth,
     fetcher: Fetcher,
@@ -323,7 +324,7 @@ impl IntrospectorBuilder {
                 .await?
                 .endpoint(&fetcher, Endpoint::Introspection)?,
         };
-        let mut policy = ClaimsPolicy::new([issuer], self.audiences);
+        let mut policy = ClaimsPolicy::new([issuer.clone()], self.audiences);
         policy.leeway = self.leeway;
         let cache = Cache::builder()
             .max_capacity(self.max_bytes)
@@ -339,6 +340,7 @@ impl IntrospectorBuilder {
             .build();
         Ok(Introspector {
             inner: Arc::new(Inner {
+                issuer,
                 endpoint,
                 auth,
                 fetcher,
@@ -360,6 +362,12 @@ impl IntrospectorBuilder {
 }
 
 impl Introspector {
+    /// The authorization server whose tokens it introspects: an active answer's `iss` must be
+    /// exactly this.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
     /// The introspection endpoint in use.
     pub fn endpoint(&self) -> &Url {
         &self.inner.endpoint

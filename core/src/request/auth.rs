@@ -73,6 +73,13 @@ pub enum TokenRouting {
     OpaqueOnly,
     /// Every token is validated as a JWT: the default without an introspector.
     JwtOnly,
+    /// As [`Both`](Self::Both), and a JWT whose `iss` is the introspector's issuer is, once it
+    /// has passed every local check, introspected too: it must also be active, so that a
+    /// revoked JWT is refused once the introspection cache lets go of it (at most its TTL).
+    /// A JWT that fails locally is never sent to the server. The verified token is the
+    /// JWT's. The authorization server must introspect JWTs (some answer 400
+    /// `unsupported_token_type`, which refuses the token).
+    IntrospectIssuerJwts,
 }
 
 /// Whether `token` has the shape of a compact JWS: three non-empty segments. Only its shape:
@@ -283,8 +290,17 @@ impl Authenticator {
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
         match &self.inner.introspection {
             Some((introspector, TokenRouting::OpaqueOnly)) => introspector.introspect(token).await,
-            Some((introspector, TokenRouting::Both)) if !shaped_like_jws(token) => {
+            Some((introspector, TokenRouting::Both | TokenRouting::IntrospectIssuerJwts))
+                if !shaped_like_jws(token) =>
+            {
                 introspector.introspect(token).await
+            }
+            Some((introspector, TokenRouting::IntrospectIssuerJwts)) => {
+                let verified = self.inner.validator.validate(token).await?;
+                if verified.issuer() == introspector.issuer() {
+                    introspector.introspect(token).await?;
+                }
+                Ok(verified)
             }
             _ => self.inner.validator.validate(token).await,
         }
