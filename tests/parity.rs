@@ -98,6 +98,40 @@ async fn answer(client: &reqwest::Client, base: &str, case: &Case) -> Answer {
     )
 }
 
+/// Sends each case to both servers: each must answer as the case expects (status, challenge,
+/// and body when the case names one), and both alike.
+async fn check_cases(
+    client: &reqwest::Client,
+    label: &str,
+    axum_base: &str,
+    actix_base: &str,
+    cases: &[Case],
+) {
+    for case in cases {
+        let from_axum = answer(client, axum_base, case).await;
+        let from_actix = answer(client, actix_base, case).await;
+        assert_eq!(
+            from_axum.0, case.status,
+            "{label}: {} (axum): {from_axum:?}",
+            case.name
+        );
+        assert_eq!(
+            from_axum.1.as_deref(),
+            case.challenge,
+            "{label}: {}",
+            case.name
+        );
+        if let Some(body) = case.body {
+            assert_eq!(from_axum.2, body, "{label}: {}", case.name);
+        }
+        assert_eq!(
+            from_axum, from_actix,
+            "{label}: {}: the frameworks differ",
+            case.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn both_frameworks_answer_every_request_identically() {
     let kit = Issuer::start().await;
@@ -343,22 +377,7 @@ async fn both_frameworks_answer_opaque_tokens_identically() {
         case("JWT beside them", "/admin", Some(jwt), 200),
     ];
     let client = reqwest::Client::new();
-    for case in &cases {
-        let from_axum = answer(&client, &axum_base, case).await;
-        let from_actix = answer(&client, &actix_base, case).await;
-        assert_eq!(from_axum.0, case.status, "{} (axum)", case.name);
-        if let Some(challenge) = case.challenge {
-            assert_eq!(from_axum.1.as_deref(), Some(challenge), "{}", case.name);
-        }
-        if let Some(body) = case.body {
-            assert_eq!(from_axum.2, body, "{}", case.name);
-        }
-        assert_eq!(
-            from_axum, from_actix,
-            "{}: the frameworks differ",
-            case.name
-        );
-    }
+    check_cases(&client, "opaque", &axum_base, &actix_base, &cases).await;
     // The /me answer is the introspection answer's claims.
     let me: serde_json::Value = client
         .get(format!("{axum_base}/me"))
@@ -567,29 +586,7 @@ async fn both_frameworks_answer_api_keys_identically() {
         let axum_base = serve(axum_app(authenticator.clone())).await;
         let actix = actix_server(authenticator, ([127, 0, 0, 1], 0).into(), 1).unwrap();
         let actix_base = format!("http://{}", actix.addr);
-        for case in &cases {
-            let from_axum = answer(&client, &axum_base, case).await;
-            let from_actix = answer(&client, &actix_base, case).await;
-            assert_eq!(
-                from_axum.0, case.status,
-                "{label}: {} (axum): {from_axum:?}",
-                case.name
-            );
-            assert_eq!(
-                from_axum.1.as_deref(),
-                case.challenge,
-                "{label}: {}",
-                case.name
-            );
-            if let Some(body) = case.body {
-                assert_eq!(from_axum.2, body, "{label}: {}", case.name);
-            }
-            assert_eq!(
-                from_axum, from_actix,
-                "{label}: {}: the frameworks differ",
-                case.name
-            );
-        }
+        check_cases(&client, label, &axum_base, &actix_base, &cases).await;
         // /me answers an API key's principal in the shape of claims.
         let me: serde_json::Value = client
             .get(format!("{actix_base}/me"))

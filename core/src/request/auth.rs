@@ -474,7 +474,7 @@ mod tests {
     use crate::api_key::{ApiKeyPrincipal, MemoryApiKeyStore};
     use crate::jose::Algorithm;
     use crate::keys::KeySet;
-    use crate::request::location::HeaderLookup;
+    use crate::request::location::{HeaderLookup, HeaderPairs};
 
     async fn validator() -> Validator {
         Validator::builder()
@@ -521,16 +521,6 @@ mod tests {
         );
     }
 
-    fn view<'h>(headers: &'h [(&'h str, &'h str)]) -> impl RequestView + 'h {
-        HeaderLookup::new(move |name: &str| {
-            headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_bytes())
-                .collect()
-        })
-    }
-
     struct FailingStore;
 
     impl crate::api_key::ApiKeyStore for FailingStore {
@@ -564,7 +554,10 @@ mod tests {
     async fn an_api_key_is_a_credential_like_a_token() {
         let authenticator = with_keys(CredentialOrder::OneOnly).await;
         let auth = authenticator
-            .authenticate(&view(&[("X-API-Key", "k-batch")]), Anonymous::Refused)
+            .authenticate(
+                &HeaderPairs::new(&[("X-API-Key", "k-batch")]),
+                Anonymous::Refused,
+            )
             .await
             .unwrap();
         let token = auth.token().unwrap();
@@ -579,7 +572,10 @@ mod tests {
         );
 
         let unknown = authenticator
-            .authenticate(&view(&[("X-API-Key", "k-other")]), Anonymous::Allowed)
+            .authenticate(
+                &HeaderPairs::new(&[("X-API-Key", "k-other")]),
+                Anonymous::Allowed,
+            )
             .await
             .unwrap_err();
         assert_eq!(unknown.status(), 401);
@@ -589,7 +585,7 @@ mod tests {
         );
 
         let missing = authenticator
-            .authenticate(&view(&[]), Anonymous::Refused)
+            .authenticate(&HeaderPairs::new(&[]), Anonymous::Refused)
             .await
             .unwrap_err();
         assert_eq!(missing.status(), 401);
@@ -600,7 +596,7 @@ mod tests {
 
         let bad_token = authenticator
             .authenticate(
-                &view(&[("Authorization", "Bearer a.b.c")]),
+                &HeaderPairs::new(&[("Authorization", "Bearer a.b.c")]),
                 Anonymous::Refused,
             )
             .await
@@ -614,7 +610,7 @@ mod tests {
         let both = [("Authorization", "Bearer a.b.c"), ("X-API-Key", "k-batch")];
         let refused = with_keys(CredentialOrder::OneOnly)
             .await
-            .authenticate(&view(&both), Anonymous::Refused)
+            .authenticate(&HeaderPairs::new(&both), Anonymous::Refused)
             .await
             .unwrap_err();
         assert_eq!(refused.status(), 400);
@@ -625,13 +621,13 @@ mod tests {
         // With an order, the first credential is checked: here a bad token, not the good key.
         let token_first = with_keys(CredentialOrder::TokenFirst)
             .await
-            .authenticate(&view(&both), Anonymous::Refused)
+            .authenticate(&HeaderPairs::new(&both), Anonymous::Refused)
             .await
             .unwrap_err();
         assert_eq!(token_first.status(), 401);
         let key_first = with_keys(CredentialOrder::ApiKeyFirst)
             .await
-            .authenticate(&view(&both), Anonymous::Refused)
+            .authenticate(&HeaderPairs::new(&both), Anonymous::Refused)
             .await
             .unwrap();
         assert_eq!(key_first.token().unwrap().subject(), Some("batch-job"));
@@ -647,7 +643,7 @@ mod tests {
             .unwrap();
         let refused = authenticator
             .authenticate(
-                &view(&[("Authorization", "ApiKey k-1")]),
+                &HeaderPairs::new(&[("Authorization", "ApiKey k-1")]),
                 Anonymous::Allowed,
             )
             .await
@@ -655,7 +651,7 @@ mod tests {
         assert_eq!(refused.status(), 503);
         assert_eq!(refused.render().www_authenticate, None);
         let missing = authenticator
-            .authenticate(&view(&[]), Anonymous::Refused)
+            .authenticate(&HeaderPairs::new(&[]), Anonymous::Refused)
             .await
             .unwrap_err();
         assert_eq!(challenge(&missing), "Bearer, ApiKey");

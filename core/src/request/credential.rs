@@ -222,21 +222,7 @@ pub(super) fn api_key_token(principal: &ApiKeyPrincipal) -> Result<VerifiedToken
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::location::HeaderLookup;
-
-    fn view<'h>(
-        headers: &'h [(&'h str, &'h str)],
-        query: Option<&'h str>,
-    ) -> impl RequestView + 'h {
-        HeaderLookup::new(move |name: &str| {
-            headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_bytes())
-                .collect()
-        })
-        .with_query(query)
-    }
+    use crate::request::location::HeaderPairs;
 
     fn find(
         location: &ApiKeyLocation,
@@ -244,7 +230,7 @@ mod tests {
         query: Option<&str>,
     ) -> Result<Option<String>, ErrorKind> {
         location
-            .find(&view(headers, query))
+            .find(&HeaderPairs::new(headers).with_query(query))
             .map(|key| key.map(Cow::into_owned))
             .map_err(|error| error.kind())
     }

@@ -80,6 +80,55 @@ where
     }
 }
 
+/// A [`RequestView`] over a list of `(name, value)` header pairs and an optional query string:
+/// for tests and benches, and for callers that hold a request's headers as pairs. Names are
+/// matched case-insensitively.
+///
+/// ```
+/// use jwtguard_core::request::{HeaderPairs, RequestView};
+///
+/// let headers = [("X-API-Key", "k-1"), ("Accept", "*/*")];
+/// let view = HeaderPairs::new(&headers).with_query(Some("page=2"));
+/// assert_eq!(view.header_values("x-api-key"), [b"k-1".as_slice()]);
+/// assert_eq!(view.query(), Some("page=2"));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderPairs<'h> {
+    headers: &'h [(&'h str, &'h str)],
+    query: Option<&'h str>,
+}
+
+impl<'h> HeaderPairs<'h> {
+    /// A view of these headers, without a query string.
+    pub fn new(headers: &'h [(&'h str, &'h str)]) -> Self {
+        Self {
+            headers,
+            query: None,
+        }
+    }
+
+    /// The view with this query string (without the `?`).
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'h str>) -> Self {
+        self.query = query;
+        self
+    }
+}
+
+impl RequestView for HeaderPairs<'_> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_bytes())
+            .collect()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.query
+    }
+}
+
 /// A function that finds the token in a request.
 pub type FindToken = Arc<dyn Fn(&dyn RequestView) -> Option<String> + Send + Sync>;
 
@@ -291,23 +340,11 @@ mod tests {
         assert!(!is_b64token("a=b"));
     }
 
-    struct Headers(Vec<(&'static str, &'static str)>);
-
-    impl RequestView for Headers {
-        fn header_values(&self, name: &str) -> Vec<&[u8]> {
-            self.0
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_bytes())
-                .collect()
-        }
-    }
-
     fn find(
         locations: &[TokenLocation],
         headers: Vec<(&'static str, &'static str)>,
     ) -> Result<String, ErrorKind> {
-        find_token(locations, &Headers(headers))
+        find_token(locations, &HeaderPairs::new(&headers))
             .map(Cow::into_owned)
             .map_err(|e| e.kind())
     }
