@@ -26,7 +26,8 @@ use crate::error::{Error, ErrorKind};
 ///   [`API_KEY_CACHE_CAPACITY`](defaults::API_KEY_CACHE_CAPACITY), 10 000) and, apart from
 ///   them, at most [`max_misses`](ApiKeysBuilder::max_misses) unknown ones (default
 ///   [`API_KEY_MISS_CAPACITY`](defaults::API_KEY_MISS_CAPACITY), 10 000), the least useful
-///   evicted first: a flood of random keys evicts other random keys, never a known one;
+///   evicted or refused first: a flood of random keys never evicts a known key, and a bad key
+///   that is retried is kept over keys tried once;
 /// - never a store error: the next check asks again.
 ///
 /// Concurrent checks of a key that is not cached make one store call, whose answer they all
@@ -162,11 +163,14 @@ impl ApiKeys {
         if let Some(principal) = inner.found.get(&digest).await {
             return Ok(principal);
         }
-        if inner.misses.contains_key(&digest) {
+        // A read, not `contains_key`: a key retried during a flood gains the popularity that
+        // keeps it cached over keys tried once.
+        if inner.misses.get(&digest).await.is_some() {
             return Err(unknown());
         }
         let invalidations = inner.invalidations.load(Ordering::Acquire);
         let lookup = async {
+            let asked_at = inner.invalidations.load(Ordering::Acquire);
             // A store that hangs is a store that failed: every check of the key waits on this
             // call, so it must end.
             let found =
@@ -189,18 +193,21 @@ impl ApiKeys {
                         }
                     })?;
             // The unknown key travels as an error, which the found cache does not keep but
-            // hands to every check waiting on this call.
-            found.map(Arc::new).ok_or_else(unknown)
+            // hands to every check waiting on this call. Only this call, the one that asked
+            // the store, caches the miss, and only if no invalidation ran meanwhile.
+            let Some(principal) = found else {
+                if inner.invalidations.load(Ordering::Acquire) == asked_at {
+                    inner.misses.insert(digest, ()).await;
+                }
+                return Err(unknown());
+            };
+            Ok(Arc::new(principal))
         };
         let answer = inner.found.try_get_with(digest, lookup).await;
-        if let Err(error) = &answer
-            && error.kind() == ErrorKind::UnknownApiKey
-        {
-            inner.misses.insert(digest, ()).await;
-        }
         if inner.invalidations.load(Ordering::Acquire) != invalidations {
             // An invalidation ran while the store was asked: the answer now cached may be
-            // older than it.
+            // older than it. (The check that asked the store read the count first, so it
+            // sees any invalidation that ran during the call, whoever else waited on it.)
             inner.found.invalidate(&digest).await;
             inner.misses.invalidate(&digest).await;
         }
@@ -519,6 +526,27 @@ mod tests {
         assert!(checking.await.unwrap().is_ok());
         // ... but does not leave it cached.
         assert!(keys.check(KEY).await.is_err());
+        assert_eq!(store.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_check_joining_a_call_after_an_invalidation_leaves_no_stale_miss() {
+        let (store, keys) = setup_with(CountingStore::slow(Duration::from_millis(200)), |b| b);
+        let first = tokio::spawn({
+            let keys = keys.clone();
+            async move { keys.check("new-key").await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.keys.insert("new-key", ApiKeyPrincipal::new("late"));
+        keys.invalidate("new-key").await;
+        // Arrives after the invalidation and waits on the call that started before it.
+        let second = tokio::spawn({
+            let keys = keys.clone();
+            async move { keys.check("new-key").await }
+        });
+        assert!(first.await.unwrap().is_err());
+        assert!(second.await.unwrap().is_err());
+        assert_eq!(keys.check("new-key").await.unwrap().sub, "late");
         assert_eq!(store.calls(), 2);
     }
 
