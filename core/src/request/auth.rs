@@ -82,6 +82,23 @@ pub enum TokenRouting {
     IntrospectIssuerJwts,
 }
 
+/// A header that holds the token can't also hold the API key: a [`ErrorKind::Config`] error.
+fn check_apart(tokens: &[TokenLocation], key: Option<&ApiKeyLocation>) -> Result<(), Error> {
+    let Some(ApiKeyLocation::Header(key_header)) = key else {
+        return Ok(());
+    };
+    let shared = tokens.iter().any(|location| {
+        matches!(location, TokenLocation::Header(name) if name.eq_ignore_ascii_case(key_header))
+    });
+    if shared {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("the header {key_header:?} can't hold both the token and the API key"),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `token` has the shape of a compact JWS: three non-empty segments. Only its shape:
 /// what it says is for the validator to check.
 fn shaped_like_jws(token: &str) -> bool {
@@ -123,6 +140,10 @@ impl Authenticator {
                 "at least one token location is needed",
             ));
         }
+        check_apart(
+            &locations,
+            self.inner.api_keys.as_ref().map(|(_, location)| location),
+        )?;
         Arc::make_mut(&mut self.inner).locations = locations;
         Ok(self)
     }
@@ -147,7 +168,8 @@ impl Authenticator {
     ///
     /// # Errors
     /// [`ErrorKind::Config`] for a location that can't work: a header or query name that is
-    /// not a token, the `Authorization` or `Cookie` header, the `Bearer` scheme.
+    /// not a token, the `Authorization` or `Cookie` header, a header a token location uses,
+    /// the `Bearer` or `DPoP` scheme.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -165,6 +187,7 @@ impl Authenticator {
     /// ```
     pub fn api_keys(mut self, keys: ApiKeys, location: ApiKeyLocation) -> Result<Self, Error> {
         let location = location.checked()?;
+        check_apart(&self.inner.locations, Some(&location))?;
         let inner = Arc::make_mut(&mut self.inner);
         inner.accepted = Arc::from([Scheme::Bearer, Scheme::ApiKey(location.clone())]);
         inner.api_keys = Some((keys, location));
@@ -240,38 +263,66 @@ impl Authenticator {
 
     /// The one credential the request carries, or `None`. A malformed one is refused with the
     /// scheme it is about; a token and an API key together are refused unless an order is
-    /// configured.
+    /// configured, in which case the second is looked at only when the first is absent.
     fn presented<'r>(
         &self,
         request: &'r dyn RequestView,
     ) -> Result<Option<Presented<'r>>, (Error, Option<Scheme>)> {
-        let token = match self.find_token(request) {
-            Ok(token) => Some(token),
-            Err(error) if error.is_missing_token() => None,
-            Err(error) => return Err((error, Some(Scheme::Bearer))),
-        };
         let Some((_, location)) = &self.inner.api_keys else {
-            return Ok(token.map(Presented::Token));
+            return self
+                .bearer(request)
+                .map(|token| token.map(Presented::Token));
         };
-        let key = location
-            .find(request)
-            .map_err(|error| (error, Some(Scheme::ApiKey(location.clone()))))?;
-        Ok(match (token, key, self.inner.order) {
-            (Some(_), Some(_), CredentialOrder::OneOnly) => {
-                return Err((
+        let key = || {
+            location
+                .find(request)
+                .map(|key| key.map(Presented::ApiKey))
+                .map_err(|error| (error, Some(Scheme::ApiKey(location.clone()))))
+        };
+        let token = || {
+            self.bearer(request)
+                .map(|token| token.map(Presented::Token))
+                .map_err(|(error, about)| {
+                    // With the key in `Authorization` too, a malformed header may be either.
+                    let about = match location {
+                        ApiKeyLocation::Authorization(_) => None,
+                        _ => about,
+                    };
+                    (error, about)
+                })
+        };
+        match self.inner.order {
+            CredentialOrder::TokenFirst => match token()? {
+                Some(found) => Ok(Some(found)),
+                None => key(),
+            },
+            CredentialOrder::ApiKeyFirst => match key()? {
+                Some(found) => Ok(Some(found)),
+                None => token(),
+            },
+            CredentialOrder::OneOnly => match (token()?, key()?) {
+                (Some(_), Some(_)) => Err((
                     Error::new(
                         ErrorKind::InvalidRequest,
                         "the request carries both a bearer token and an API key",
                     ),
                     None,
-                ));
-            }
-            (Some(token), _, CredentialOrder::TokenFirst | CredentialOrder::OneOnly) => {
-                Some(Presented::Token(token))
-            }
-            (_, Some(key), _) => Some(Presented::ApiKey(key)),
-            (token, None, _) => token.map(Presented::Token),
-        })
+                )),
+                (token, key) => Ok(token.or(key)),
+            },
+        }
+    }
+
+    /// The request's bearer token, or `None`.
+    fn bearer<'r>(
+        &self,
+        request: &'r dyn RequestView,
+    ) -> Result<Option<Cow<'r, str>>, (Error, Option<Scheme>)> {
+        match self.find_token(request) {
+            Ok(token) => Ok(Some(token)),
+            Err(error) if error.is_missing_token() => Ok(None),
+            Err(error) => Err((error, Some(Scheme::Bearer))),
+        }
     }
 
     /// Checks an API key and turns its principal into a verified token.
@@ -631,6 +682,84 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(key_first.token().unwrap().subject(), Some("batch-job"));
+    }
+
+    #[tokio::test]
+    async fn with_an_order_the_second_credential_is_not_looked_at() {
+        let key_first = with_keys(CredentialOrder::ApiKeyFirst).await;
+        let malformed_token = [("Authorization", "Bearer a b"), ("X-API-Key", "k-batch")];
+        let auth = key_first
+            .authenticate(&HeaderPairs::new(&malformed_token), Anonymous::Refused)
+            .await
+            .unwrap();
+        assert_eq!(auth.token().unwrap().subject(), Some("batch-job"));
+
+        let token_first = with_keys(CredentialOrder::TokenFirst).await;
+        let two_keys = [("X-API-Key", "k-batch"), ("X-API-Key", "k-other")];
+        let refused = token_first
+            .authenticate(&HeaderPairs::new(&two_keys), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.status(),
+            400,
+            "no token: the keys are the credential"
+        );
+        let with_token = [
+            ("Authorization", "Bearer a.b.c"),
+            ("X-API-Key", "k-batch"),
+            ("X-API-Key", "k-other"),
+        ];
+        let refused = token_first
+            .authenticate(&HeaderPairs::new(&with_token), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.status(),
+            401,
+            "the token is checked, the keys ignored"
+        );
+        assert_eq!(challenge(&refused), r#"Bearer error="invalid_token""#);
+    }
+
+    #[tokio::test]
+    async fn a_header_holds_the_token_or_the_key_not_both() {
+        let keys = || ApiKeys::new(Arc::new(MemoryApiKeyStore::new()));
+        let error = Authenticator::new(validator().await)
+            .token_locations([TokenLocation::Header("x-api-key".into())])
+            .unwrap()
+            .api_keys(keys(), ApiKeyLocation::default())
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        let error = Authenticator::new(validator().await)
+            .api_keys(keys(), ApiKeyLocation::default())
+            .unwrap()
+            .token_locations([
+                TokenLocation::Bearer,
+                TokenLocation::Header("X-API-Key".into()),
+            ])
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_authorization_names_both_schemes_when_both_live_there() {
+        let authenticator = Authenticator::new(validator().await)
+            .api_keys(
+                ApiKeys::new(Arc::new(MemoryApiKeyStore::new())),
+                ApiKeyLocation::authorization(),
+            )
+            .unwrap();
+        let two = [("Authorization", "ApiKey a"), ("Authorization", "ApiKey b")];
+        let refused = authenticator
+            .authenticate(&HeaderPairs::new(&two), Anonymous::Refused)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), 400);
+        assert_eq!(
+            challenge(&refused),
+            r#"Bearer error="invalid_request", ApiKey error="invalid_request""#
+        );
     }
 
     #[tokio::test]

@@ -69,10 +69,8 @@ impl ApiKeyLocation {
             Self::Authorization(scheme) => (scheme, "Authorization scheme"),
             Self::Query(name) => (name, "query parameter"),
         };
-        let fits = match &self {
-            Self::Query(name) => !name.is_empty(),
-            _ => is_token(name),
-        };
+        // A query parameter's name too, so that the challenge can name it exactly.
+        let fits = is_token(name);
         let taken = match &self {
             Self::Header(name) => {
                 name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie")
@@ -131,7 +129,10 @@ fn authorization_key<'r>(
         };
     };
     let Ok(value) = std::str::from_utf8(value) else {
-        return Ok(None);
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "the Authorization header is not text",
+        ));
     };
     let (named, key) = value.split_once(' ').unwrap_or((value, ""));
     if !named.eq_ignore_ascii_case(scheme) {
@@ -307,6 +308,7 @@ mod tests {
             ApiKeyLocation::Authorization("bearer".into()),
             ApiKeyLocation::Authorization("Api Key".into()),
             ApiKeyLocation::Query(String::new()),
+            ApiKeyLocation::Query("clé\"x".into()),
         ] {
             let error = location.checked().unwrap_err();
             assert_eq!(error.kind(), ErrorKind::Config);
