@@ -272,7 +272,7 @@ async fn a_flood_of_new_tokens_makes_at_most_the_configured_calls_at_once() {
     assert_eq!(idp.most_introspections_at_once().await, 3);
 
     // A call that can't get its turn within the call timeout is a 503, not a 401: one call at
-    // a time, each at least 150 ms, so the eighth of ten waits over a second.
+    // a time, each at least 150 ms, so the eighth waits over a second.
     let impatient = Introspector::builder()
         .issuer(idp.issuer())
         .audience(OPAQUE_RESOURCE)
@@ -285,6 +285,7 @@ async fn a_flood_of_new_tokens_makes_at_most_the_configured_calls_at_once() {
         .build()
         .await
         .expect("an introspector for the provider");
+    let before = idp.introspection_hits().await;
     let mut checks = tokio::task::JoinSet::new();
     for n in 0..10 {
         let impatient = impatient.clone();
@@ -302,6 +303,9 @@ async fn a_flood_of_new_tokens_makes_at_most_the_configured_calls_at_once() {
         statuses.contains(&401) && statuses.contains(&503),
         "{statuses:?}"
     );
+    // At most 8 calls pending per call allowed at once: the ninth and tenth new tokens were
+    // refused at once, never sent.
+    assert!(idp.introspection_hits().await - before <= 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,9 @@ pub const INTROSPECTION_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// How many introspection calls one `Introspector` makes at once: 32. Past it, a call waits
 /// for its turn for at most the call timeout.
 pub const INTROSPECTION_MAX_CONCURRENT_CALLS: usize = 32;
+/// How many introspection calls may be pending (under way or waiting for their turn) per call
+/// allowed at once: 8, so 256 by default. A new token past that is a 503 at once.
+pub const INTROSPECTION_PENDING_PER_CALL: usize = 8;
 
 // API keys (the settings of `ApiKeysBuilder`).
 

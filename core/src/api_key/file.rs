@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 use super::digest::KeyDigest;
-use super::principal::ApiKeyPrincipal;
+use super::principal::{ApiKeyPrincipal, is_scope_token};
 use super::store::ApiKeyStore;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
@@ -63,7 +63,7 @@ impl FileApiKeyStore {
     /// [`ErrorKind::Config`] error.
     ///
     /// A file over [`MAX_API_KEY_FILE_SIZE`](defaults::MAX_API_KEY_FILE_SIZE) (16 MiB) is
-    /// refused: that is some 50 000 keys, past what a file is the right store for.
+    /// refused: that is over 100 000 keys, past what a file is the right store for.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         use std::io::Read as _;
         let path = path.as_ref();
@@ -74,13 +74,13 @@ impl FileApiKeyStore {
             )
             .with_source(err)
         };
-        let mut json = String::new();
+        let mut bytes = Vec::new();
         std::fs::File::open(path)
             .map_err(unreadable)?
             .take(defaults::MAX_API_KEY_FILE_SIZE + 1)
-            .read_to_string(&mut json)
+            .read_to_end(&mut bytes)
             .map_err(unreadable)?;
-        if json.len() as u64 > defaults::MAX_API_KEY_FILE_SIZE {
+        if bytes.len() as u64 > defaults::MAX_API_KEY_FILE_SIZE {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
@@ -90,6 +90,13 @@ impl FileApiKeyStore {
                 ),
             ));
         }
+        let json = String::from_utf8(bytes).map_err(|err| {
+            Error::new(
+                ErrorKind::Config,
+                format!("the API key file {} is not UTF-8", path.display()),
+            )
+            .with_source(err)
+        })?;
         let origin = format!("the API key file {}", path.display());
         let keys = parse(&json, &origin)?;
         Ok(Self {
@@ -183,8 +190,10 @@ fn parse(json: &str, origin: &str) -> Result<HashMap<KeyDigest, ApiKeyPrincipal>
         if entry.roles.iter().any(String::is_empty) {
             return Err(bad("a role is empty".into()));
         }
-        if entry.scopes.iter().any(String::is_empty) {
-            return Err(bad("a scope is empty".into()));
+        if !entry.scopes.iter().all(|scope| is_scope_token(scope)) {
+            return Err(bad(
+                "a scope is empty or has a space, `\"`, `\\` or a character outside ASCII".into(),
+            ));
         }
         if let Some(first) = index_of.insert(digest, index) {
             return Err(bad(format!(
@@ -367,6 +376,19 @@ mod tests {
         let err = FileApiKeyStore::open(&path).unwrap_err();
         assert!(err.is_config());
         assert!(err.to_string().contains("can't be read"), "{err}");
+    }
+
+    #[test]
+    fn a_scope_that_would_read_as_two_is_refused() {
+        for scope in ["read write", "", "a\\b"] {
+            let contents = format!(
+                r#"[{{"sha256": "{}", "sub": "a", "scopes": ["read", {}]}}]"#,
+                hex("key-1"),
+                serde_json::Value::from(scope)
+            );
+            let message = refused(&contents);
+            assert!(message.contains("entry 0: a scope"), "{message}");
+        }
     }
 
     #[test]

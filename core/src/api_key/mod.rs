@@ -26,7 +26,7 @@
 mod checker;
 mod digest;
 mod file;
-mod principal;
+pub(crate) mod principal;
 mod store;
 
 pub use self::checker::{ApiKeys, ApiKeysBuilder};

@@ -60,9 +60,26 @@ impl ApiKeyPrincipal {
     }
 }
 
+/// Whether `scope` is an RFC 6749 §3.3 `scope-token`: one or more of `%x21 / %x23-5B /
+/// %x5D-7E` (no space, `"` or `\\`). A scope with a space inside would read as two.
+pub(crate) fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_tokens_are_rfc_6749s() {
+        assert!(is_scope_token("orders:write"));
+        for bad in ["", "read write", "a\"b", "a\\b", "tab\t", "é"] {
+            assert!(!is_scope_token(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn roles_and_scopes_default_to_empty() {

@@ -116,6 +116,8 @@ struct Inner {
     /// The calls that may be under way at once, and how long a call waits for its turn.
     calls_at_once: tokio::sync::Semaphore,
     queue_timeout: Duration,
+    /// The most calls under way and waiting at once.
+    max_pending: usize,
     active_ttl: Duration,
     inactive_ttl: Duration,
     clock: Arc<dyn Clock>,
@@ -266,7 +268,10 @@ impl IntrospectorBuilder {
     /// [`INTROSPECTION_MAX_CONCURRENT_CALLS`](defaults::INTROSPECTION_MAX_CONCURRENT_CALLS):
     /// 32. A call past it waits for its turn for at most [`timeout`](Self::timeout), then is a
     /// 503: a flood of new tokens can't overload the authorization server, and so can't open
-    /// the circuit breaker for every other token. At least 1.
+    /// the circuit breaker for every other token. At most
+    /// [`INTROSPECTION_PENDING_PER_CALL`](defaults::INTROSPECTION_PENDING_PER_CALL) (8) times
+    /// as many calls wait or run at once (256 by default): a new token past that is a 503 at
+    /// once. At least 1.
     pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
         self.max_concurrent_calls = calls.max(1);
         self
@@ -351,6 +356,9 @@ impl IntrospectorBuilder {
                 breaker: Breaker::new(defaults::BREAKER_THRESHOLD, defaults::BREAKER_OPEN_FOR),
                 calls_at_once: tokio::sync::Semaphore::new(self.max_concurrent_calls),
                 queue_timeout: self.timeout,
+                max_pending: self
+                    .max_concurrent_calls
+                    .saturating_mul(defaults::INTROSPECTION_PENDING_PER_CALL),
                 active_ttl: self.active_ttl,
                 inactive_ttl: self.inactive_ttl,
                 clock: self.clock,
@@ -470,6 +478,15 @@ impl Introspector {
                 .is_none_or(|exp| self.inner.clock.unix_seconds() < exp)
         {
             let (_done, receiver) = watch::channel(Some(Ok(entry)));
+            return receiver;
+        }
+        // Calls under way and waiting for their turn, each holding its token: bounded, so that
+        // a flood of new tokens is refused at once rather than queued without end.
+        if in_flight.len() >= self.inner.max_pending {
+            let (_done, receiver) = watch::channel(Some(Err(Arc::new(Error::new(
+                ErrorKind::KeysUnavailable,
+                "too many introspection calls are pending",
+            )))));
             return receiver;
         }
         let (sender, receiver) = watch::channel(None);

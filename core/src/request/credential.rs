@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock};
 
 use super::location::{RequestView, single_header};
 use crate::api_key::ApiKeyPrincipal;
+use crate::api_key::principal::is_scope_token;
 use crate::claims::{AccessPaths, ClaimPath};
 use crate::error::{Error, ErrorKind};
 use crate::validator::token::{CredentialKind, VerifiedToken};
@@ -204,7 +205,16 @@ static API_KEY_ACCESS: LazyLock<Arc<AccessPaths>> = LazyLock::new(|| {
 /// The verified-token value of an API key's principal: the claims `sub`, `roles` (an array)
 /// and `scope` (space-separated, as in RFC 9068), so that guards and typed claims work as
 /// for a JWT.
+///
+/// A scope that is not an RFC 6749 scope token (one with a space inside would read as two) is
+/// [`ErrorKind::Misconfigured`]: the store holds a principal it should not.
 pub(super) fn api_key_token(principal: &ApiKeyPrincipal) -> Result<VerifiedToken, Error> {
+    if !principal.scopes.iter().all(|scope| is_scope_token(scope)) {
+        return Err(Error::new(
+            ErrorKind::Misconfigured,
+            "an API key's principal has a scope that is not a scope token",
+        ));
+    }
     let claims = serde_json::json!({
         "sub": principal.sub,
         "roles": principal.roles,
@@ -331,6 +341,11 @@ mod tests {
         assert_eq!(
             serde_json::Value::Object(token.claims().clone()),
             serde_json::json!({"sub": "batch-job", "roles": ["admin"], "scope": "read write"})
+        );
+        let two_in_one = ApiKeyPrincipal::new("job").with_scopes(["read write"]);
+        assert_eq!(
+            api_key_token(&two_in_one).unwrap_err().kind(),
+            ErrorKind::Misconfigured
         );
     }
 }
