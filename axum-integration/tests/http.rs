@@ -342,6 +342,6 @@ async fn token_locations_and_custom_bodies() {
     );
     assert_eq!(
         twice.text().await.unwrap(),
-        r#"{"status":400,"title":"the request carries a malformed or duplicated token"}"#
+        r#"{"status":400,"title":"the request carries a malformed or duplicated credential"}"#
     );
 }

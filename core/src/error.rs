@@ -178,9 +178,9 @@ impl ErrorKind {
     /// more). Used as `error_description` when that is switched on.
     pub fn description(self) -> &'static str {
         match self {
-            Self::MissingToken => "no bearer token in the request",
-            Self::InvalidRequest => "the request carries a malformed or duplicated token",
-            Self::TokenTooLarge => "the token is too large",
+            Self::MissingToken => "no credential in the request",
+            Self::InvalidRequest => "the request carries a malformed or duplicated credential",
+            Self::TokenTooLarge => "the credential is too large",
             Self::Malformed => "the token is malformed",
             Self::AlgorithmNotAllowed => "the token's algorithm is not allowed",
             Self::UnsupportedHeader => "the token's header is not supported",
@@ -199,8 +199,8 @@ impl ErrorKind {
             Self::InvalidClaim => "the token has an invalid claim",
             Self::Rejected => "the token was rejected",
             Self::UnknownApiKey => "the API key is not known",
-            Self::InsufficientScope => "the token lacks a required role or scope",
-            Self::KeysUnavailable | Self::Fetch => "the token can't be checked right now",
+            Self::InsufficientScope => "the credential lacks a required role or scope",
+            Self::KeysUnavailable | Self::Fetch => "the credential can't be checked right now",
             Self::Config | Self::Misconfigured => "the server is misconfigured",
         }
     }
