@@ -393,6 +393,21 @@ async fn both_frameworks_answer_opaque_tokens_identically() {
     assert_eq!(me["roles"], json!(["admin"]));
 }
 
+/// Sends each key to each of `bases` at once, and answers the statuses.
+async fn flood(client: &reqwest::Client, bases: [&String; 2], keys: &[String]) -> Vec<u16> {
+    let mut requests = tokio::task::JoinSet::new();
+    for key in keys {
+        for base in bases {
+            let (client, url, key) = (client.clone(), format!("{base}/me"), key.clone());
+            requests.spawn(async move {
+                let response = client.get(url).header("x-api-key", key).send().await;
+                response.expect("an answer").status().as_u16()
+            });
+        }
+    }
+    requests.join_all().await
+}
+
 /// The example servers' API key store, read from their file format, counting the lookups and
 /// failing for one key (a store whose database is down for it).
 struct CountingStore {
@@ -468,8 +483,14 @@ async fn both_frameworks_answer_api_keys_identically() {
         broken: KeyDigest::of(BROKEN_KEY),
     });
     std::fs::remove_file(&path).unwrap();
+    // Small caches, so that a flood outgrows them; misses kept for the whole test.
+    let counted_keys = ApiKeys::builder(store.clone())
+        .miss_ttl(Duration::from_secs(600))
+        .max_entries(10)
+        .max_misses(1_000)
+        .build();
     let counted = Authenticator::new(from_command_line.validator().clone())
-        .api_keys(ApiKeys::new(store.clone()), ApiKeyLocation::default())
+        .api_keys(counted_keys, ApiKeyLocation::default())
         .unwrap();
 
     let key = |value: &str| vec![("x-api-key", value.to_owned())];
@@ -627,58 +648,61 @@ async fn both_frameworks_answer_api_keys_identically() {
         );
     }
 
-    // A flood of random keys, each sent 10 times, half to each server: the store is asked once
-    // per key (the misses are cached), and the known key stays cached through it.
+    // A flood of 200 random keys, each sent 20 times (10 rounds, each key to both servers at
+    // once): the store is asked once per key, the concurrent checks of a key sharing one
+    // call and the later ones answered by the miss cache.
     let before = store.lookups.load(Ordering::SeqCst);
-    let random: Vec<String> = (0..200)
-        .map(|n| KeyDigest::of(&format!("random-{n}-{}", std::process::id())).to_hex())
-        .collect();
-    let mut requests = 0;
+    let random = |count: usize, label: &str| -> Vec<String> {
+        (0..count)
+            .map(|n| KeyDigest::of(&format!("{label}-{n}-{}", std::process::id())).to_hex())
+            .collect()
+    };
+    let repeated = random(200, "repeated");
     let mut statuses = std::collections::BTreeMap::new();
-    for round in 0..10 {
-        let mut flood = tokio::task::JoinSet::new();
-        for (n, value) in random.iter().enumerate() {
-            let base = if (n + round) % 2 == 0 {
-                axum_base.clone()
-            } else {
-                actix_base.clone()
-            };
-            let (client, value) = (client.clone(), value.clone());
-            flood.spawn(async move {
-                client
-                    .get(format!("{base}/me"))
-                    .header("x-api-key", value)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            });
-            requests += 1;
-        }
-        while let Some(status) = flood.join_next().await {
-            *statuses.entry(status.unwrap()).or_insert(0) += 1;
+    let mut requests = 0;
+    for _round in 0..10 {
+        let sent = flood(&client, [&axum_base, &actix_base], &repeated).await;
+        requests += sent.len();
+        for status in sent {
+            *statuses.entry(status).or_insert(0) += 1;
         }
     }
-    let flood_lookups = store.lookups.load(Ordering::SeqCst) - before;
-    let known = client
-        .get(format!("{axum_base}/admin"))
-        .header("x-api-key", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(known.status(), 200);
+    let repeated_lookups = store.lookups.load(Ordering::SeqCst) - before;
     println!(
-        "api-key flood: {requests} requests with {} random keys, statuses {statuses:?}, store lookups {flood_lookups}, then the known key with {} more",
-        random.len(),
-        store.lookups.load(Ordering::SeqCst) - before - flood_lookups,
+        "api-key flood: {requests} requests with {} random keys, statuses {statuses:?}, store lookups {repeated_lookups}",
+        repeated.len(),
     );
     assert_eq!(statuses, [(401, requests)].into_iter().collect());
-    assert_eq!(flood_lookups, random.len(), "one lookup per random key");
     assert_eq!(
-        store.lookups.load(Ordering::SeqCst) - before,
-        random.len(),
-        "the known key stayed cached"
+        repeated_lookups,
+        repeated.len(),
+        "one lookup per random key"
     );
+
+    // 3,000 more random keys, three times what the miss cache holds, each once: one lookup
+    // each, and the known keys (a cache of 10) are not evicted by them.
+    let before = store.lookups.load(Ordering::SeqCst);
+    let once = random(3_000, "once");
+    for batch in once.chunks(100) {
+        let sent = flood(&client, [&axum_base, &axum_base], batch).await;
+        assert!(sent.iter().all(|status| *status == 401));
+    }
+    let flood_lookups = store.lookups.load(Ordering::SeqCst) - before;
+    for key in [ADMIN_KEY, READER_KEY] {
+        let me = client
+            .get(format!("{actix_base}/me"))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200);
+    }
+    let known_lookups = store.lookups.load(Ordering::SeqCst) - before - flood_lookups;
+    println!(
+        "api-key flood: {} more random keys sent twice each (at once): store lookups {flood_lookups}; then the two known keys: {known_lookups} more",
+        once.len(),
+    );
+    assert_eq!(flood_lookups, once.len());
+    assert_eq!(known_lookups, 0, "the known keys stayed cached");
     actix.handle.stop(true).await;
 }

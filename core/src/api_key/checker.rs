@@ -170,6 +170,11 @@ impl ApiKeys {
         }
         let invalidations = inner.invalidations.load(Ordering::Acquire);
         let lookup = async {
+            // A call that ended between the look at the misses above and here cached its
+            // miss before it ended: take it rather than ask again.
+            if inner.misses.get(&digest).await.is_some() {
+                return Err(unknown());
+            }
             let asked_at = inner.invalidations.load(Ordering::Acquire);
             // A store that hangs is a store that failed: every check of the key waits on this
             // call, so it must end.
