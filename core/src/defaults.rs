@@ -112,3 +112,19 @@ pub const API_KEY_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const MAX_API_KEY_SIZE: usize = 1024;
 /// The largest file `FileApiKeyStore::open` reads: 16 MiB.
 pub const MAX_API_KEY_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+// DPoP (the settings of `DpopVerifierBuilder`).
+
+/// The largest DPoP proof read: 4 KiB. A longer one is refused before it is parsed.
+pub const MAX_DPOP_PROOF_SIZE: usize = 4 * 1024;
+/// How far in the past a DPoP proof's `iat` may be: 60 s.
+pub const DPOP_IAT_PAST: Duration = Duration::from_secs(60);
+/// How far in the future a DPoP proof's `iat` may be: 5 s.
+pub const DPOP_IAT_FUTURE: Duration = Duration::from_secs(5);
+/// How many DPoP proofs `MemoryReplayStore` remembers: 100 000.
+pub const DPOP_REPLAY_CAPACITY: u64 = 100_000;
+/// How many DPoP proofs of one client key `MemoryReplayStore` remembers within a replay
+/// window: 1 000. Past it, the key's proofs are refused until the window has passed.
+pub const DPOP_PROOFS_PER_KEY: u32 = 1_000;
+/// How long a DPoP nonce period lasts: 60 s (a nonce is accepted for one to two periods).
+pub const DPOP_NONCE_LIFETIME: Duration = Duration::from_secs(60);

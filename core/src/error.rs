@@ -19,6 +19,7 @@ struct Inner {
     kind: ErrorKind,
     detail: Cow<'static, str>,
     scope: Option<String>,
+    nonce: Option<String>,
     source: Option<BoxError>,
 }
 
@@ -68,6 +69,13 @@ pub enum ErrorKind {
     Rejected,
     /// The API key is not known to the key store (never created, or revoked). 401.
     UnknownApiKey,
+    /// The DPoP proof (RFC 9449) is missing where the token needs one, malformed, not signed
+    /// by the token's key, made for another request, too old, or replayed. 401
+    /// `invalid_dpop_proof`.
+    InvalidDpopProof,
+    /// The DPoP proof lacks the server's current nonce: retry with the one in the `DPoP-Nonce`
+    /// header (RFC 9449 §9). 401 `use_dpop_nonce`.
+    UseDpopNonce,
     /// The token is valid but lacks a required role or scope. 403.
     InsufficientScope,
     /// The keys needed to check the token can't be had right now (the IdP is unreachable, or
@@ -91,6 +99,10 @@ enum Class {
     BadRequest,
     /// The token itself is not acceptable: 401 `invalid_token`.
     BadToken,
+    /// The DPoP proof is not acceptable: 401 `invalid_dpop_proof`.
+    BadProof,
+    /// The DPoP proof needs the server's nonce: 401 `use_dpop_nonce`.
+    NonceNeeded,
     /// A valid token without the role or scope: 403 `insufficient_scope`.
     Forbidden,
     /// The server is wired or configured wrongly: 500.
@@ -125,6 +137,8 @@ impl ErrorKind {
             | Self::InvalidClaim
             | Self::Rejected
             | Self::UnknownApiKey => Class::BadToken,
+            Self::InvalidDpopProof => Class::BadProof,
+            Self::UseDpopNonce => Class::NonceNeeded,
             Self::InsufficientScope => Class::Forbidden,
             Self::Config | Self::Misconfigured => Class::ServerFault,
             Self::KeysUnavailable | Self::Fetch => Class::Unavailable,
@@ -141,7 +155,7 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self.class() {
             Class::BadRequest => 400,
-            Class::NoToken | Class::BadToken => 401,
+            Class::NoToken | Class::BadToken | Class::BadProof | Class::NonceNeeded => 401,
             Class::Forbidden => 403,
             Class::ServerFault => 500,
             Class::Unavailable => 503,
@@ -156,6 +170,8 @@ impl ErrorKind {
         match self.class() {
             Class::BadRequest => Some("invalid_request"),
             Class::BadToken => Some("invalid_token"),
+            Class::BadProof => Some("invalid_dpop_proof"),
+            Class::NonceNeeded => Some("use_dpop_nonce"),
             Class::Forbidden => Some("insufficient_scope"),
             Class::NoToken | Class::ServerFault | Class::Unavailable => None,
         }
@@ -168,6 +184,8 @@ impl ErrorKind {
             Class::NoToken => "missing_token",
             Class::BadRequest => "invalid_request",
             Class::BadToken => "invalid_token",
+            Class::BadProof => "invalid_dpop_proof",
+            Class::NonceNeeded => "use_dpop_nonce",
             Class::Forbidden => "insufficient_scope",
             Class::ServerFault => "server_error",
             Class::Unavailable => "temporarily_unavailable",
@@ -199,6 +217,8 @@ impl ErrorKind {
             Self::InvalidClaim => "the token has an invalid claim",
             Self::Rejected => "the token was rejected",
             Self::UnknownApiKey => "the API key is not known",
+            Self::InvalidDpopProof => "the DPoP proof is missing or not acceptable",
+            Self::UseDpopNonce => "the DPoP proof must carry the server's nonce",
             Self::InsufficientScope => "the credential lacks a required role or scope",
             Self::KeysUnavailable | Self::Fetch => "the credential can't be checked right now",
             Self::Config | Self::Misconfigured => "the server is misconfigured",
@@ -214,6 +234,7 @@ impl Error {
                 kind,
                 detail: detail.into(),
                 scope: None,
+                nonce: None,
                 source: None,
             }),
         }
@@ -238,6 +259,22 @@ impl Error {
         err
     }
 
+    /// An [`ErrorKind::UseDpopNonce`] error carrying the nonce to send back in the
+    /// `DPoP-Nonce` header.
+    pub fn use_dpop_nonce(nonce: String) -> Self {
+        let mut err = Self::new(
+            ErrorKind::UseDpopNonce,
+            "the DPoP proof lacks the current nonce",
+        );
+        err.inner.nonce = Some(nonce);
+        err
+    }
+
+    /// The nonce of an [`ErrorKind::UseDpopNonce`] error, for the `DPoP-Nonce` header.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.inner.nonce.as_deref()
+    }
+
     pub(crate) fn with_source(
         mut self,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -251,6 +288,7 @@ impl Error {
     pub(crate) fn duplicate(&self) -> Self {
         let mut copy = Self::new(self.inner.kind, self.inner.detail.clone());
         copy.inner.scope.clone_from(&self.inner.scope);
+        copy.inner.nonce.clone_from(&self.inner.nonce);
         copy
     }
 

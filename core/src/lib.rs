@@ -27,6 +27,7 @@ pub mod blocking;
 pub mod claims;
 pub mod clock;
 pub mod defaults;
+pub mod dpop;
 mod error;
 mod future;
 pub mod introspection;

@@ -165,6 +165,69 @@ impl TestKey {
         TokenBuilder::new(self)
     }
 
+    /// The key's public members only (`kty`, `crv`, `n`, `e`, `x`, `y`): what a DPoP proof
+    /// carries in its `jwk` header.
+    pub fn public_key_members(&self) -> Value {
+        let mut jwk = self.public_jwk();
+        if let Some(members) = jwk.as_object_mut() {
+            for name in ["kid", "alg", "use"] {
+                members.remove(name);
+            }
+        }
+        jwk
+    }
+
+    /// The key's RFC 7638 thumbprint (SHA-256, base64url): what a token bound to this key
+    /// carries as `cnf.jkt`.
+    pub fn jwk_thumbprint(&self) -> String {
+        let jwk = self.public_key_members();
+        let names: &[&str] = match jwk["kty"].as_str() {
+            Some("RSA") => &["e", "kty", "n"],
+            Some("EC") => &["crv", "kty", "x", "y"],
+            _ => &["crv", "kty", "x"],
+        };
+        let members: Vec<String> = names
+            .iter()
+            .map(|name| format!("\"{name}\":{}", jwk[*name]))
+            .collect();
+        let canonical = format!("{{{}}}", members.join(","));
+        b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
+    }
+
+    /// Starts a DPoP proof (RFC 9449 §4.2) signed by this key for a request with `method` to
+    /// `htu` carrying `access_token`: header `{"typ": "dpop+jwt", "alg", "jwk"}` (the public
+    /// members), claims `jti` (random), `htm`, `htu`, `iat` (now) and `ath`. Change any of
+    /// them to build a bad proof.
+    ///
+    /// ```
+    /// use jwtguard_testkit::TestKey;
+    ///
+    /// let key = TestKey::ec_p256("client");
+    /// let proof = key.dpop_proof("GET", "https://api.example.test/me", "the-token").sign();
+    /// assert_eq!(proof.split('.').count(), 3);
+    /// ```
+    pub fn dpop_proof(&self, method: &str, htu: &str, access_token: &str) -> TokenBuilder<'_> {
+        let mut jti = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut jti).expect("randomness");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let ath = b64(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            access_token.as_bytes(),
+        )
+        .as_ref());
+        TokenBuilder::new(self)
+            .without_header("kid")
+            .header("typ", "dpop+jwt")
+            .header("jwk", self.public_key_members())
+            .claim("jti", b64(&jti))
+            .claim("htm", method)
+            .claim("htu", htu)
+            .claim("iat", now)
+            .claim("ath", ath)
+    }
+
     /// Signs `message` with the key's own algorithm.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.sign_as(self.alg, message)

@@ -16,6 +16,11 @@ pub(crate) fn decode_append(input: &str, out: &mut Vec<u8>) -> Option<()> {
     Vec::append_base64_decode(&base64_simd::URL_SAFE_NO_PAD, input.as_bytes(), out).ok()
 }
 
+/// `bytes` as base64url without padding.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// An upper bound of the decoded length of `encoded_len` base64 characters.
 pub(crate) fn decoded_len_bound(encoded_len: usize) -> usize {
     encoded_len / 4 * 3 + 3

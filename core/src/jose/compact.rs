@@ -5,9 +5,9 @@ use std::fmt;
 
 use super::algorithm::Algorithm;
 use super::base64url;
-use super::header::{HeaderFields, JwsHeader, parse_header};
+use super::header::{HeaderFields, JwsHeader, parse_header, parse_proof_header};
 use super::header_cache::HeaderCache;
-use super::verify::KeyLookup;
+use super::verify::{KeyLookup, Verifier};
 use crate::error::{Error, ErrorKind};
 
 /// The longest signature: RSA with an 8192-bit key.
@@ -111,6 +111,39 @@ impl<'a> CompactJws<'a> {
         allowed: &[Algorithm],
         headers: Option<&HeaderCache>,
     ) -> Result<Self, Error> {
+        Self::parse_segments(token, max_size, headers, |bytes| {
+            parse_header(bytes, allowed)
+        })
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2): [`parse`](Self::parse)'s checks, with the header's `jwk`
+    /// read as well (`None` when absent). Its signature is checked with
+    /// [`check_with`](Self::check_with), against that `jwk`.
+    pub(crate) fn parse_proof(
+        token: &'a str,
+        max_size: usize,
+        allowed: &[Algorithm],
+    ) -> Result<(Self, Option<serde_json::Value>), Error> {
+        let mut jwk = None;
+        let jws = Self::parse_segments(token, max_size, None, |bytes| {
+            let (header, found) = parse_proof_header(bytes, allowed)?;
+            jwk = found;
+            Ok(header)
+        })?;
+        Ok((jws, jwk))
+    }
+
+    /// Whether the signature verifies with `verifier`.
+    pub(crate) fn check_with(&self, verifier: &Verifier) -> bool {
+        verifier.verify(self.signing_input.as_bytes(), self.decoded.signature())
+    }
+
+    fn parse_segments(
+        token: &'a str,
+        max_size: usize,
+        headers: Option<&HeaderCache>,
+        parse_header: impl FnOnce(&[u8]) -> Result<HeaderFields, Error>,
+    ) -> Result<Self, Error> {
         if token.len() > max_size {
             return Err(Error::new(
                 ErrorKind::TokenTooLarge,
@@ -151,7 +184,7 @@ impl<'a> CompactJws<'a> {
             None => {
                 base64url::decode_append(header_b64, &mut bytes)
                     .ok_or_else(|| malformed("header is not base64url"))?;
-                parse_header(&bytes, allowed)?
+                parse_header(&bytes)?
             }
         };
         let header_len = bytes.len();

@@ -9,13 +9,16 @@ use serde::Deserializer as _;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::algorithm::Algorithm;
-use super::json::{MemberNames, Name, StrictSkip};
+use serde_json::Value;
+
+use super::json::{MemberNames, Name, StrictSkip, StrictValue};
 use super::text::Text;
 use crate::error::{Error, ErrorKind};
 
 /// The protected header of a JWS, as far as jwtguard reads it: a view of the decoded header.
 ///
 /// `jku`, `x5u`, `jwk` and `x5c` are never read: keys come only from the configured key set.
+/// (Only a DPoP proof, a JWS of its own kind, has its `jwk` read.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JwsHeader<'a> {
@@ -107,9 +110,14 @@ struct Fields<'de> {
     typ: Option<Member<'de>>,
     crit: bool,
     b64: Option<Member<'de>>,
+    jwk: Option<Value>,
 }
 
-struct HeaderVisitor;
+/// Reads a header. `read_jwk` is the DPoP proof's profile: its `jwk` member is read (strictly:
+/// no duplicate members). An access token's header never has it read.
+struct HeaderVisitor {
+    read_jwk: bool,
+}
 
 impl<'de> Visitor<'de> for HeaderVisitor {
     type Value = Fields<'de>;
@@ -133,6 +141,7 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                 "kid" => fields.kid = Some(map.next_value()?),
                 "typ" => fields.typ = Some(map.next_value()?),
                 "b64" => fields.b64 = Some(map.next_value()?),
+                "jwk" if self.read_jwk => fields.jwk = Some(map.next_value_seed(StrictValue)?),
                 "crit" => {
                     fields.crit = true;
                     map.next_value::<IgnoredAny>()?;
@@ -163,12 +172,29 @@ fn text(
 /// string `alg` on `allowed`, no `crit`, no `b64` other than `true`. Its strings are kept as
 /// spans of `bytes`.
 pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<HeaderFields, Error> {
+    parse_fields(bytes, allowed, false).map(|(fields, _)| fields)
+}
+
+/// [`parse_header`] with the DPoP proof's profile (RFC 9449 §4.2): the same checks, and the
+/// `jwk` member read as well (`None` when absent). Only DPoP proofs are read this way.
+pub(crate) fn parse_proof_header(
+    bytes: &[u8],
+    allowed: &[Algorithm],
+) -> Result<(HeaderFields, Option<Value>), Error> {
+    parse_fields(bytes, allowed, true)
+}
+
+fn parse_fields(
+    bytes: &[u8],
+    allowed: &[Algorithm],
+    read_jwk: bool,
+) -> Result<(HeaderFields, Option<Value>), Error> {
     let malformed = || Error::new(ErrorKind::Malformed, "header is not a JSON object");
     // One UTF-8 check of the whole header is cheaper than one per string.
     let json = std::str::from_utf8(bytes).map_err(|_| malformed())?;
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let fields = deserializer
-        .deserialize_map(HeaderVisitor)
+        .deserialize_map(HeaderVisitor { read_jwk })
         .map_err(|_| malformed())?;
     deserializer.end().map_err(|_| malformed())?;
     let alg = match fields.alg {
@@ -192,11 +218,12 @@ pub(crate) fn parse_header(bytes: &[u8], allowed: &[Algorithm]) -> Result<Header
             "unencoded payloads (b64) are not accepted",
         ));
     }
-    Ok(HeaderFields {
+    let header = HeaderFields {
         alg,
         kid: text(bytes, fields.kid, "kid")?,
         typ: text(bytes, fields.typ, "typ")?,
-    })
+    };
+    Ok((header, fields.jwk))
 }
 
 #[cfg(test)]

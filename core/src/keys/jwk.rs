@@ -46,7 +46,7 @@ impl KeySet {
 }
 
 /// Members that only private or symmetric keys have.
-const SECRET_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+const SECRET_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Parses a JWKS document; a document that is not a key set at all is an error of `kind`.
 pub(super) fn parse_jwks(
@@ -80,6 +80,15 @@ pub(super) fn parse_jwks(
         }
     }
     Ok(set)
+}
+
+/// The verifying key of a DPoP proof's `jwk` (RFC 9449 §4.2), for `alg` only: a public key
+/// that passes every check a key set's keys pass. Any private or symmetric member refuses it.
+pub(crate) fn proof_key(jwk: Value, alg: Algorithm) -> Result<Verifier, &'static str> {
+    parse_key(jwk, &[alg])?
+        .into_iter()
+        .find_map(|(usable, verifier)| (usable == alg).then_some(verifier))
+        .ok_or("the key does not fit the proof's alg")
 }
 
 fn parse_key(

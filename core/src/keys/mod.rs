@@ -6,7 +6,7 @@ pub(crate) mod background;
 pub mod cache;
 pub(crate) mod discovery;
 pub(crate) mod issuer_keys;
-mod jwk;
+pub(crate) mod jwk;
 mod policy;
 pub(crate) mod refresh;
 mod rsa_checks;

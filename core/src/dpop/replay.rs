@@ -1,0 +1,309 @@
+//! Refusing a DPoP proof seen before (RFC 9449 §11.1): an atomic insert-if-absent of
+//! SHA-256(jkt ‖ jti), in memory or in Redis so that a fleet shares it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::defaults;
+use crate::error::{Error, ErrorKind};
+use crate::future::BoxFuture;
+
+/// Where seen proofs are remembered. [`MemoryReplayStore`] keeps them in this process;
+/// `RedisReplayStore` (feature `redis`) in Redis, for a fleet.
+pub trait ReplayStore: Send + Sync + 'static {
+    /// Records `proof` (a digest of the proof's key thumbprint and `jti`) for `ttl`, atomically:
+    /// `true` when it was not recorded yet, `false` for a replay. `key` is the digest of the
+    /// key thumbprint alone, for per-key quotas. An error when the store can't tell.
+    fn first_use<'a>(
+        &'a self,
+        proof: &'a [u8; 32],
+        key: &'a [u8; 32],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>>;
+}
+
+/// Remembers proofs in this process, in a bounded cache: at most
+/// [`DPOP_REPLAY_CAPACITY`](defaults::DPOP_REPLAY_CAPACITY) proofs (100 000), each for its TTL,
+/// and at most [`DPOP_PROOFS_PER_KEY`](defaults::DPOP_PROOFS_PER_KEY) (1 000) per client key
+/// within a TTL, so that one client can't evict the proofs of the others. A proof past its
+/// key's quota is refused, never recorded.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwtguard_core::dpop::{MemoryReplayStore, ReplayStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), jwtguard_core::Error> {
+/// let store = MemoryReplayStore::new();
+/// let ttl = Duration::from_secs(65);
+/// assert!(store.first_use(&[1; 32], &[9; 32], ttl).await?);
+/// assert!(!store.first_use(&[1; 32], &[9; 32], ttl).await?); // a replay
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MemoryReplayStore {
+    seen: moka::sync::Cache<[u8; 32], Duration>,
+    per_key: moka::sync::Cache<[u8; 32], Arc<AtomicU32>>,
+    quota: u32,
+}
+
+impl MemoryReplayStore {
+    /// A store with the default bounds.
+    pub fn new() -> Self {
+        Self::with_bounds(
+            defaults::DPOP_REPLAY_CAPACITY,
+            defaults::DPOP_PROOFS_PER_KEY,
+        )
+    }
+
+    /// A store of at most `capacity` proofs, and at most `per_key` per client key within a
+    /// TTL.
+    pub fn with_bounds(capacity: u64, per_key: u32) -> Self {
+        Self {
+            seen: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(OwnTtl)
+                .build(),
+            per_key: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(defaults::DPOP_IAT_PAST + defaults::DPOP_IAT_FUTURE)
+                .build(),
+            quota: per_key,
+        }
+    }
+
+    /// The check, without waiting: what both stores do in memory.
+    pub(crate) fn check(
+        &self,
+        proof: &[u8; 32],
+        key: &[u8; 32],
+        ttl: Duration,
+    ) -> Result<bool, Error> {
+        if self.seen.contains_key(proof) {
+            return Ok(false);
+        }
+        let count = self.per_key.get_with(*key, || Arc::new(AtomicU32::new(0)));
+        if count.fetch_add(1, Ordering::AcqRel) >= self.quota {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::new(
+                ErrorKind::InvalidDpopProof,
+                "too many proofs from this key in the replay window",
+            ));
+        }
+        Ok(self.seen.entry(*proof).or_insert(ttl).is_fresh())
+    }
+}
+
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryReplayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryReplayStore")
+            .field("proofs", &self.seen.entry_count())
+            .field("per_key", &self.quota)
+            .finish()
+    }
+}
+
+impl ReplayStore for MemoryReplayStore {
+    fn first_use<'a>(
+        &'a self,
+        proof: &'a [u8; 32],
+        key: &'a [u8; 32],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(std::future::ready(self.check(proof, key, ttl)))
+    }
+}
+
+/// Each proof is kept for the TTL it was recorded with.
+struct OwnTtl;
+
+impl moka::Expiry<[u8; 32], Duration> for OwnTtl {
+    fn expire_after_create(&self, _: &[u8; 32], ttl: &Duration, _: Instant) -> Option<Duration> {
+        Some(*ttl)
+    }
+}
+
+#[cfg(feature = "redis")]
+pub use self::redis_store::RedisReplayStore;
+
+#[cfg(feature = "redis")]
+mod redis_store {
+    use std::time::Duration;
+
+    use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+    use super::{MemoryReplayStore, ReplayStore};
+    use crate::error::{Error, ErrorKind};
+    use crate::future::BoxFuture;
+
+    /// Every Redis call gives up after this long.
+    const CALL_TIMEOUT: Duration = Duration::from_millis(500);
+
+    /// Remembers proofs in Redis (`SET NX PX`, feature `redis`), so that a fleet refuses a
+    /// proof replayed on another instance.
+    ///
+    /// When Redis can't be reached (or takes over 500 ms), the check falls back to a
+    /// [`MemoryReplayStore`] of this process and logs a warning, unless
+    /// [`fail_closed`](Self::fail_closed) is set: then the request is a 503.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), jwtguard_core::Error> {
+    /// use jwtguard_core::dpop::RedisReplayStore;
+    ///
+    /// let store = RedisReplayStore::new("redis://127.0.0.1:6379")?.fail_closed(true);
+    /// # drop(store); Ok(()) }
+    /// ```
+    #[derive(Clone)]
+    pub struct RedisReplayStore {
+        connection: ConnectionManager,
+        prefix: String,
+        fallback: MemoryReplayStore,
+        fail_closed: bool,
+    }
+
+    impl RedisReplayStore {
+        /// A store on the Redis at `url` (`redis://host:port/db`), under the key prefix
+        /// `jwtguard:dpop:`. Does not connect yet; must be called inside a tokio runtime.
+        pub fn new(url: &str) -> Result<Self, Error> {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "RedisReplayStore::new must be called inside a tokio runtime",
+                ));
+            }
+            let client = redis::Client::open(url).map_err(|e| {
+                Error::new(ErrorKind::Config, "the Redis URL is not valid").with_source(e)
+            })?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CALL_TIMEOUT))
+                .set_response_timeout(Some(CALL_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(1));
+            let connection =
+                ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
+                    Error::new(ErrorKind::Config, "could not set up Redis").with_source(e)
+                })?;
+            Ok(Self {
+                connection,
+                prefix: "jwtguard:dpop:".to_owned(),
+                fallback: MemoryReplayStore::new(),
+                fail_closed: false,
+            })
+        }
+
+        /// The prefix of the store's Redis keys. Default `jwtguard:dpop:`.
+        pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+            self.prefix = prefix.into();
+            self
+        }
+
+        /// Whether a Redis that can't answer makes the request a 503 (`true`) or falls back
+        /// to this process's memory (`false`, the default, logged).
+        pub fn fail_closed(mut self, fail_closed: bool) -> Self {
+            self.fail_closed = fail_closed;
+            self
+        }
+
+        async fn set_nx(&self, proof: &[u8; 32], ttl: Duration) -> Result<bool, Error> {
+            let mut connection = self.connection.clone();
+            let key = format!("{}{}", self.prefix, hex(proof));
+            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let mut command = redis::cmd("SET");
+            command.arg(key).arg(1).arg("NX").arg("PX").arg(millis);
+            let call = command.query_async::<Option<String>>(&mut connection);
+            match tokio::time::timeout(CALL_TIMEOUT, call).await {
+                Ok(Ok(set)) => Ok(set.is_some()),
+                Ok(Err(error)) => Err(Error::new(
+                    ErrorKind::KeysUnavailable,
+                    "redis SET NX failed",
+                )
+                .with_source(error)),
+                Err(_) => Err(Error::new(
+                    ErrorKind::KeysUnavailable,
+                    "redis SET NX timed out",
+                )),
+            }
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    impl std::fmt::Debug for RedisReplayStore {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("RedisReplayStore")
+                .field("prefix", &self.prefix)
+                .field("fail_closed", &self.fail_closed)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl ReplayStore for RedisReplayStore {
+        fn first_use<'a>(
+            &'a self,
+            proof: &'a [u8; 32],
+            key: &'a [u8; 32],
+            ttl: Duration,
+        ) -> BoxFuture<'a, Result<bool, Error>> {
+            Box::pin(async move {
+                match self.set_nx(proof, ttl).await {
+                    Ok(first) => {
+                        // Kept here too: a replay is still refused on this instance if Redis
+                        // goes away within the window.
+                        let _ = self.fallback.check(proof, key, ttl);
+                        Ok(first)
+                    }
+                    Err(error) if self.fail_closed => Err(error),
+                    Err(error) => {
+                        tracing::warn!(%error, "DPoP replay check falls back to this process's memory");
+                        self.fallback.check(proof, key, ttl)
+                    }
+                }
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proof_is_first_used_once() {
+        let store = MemoryReplayStore::new();
+        let ttl = Duration::from_secs(60);
+        assert!(store.check(&[1; 32], &[7; 32], ttl).unwrap());
+        assert!(!store.check(&[1; 32], &[7; 32], ttl).unwrap());
+        assert!(store.check(&[2; 32], &[7; 32], ttl).unwrap());
+    }
+
+    #[test]
+    fn one_key_cannot_fill_the_store() {
+        let store = MemoryReplayStore::with_bounds(1_000, 3);
+        let ttl = Duration::from_secs(60);
+        for n in 0..3u8 {
+            assert!(store.check(&[n; 32], &[7; 32], ttl).unwrap());
+        }
+        let error = store.check(&[9; 32], &[7; 32], ttl).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidDpopProof);
+        // Another key still has its own quota.
+        assert!(store.check(&[10; 32], &[8; 32], ttl).unwrap());
+    }
+
+    #[test]
+    fn a_proof_is_forgotten_after_its_ttl() {
+        let store = MemoryReplayStore::new();
+        let ttl = Duration::from_millis(50);
+        assert!(store.check(&[1; 32], &[7; 32], ttl).unwrap());
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(store.check(&[1; 32], &[7; 32], ttl).unwrap());
+    }
+}
