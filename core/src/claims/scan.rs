@@ -23,9 +23,16 @@ pub(crate) struct ScannedClaims {
     exp: Field<u64>,
     nbf: Field<u64>,
     iat: Field<u64>,
+    /// Whether the payload has a `cnf` member (RFC 7800): a token bound to a key.
+    cnf: bool,
 }
 
 impl ScannedClaims {
+    /// Whether the payload has a `cnf` member.
+    pub(crate) fn has_cnf(&self) -> bool {
+        self.cnf
+    }
+
     /// The claims, read from the `base` they were scanned from.
     pub(crate) fn raw<'a>(&'a self, base: &'a [u8]) -> RawClaims<'a> {
         let text = |field: &'a Field<Text>| field.as_ref().map(|text| text.resolve(base));
@@ -91,6 +98,7 @@ impl<'de> Visitor<'de> for PayloadVisitor<'_> {
             exp: Field::Absent,
             nbf: Field::Absent,
             iat: Field::Absent,
+            cnf: false,
         };
         let mut names = MemberNames::new();
         let value = ClaimValue { base: self.base };
@@ -104,6 +112,10 @@ impl<'de> Visitor<'de> for PayloadVisitor<'_> {
                 "exp" => claims.exp = map.next_value_seed(value)?.date(),
                 "nbf" => claims.nbf = map.next_value_seed(value)?.date(),
                 "iat" => claims.iat = map.next_value_seed(value)?.date(),
+                "cnf" => {
+                    claims.cnf = true;
+                    map.next_value_seed(StrictSkip)?;
+                }
                 _ => map.next_value_seed(StrictSkip)?,
             }
         }

@@ -682,7 +682,9 @@ impl Introspector {
         }
         if let Some(kind) = object.get("token_type")
             && !kind.as_str().is_some_and(|kind| {
-                kind.eq_ignore_ascii_case("bearer") || kind.eq_ignore_ascii_case("access_token")
+                kind.eq_ignore_ascii_case("bearer")
+                    || kind.eq_ignore_ascii_case("access_token")
+                    || kind.eq_ignore_ascii_case("dpop")
             })
         {
             return Some(refused(Error::new(

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::credential::{ApiKeyLocation, CredentialOrder, api_key_token};
+use super::dpop;
 use super::location::{RequestView, TokenLocation, find_token};
 use super::rejection::{Rejection, ResponseOptions, Scheme};
 use super::requirement::Requirement;
 use crate::api_key::ApiKeys;
+use crate::dpop::{DpopMode, DpopVerifier};
 use crate::error::{Error, ErrorKind};
 use crate::introspection::Introspector;
 use crate::validator::pipeline::Validator;
@@ -52,6 +54,7 @@ struct Inner {
     introspection: Option<(Introspector, TokenRouting)>,
     api_keys: Option<(ApiKeys, ApiKeyLocation)>,
     order: CredentialOrder,
+    dpop: Option<DpopVerifier>,
     /// The schemes refusals name: `Bearer`, then the API key's when there is one.
     accepted: Arc<[Scheme]>,
 }
@@ -59,6 +62,8 @@ struct Inner {
 /// The credential a request carries, found but not yet checked.
 enum Presented<'r> {
     Token(Cow<'r, str>),
+    /// A token with the DPoP scheme.
+    Dpop(Cow<'r, str>),
     ApiKey(Cow<'r, str>),
 }
 
@@ -121,6 +126,7 @@ impl Authenticator {
                 introspection: None,
                 api_keys: None,
                 order: CredentialOrder::OneOnly,
+                dpop: None,
                 accepted: Arc::from([Scheme::Bearer]),
             }),
         }
@@ -189,9 +195,25 @@ impl Authenticator {
         let location = location.checked()?;
         check_apart(&self.inner.locations, Some(&location))?;
         let inner = Arc::make_mut(&mut self.inner);
-        inner.accepted = Arc::from([Scheme::Bearer, Scheme::ApiKey(location.clone())]);
         inner.api_keys = Some((keys, location));
+        inner.accepted = inner.accepted_schemes();
         Ok(self)
+    }
+
+    /// Also accepts DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with one
+    /// `DPoP` proof, checked by `verifier`. A token with `cnf.jkt` passes only with a proof
+    /// signed by that key. Under [`DpopMode::Allowed`](crate::dpop::DpopMode::Allowed) bearer
+    /// tokens keep working; under [`DpopMode::Required`](crate::dpop::DpopMode::Required)
+    /// they are refused. A different policy per route group is a different authenticator on
+    /// that group.
+    ///
+    /// Without it, `Authorization: DPoP` is not read, and a DPoP-bound token sent as `Bearer`
+    /// is refused (401) either way: a bound token is never downgraded.
+    pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.dpop = Some(verifier);
+        inner.accepted = inner.accepted_schemes();
+        self
     }
 
     /// What happens to a request that carries both a bearer token and an API key. Default
@@ -238,11 +260,10 @@ impl Authenticator {
             Ok(presented) => presented,
             Err((error, about)) => return Err(self.reject_about(error, about)),
         };
+        let proven = matches!(presented, Some(Presented::Dpop(_)));
         let verified = match presented {
-            Some(Presented::Token(token)) => self
-                .verify(&token)
-                .await
-                .map_err(|error| (error, Some(Scheme::Bearer))),
+            Some(Presented::Token(token)) => self.verify_bearer(&token).await,
+            Some(Presented::Dpop(token)) => self.verify_dpop(request, &token).await,
             Some(Presented::ApiKey(key)) => self.verify_api_key(&key).await.map_err(|error| {
                 let location = self.inner.api_keys.as_ref().map(|(_, at)| at.clone());
                 (error, location.map(Scheme::ApiKey))
@@ -256,7 +277,11 @@ impl Authenticator {
             )),
         };
         match verified {
-            Ok(token) => Ok(RequestAuth::new(Some(token), self.clone())),
+            Ok(token) => {
+                let mut auth = RequestAuth::new(Some(token), self.clone());
+                auth.proven = proven;
+                Ok(auth)
+            }
             Err((error, about)) => Err(self.reject_about(error, about)),
         }
     }
@@ -269,9 +294,7 @@ impl Authenticator {
         request: &'r dyn RequestView,
     ) -> Result<Option<Presented<'r>>, (Error, Option<Scheme>)> {
         let Some((_, location)) = &self.inner.api_keys else {
-            return self
-                .bearer(request)
-                .map(|token| token.map(Presented::Token));
+            return self.bearer(request);
         };
         let key = || {
             location
@@ -280,16 +303,14 @@ impl Authenticator {
                 .map_err(|error| (error, Some(Scheme::ApiKey(location.clone()))))
         };
         let token = || {
-            self.bearer(request)
-                .map(|token| token.map(Presented::Token))
-                .map_err(|(error, about)| {
-                    // With the key in `Authorization` too, a malformed header may be either.
-                    let about = match location {
-                        ApiKeyLocation::Authorization(_) => None,
-                        _ => about,
-                    };
-                    (error, about)
-                })
+            self.bearer(request).map_err(|(error, about)| {
+                // With the key in `Authorization` too, a malformed header may be either.
+                let about = match location {
+                    ApiKeyLocation::Authorization(_) => None,
+                    _ => about,
+                };
+                (error, about)
+            })
         };
         match self.inner.order {
             CredentialOrder::TokenFirst => match token()? {
@@ -313,8 +334,33 @@ impl Authenticator {
         }
     }
 
-    /// The request's bearer token, or `None`.
+    /// The request's token (with the DPoP scheme when DPoP is on, else from the token
+    /// locations), or `None`. A `DPoP` proof without a token, or several, is
+    /// [`ErrorKind::InvalidRequest`].
     fn bearer<'r>(
+        &self,
+        request: &'r dyn RequestView,
+    ) -> Result<Option<Presented<'r>>, (Error, Option<Scheme>)> {
+        if let Some(verifier) = &self.inner.dpop {
+            let about = || Some(dpop::scheme(verifier));
+            let proof = dpop::proof(request).map_err(|error| (error, about()))?;
+            if let Some(token) = dpop::dpop_token(request).map_err(|error| (error, about()))? {
+                return Ok(Some(Presented::Dpop(token)));
+            }
+            let token = self.locations_token(request)?;
+            if token.is_none() && proof.is_some() {
+                return Err((
+                    Error::new(ErrorKind::InvalidRequest, "a DPoP proof without a token"),
+                    about(),
+                ));
+            }
+            return Ok(token.map(Presented::Token));
+        }
+        Ok(self.locations_token(request)?.map(Presented::Token))
+    }
+
+    /// The token of the configured locations, or `None`.
+    fn locations_token<'r>(
         &self,
         request: &'r dyn RequestView,
     ) -> Result<Option<Cow<'r, str>>, (Error, Option<Scheme>)> {
@@ -323,6 +369,49 @@ impl Authenticator {
             Err(error) if error.is_missing_token() => Ok(None),
             Err(error) => Err((error, Some(Scheme::Bearer))),
         }
+    }
+
+    /// Verifies a token that came with the Bearer scheme (or another location): it must not be
+    /// DPoP-bound, and DPoP must not be required.
+    async fn verify_bearer(&self, token: &str) -> Result<VerifiedToken, (Error, Option<Scheme>)> {
+        if let Some(verifier) = &self.inner.dpop
+            && verifier.mode() == DpopMode::Required
+        {
+            return Err((
+                Error::new(
+                    ErrorKind::InvalidDpopProof,
+                    "DPoP is required: send the token with the DPoP scheme and a proof",
+                ),
+                Some(dpop::scheme(verifier)),
+            ));
+        }
+        let about = || Some(Scheme::Bearer);
+        let verified = self.verify(token).await.map_err(|error| (error, about()))?;
+        dpop::unbound(&verified).map_err(|error| (error, about()))?;
+        Ok(verified)
+    }
+
+    /// Verifies a token that came with the DPoP scheme, and its proof.
+    async fn verify_dpop(
+        &self,
+        request: &dyn RequestView,
+        token: &str,
+    ) -> Result<VerifiedToken, (Error, Option<Scheme>)> {
+        let Some(verifier) = &self.inner.dpop else {
+            return Err((
+                Error::new(
+                    ErrorKind::Misconfigured,
+                    "a DPoP token was checked by an authenticator without DPoP",
+                ),
+                None,
+            ));
+        };
+        let about = || Some(dpop::scheme(verifier));
+        let verified = self.verify(token).await.map_err(|error| (error, about()))?;
+        dpop::prove(verifier, request, token, &verified)
+            .await
+            .map_err(|error| (error, about()))?;
+        Ok(verified)
     }
 
     /// Checks an API key and turns its principal into a verified token.
@@ -388,6 +477,24 @@ impl Authenticator {
     }
 }
 
+impl Inner {
+    /// The schemes refusals name: `Bearer` (unless DPoP is required), `DPoP` when it is on,
+    /// then the API key's.
+    fn accepted_schemes(&self) -> Arc<[Scheme]> {
+        let bearer = self
+            .dpop
+            .as_ref()
+            .is_none_or(|verifier| verifier.mode() == DpopMode::Allowed)
+            .then_some(Scheme::Bearer);
+        let dpop = self.dpop.as_ref().map(dpop::scheme);
+        let api_key = self
+            .api_keys
+            .as_ref()
+            .map(|(_, location)| Scheme::ApiKey(location.clone()));
+        bearer.into_iter().chain(dpop).chain(api_key).collect()
+    }
+}
+
 impl From<Validator> for Authenticator {
     fn from(validator: Validator) -> Self {
         Self::new(validator)
@@ -416,6 +523,7 @@ impl fmt::Debug for Authenticator {
                     .map(|(keys, location)| (keys, location)),
             )
             .field("order", &self.inner.order)
+            .field("dpop", &self.inner.dpop)
             .field("response", &self.inner.response)
             .finish()
     }
@@ -441,6 +549,8 @@ pub enum Anonymous {
 pub struct RequestAuth {
     token: Option<VerifiedToken>,
     authenticator: Authenticator,
+    /// Whether the token came with the DPoP scheme and a valid proof.
+    proven: bool,
 }
 
 impl RequestAuth {
@@ -449,7 +559,13 @@ impl RequestAuth {
         Self {
             token,
             authenticator,
+            proven: false,
         }
+    }
+
+    /// Whether the token came with the DPoP scheme and a proof that passed (RFC 9449).
+    pub fn dpop_proven(&self) -> bool {
+        self.proven
     }
 
     /// The outcome the middleware left in a request (`found`, from the request's extensions),
@@ -515,6 +631,10 @@ impl RequestAuth {
     /// `error`, rendered with the options of the authenticator that decided, its challenge
     /// naming the scheme of the request's credential.
     pub fn reject(&self, error: Error) -> Rejection {
+        if self.proven {
+            let about = self.authenticator.inner.dpop.as_ref().map(dpop::scheme);
+            return self.authenticator.reject_about(error, about);
+        }
         self.authenticator.reject_for(error, self.token.as_ref())
     }
 }
@@ -784,6 +904,192 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(challenge(&missing), "Bearer, ApiKey");
+    }
+
+    mod dpop_requests {
+        use super::*;
+        use crate::dpop::{DpopMode, DpopVerifier, NonceSource};
+        use jwtguard_testkit::TestKey;
+
+        const ALGS: &str = r#"DPoP algs="ES256 RS256 PS256 EdDSA""#;
+        const URI: &str = "https://api.example.test/orders";
+
+        fn token(bound_to: Option<&TestKey>) -> String {
+            let signer = TestKey::ec_p256("unused");
+            let mut token = signer
+                .token()
+                .header("alg", "HS256")
+                .claim("iss", "https://idp.example")
+                .claim("aud", "api")
+                .claim("sub", "svc")
+                .claim("exp", 4_000_000_000u64);
+            if let Some(key) = bound_to {
+                token = token.claim("cnf", serde_json::json!({"jkt": key.jwk_thumbprint()}));
+            }
+            token.sign_hmac(&[7u8; 32])
+        }
+
+        async fn authenticator(mode: DpopMode, nonces: Option<NonceSource>) -> Authenticator {
+            let mut verifier = DpopVerifier::builder()
+                .public_url("https://api.example.test")
+                .mode(mode);
+            if let Some(nonces) = nonces {
+                verifier = verifier.nonces(nonces);
+            }
+            Authenticator::new(validator().await).dpop(verifier.build().unwrap())
+        }
+
+        async fn send(
+            authenticator: &Authenticator,
+            headers: &[(&str, &str)],
+        ) -> Result<RequestAuth, Rejection> {
+            let view = HeaderPairs::new(headers).with_target("GET", "/orders");
+            authenticator.authenticate(&view, Anonymous::Refused).await
+        }
+
+        #[tokio::test]
+        async fn a_bound_token_passes_with_its_proof_only() {
+            let authenticator = authenticator(DpopMode::Allowed, None).await;
+            let client = TestKey::ec_p256("client");
+            let bound = token(Some(&client));
+            let dpop = format!("DPoP {bound}");
+            let proof = client.dpop_proof("GET", URI, &bound).sign();
+            let auth = send(
+                &authenticator,
+                &[("Authorization", &dpop), ("DPoP", &proof)],
+            )
+            .await
+            .unwrap();
+            assert!(auth.dpop_proven());
+            let refused = auth.require(&Requirement::scope("write")).unwrap_err();
+            assert_eq!(
+                challenge(&refused),
+                format!(r#"Bearer, {ALGS}, error="insufficient_scope", scope="write""#)
+            );
+
+            // As Bearer: no downgrade.
+            let bearer = format!("Bearer {bound}");
+            let refused = send(
+                &authenticator,
+                &[("Authorization", &bearer), ("DPoP", &proof)],
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(challenge(&refused), r#"Bearer error="invalid_token""#);
+            // No proof, or another key's.
+            let refused = send(&authenticator, &[("Authorization", &dpop)])
+                .await
+                .unwrap_err();
+            assert_eq!(
+                challenge(&refused),
+                format!(r#"Bearer, {ALGS}, error="invalid_dpop_proof""#)
+            );
+            let thief = TestKey::ec_p256("thief");
+            let stolen = thief.dpop_proof("GET", URI, &bound).sign();
+            let refused = send(
+                &authenticator,
+                &[("Authorization", &dpop), ("DPoP", &stolen)],
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(refused.error().kind(), ErrorKind::InvalidDpopProof);
+            // A proof made for another path of this server.
+            let elsewhere = client
+                .dpop_proof("GET", "https://api.example.test/admin", &bound)
+                .sign();
+            let refused = send(
+                &authenticator,
+                &[("Authorization", &dpop), ("DPoP", &elsewhere)],
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(refused.error().kind(), ErrorKind::InvalidDpopProof);
+        }
+
+        #[tokio::test]
+        async fn the_dpop_scheme_needs_a_bound_token_and_one_proof() {
+            let authenticator = authenticator(DpopMode::Allowed, None).await;
+            let client = TestKey::ec_p256("client");
+            let unbound = token(None);
+            let proof = client.dpop_proof("GET", URI, &unbound).sign();
+            let dpop = format!("DPoP {unbound}");
+            let refused = send(
+                &authenticator,
+                &[("Authorization", &dpop), ("DPoP", &proof)],
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(
+                challenge(&refused),
+                format!(r#"Bearer, {ALGS}, error="invalid_token""#)
+            );
+            // Bearer tokens still pass under Allowed.
+            let bearer = format!("Bearer {unbound}");
+            send(&authenticator, &[("Authorization", &bearer)])
+                .await
+                .unwrap();
+
+            let bound = token(Some(&client));
+            let dpop = format!("DPoP {bound}");
+            let two = [
+                ("Authorization", dpop.as_str()),
+                ("DPoP", "a"),
+                ("DPoP", "b"),
+            ];
+            assert_eq!(send(&authenticator, &two).await.unwrap_err().status(), 400);
+            let alone = send(&authenticator, &[("DPoP", &proof)]).await.unwrap_err();
+            assert_eq!(alone.status(), 400);
+            let missing = send(&authenticator, &[]).await.unwrap_err();
+            assert_eq!(challenge(&missing), format!("Bearer, {ALGS}"));
+        }
+
+        #[tokio::test]
+        async fn required_refuses_bearer_tokens() {
+            let authenticator = authenticator(DpopMode::Required, None).await;
+            let bearer = format!("Bearer {}", token(None));
+            let refused = send(&authenticator, &[("Authorization", &bearer)])
+                .await
+                .unwrap_err();
+            assert_eq!(
+                challenge(&refused),
+                format!(r#"{ALGS}, error="invalid_dpop_proof""#)
+            );
+            let missing = send(&authenticator, &[]).await.unwrap_err();
+            assert_eq!(challenge(&missing), ALGS);
+        }
+
+        #[tokio::test]
+        async fn a_missing_nonce_is_answered_with_one() {
+            let nonces = NonceSource::new(&[5; 32], std::time::Duration::from_secs(60)).unwrap();
+            let authenticator = authenticator(DpopMode::Allowed, Some(nonces)).await;
+            let client = TestKey::ec_p256("client");
+            let bound = token(Some(&client));
+            let dpop = format!("DPoP {bound}");
+            let proof = client.dpop_proof("GET", URI, &bound).sign();
+            let refused = send(
+                &authenticator,
+                &[("Authorization", &dpop), ("DPoP", &proof)],
+            )
+            .await
+            .unwrap_err();
+            let answer = refused.render();
+            assert_eq!(
+                answer.www_authenticate.as_deref(),
+                Some(format!(r#"Bearer, {ALGS}, error="use_dpop_nonce""#).as_str())
+            );
+            let nonce = answer.dpop_nonce.clone().expect("a nonce");
+            assert!(answer.headers().contains(&("dpop-nonce", nonce.as_str())));
+            let proof = client
+                .dpop_proof("GET", URI, &bound)
+                .claim("nonce", nonce)
+                .sign();
+            send(
+                &authenticator,
+                &[("Authorization", &dpop), ("DPoP", &proof)],
+            )
+            .await
+            .unwrap();
+        }
     }
 
     #[tokio::test]

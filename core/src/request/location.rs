@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
@@ -21,7 +22,30 @@ pub trait RequestView {
     fn query(&self) -> Option<&str> {
         None
     }
+
+    /// The request's method (`GET`), for a DPoP proof's `htm`. Default `None`.
+    fn method(&self) -> Option<&str> {
+        None
+    }
+
+    /// The request's path as this server received it (`/orders/7`, without the query), for a
+    /// DPoP proof's `htu`. Default `None`.
+    fn path(&self) -> Option<&str> {
+        None
+    }
+
+    /// The address of the peer that sent the request (a proxy's, behind one), to know when
+    /// forwarded headers may be trusted. Default `None`.
+    fn peer(&self) -> Option<IpAddr> {
+        None
+    }
 }
+
+/// The address of the peer that sent a request, as a request extension: what the axum
+/// adapter reads for [`RequestView::peer`] (insert it from axum's `ConnectInfo`; actix-web
+/// knows the peer itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
 
 /// A [`RequestView`] from a function that lists a header's values: how every adapter shows
 /// its framework's header map to the core.
@@ -43,6 +67,8 @@ pub trait RequestView {
 pub struct HeaderLookup<'h, F> {
     lookup: F,
     query: Option<&'h str>,
+    target: Option<(&'h str, &'h str)>,
+    peer: Option<IpAddr>,
     headers: PhantomData<&'h [u8]>,
 }
 
@@ -55,6 +81,8 @@ where
         Self {
             lookup,
             query: None,
+            target: None,
+            peer: None,
             headers: PhantomData,
         }
     }
@@ -63,6 +91,20 @@ where
     #[must_use]
     pub fn with_query(mut self, query: Option<&'h str>) -> Self {
         self.query = query;
+        self
+    }
+
+    /// The view with this method and path.
+    #[must_use]
+    pub fn with_target(mut self, method: &'h str, path: &'h str) -> Self {
+        self.target = Some((method, path));
+        self
+    }
+
+    /// The view with this peer address.
+    #[must_use]
+    pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
         self
     }
 }
@@ -77,6 +119,18 @@ where
 
     fn query(&self) -> Option<&str> {
         self.query
+    }
+
+    fn method(&self) -> Option<&str> {
+        self.target.map(|(method, _)| method)
+    }
+
+    fn path(&self) -> Option<&str> {
+        self.target.map(|(_, path)| path)
+    }
+
+    fn peer(&self) -> Option<IpAddr> {
+        self.peer
     }
 }
 
@@ -96,6 +150,7 @@ where
 pub struct HeaderPairs<'h> {
     headers: &'h [(&'h str, &'h str)],
     query: Option<&'h str>,
+    target: Option<(&'h str, &'h str)>,
 }
 
 impl<'h> HeaderPairs<'h> {
@@ -104,6 +159,7 @@ impl<'h> HeaderPairs<'h> {
         Self {
             headers,
             query: None,
+            target: None,
         }
     }
 
@@ -111,6 +167,13 @@ impl<'h> HeaderPairs<'h> {
     #[must_use]
     pub fn with_query(mut self, query: Option<&'h str>) -> Self {
         self.query = query;
+        self
+    }
+
+    /// The view with this method and path.
+    #[must_use]
+    pub fn with_target(mut self, method: &'h str, path: &'h str) -> Self {
+        self.target = Some((method, path));
         self
     }
 }
@@ -126,6 +189,14 @@ impl RequestView for HeaderPairs<'_> {
 
     fn query(&self) -> Option<&str> {
         self.query
+    }
+
+    fn method(&self) -> Option<&str> {
+        self.target.map(|(method, _)| method)
+    }
+
+    fn path(&self) -> Option<&str> {
+        self.target.map(|(_, path)| path)
     }
 }
 
@@ -273,6 +344,14 @@ pub fn bearer_token<'a, I>(authorization: I) -> Result<&'a str, Error>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
+    scheme_token(authorization, "bearer")
+}
+
+/// The token of `Authorization: <scheme> <token>` ([`bearer_token`]'s rules, for `scheme`).
+pub(super) fn scheme_token<'a, I>(authorization: I, scheme: &str) -> Result<&'a str, Error>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
     let mut values = authorization.into_iter();
     let Some(value) = values.next() else {
         return Err(Error::new(
@@ -288,8 +367,8 @@ where
     }
     let value = std::str::from_utf8(value)
         .map_err(|_| Error::new(ErrorKind::InvalidRequest, "Authorization is not ASCII"))?;
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (named, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !named.eq_ignore_ascii_case(scheme) {
         return Err(Error::new(
             ErrorKind::MissingToken,
             "Authorization carries another scheme",
@@ -299,7 +378,7 @@ where
     if token.is_empty() || !is_b64token(token) {
         return Err(Error::new(
             ErrorKind::InvalidRequest,
-            "the bearer token is empty or has characters outside b64token",
+            "the token is empty or has characters outside b64token",
         ));
     }
     Ok(token)

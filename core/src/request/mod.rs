@@ -6,6 +6,7 @@
 
 mod auth;
 mod credential;
+mod dpop;
 mod location;
 mod rejection;
 pub(crate) mod requirement;
@@ -13,7 +14,8 @@ pub(crate) mod requirement;
 pub use auth::{Anonymous, Authenticator, RequestAuth, TokenRouting};
 pub use credential::{API_KEY_SCHEME, ApiKeyLocation, CredentialOrder, DEFAULT_API_KEY_HEADER};
 pub use location::{
-    FindToken, HeaderLookup, HeaderPairs, RequestView, TokenLocation, bearer_token, find_token,
+    ClientAddr, FindToken, HeaderLookup, HeaderPairs, RequestView, TokenLocation, bearer_token,
+    find_token,
 };
 pub use rejection::{BodyRenderer, ErrorResponse, Rejection, ResponseOptions};
 pub use requirement::{AccessKind, Match, Requirement};

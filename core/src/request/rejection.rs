@@ -84,6 +84,8 @@ pub struct ErrorResponse {
     pub status: u16,
     /// The `WWW-Authenticate` value, for 401 and 403 (and 400) answers.
     pub www_authenticate: Option<String>,
+    /// The `DPoP-Nonce` value, for a `use_dpop_nonce` answer (RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
     /// The body's content type: `application/json` unless a renderer says otherwise.
     pub content_type: String,
     /// The body: by default a small JSON object, `{"error":"invalid_token"}`.
@@ -91,8 +93,8 @@ pub struct ErrorResponse {
 }
 
 impl ErrorResponse {
-    /// The headers to send: `Content-Type`, `Cache-Control: no-store`, and
-    /// `WWW-Authenticate` when there is a challenge.
+    /// The headers to send: `Content-Type`, `Cache-Control: no-store`, `WWW-Authenticate` when
+    /// there is a challenge, and `DPoP-Nonce` when there is a nonce.
     pub fn headers(&self) -> Vec<(&'static str, &str)> {
         let mut headers = vec![
             ("content-type", self.content_type.as_str()),
@@ -100,6 +102,9 @@ impl ErrorResponse {
         ];
         if let Some(challenge) = &self.www_authenticate {
             headers.push(("www-authenticate", challenge.as_str()));
+        }
+        if let Some(nonce) = &self.dpop_nonce {
+            headers.push(("dpop-nonce", nonce.as_str()));
         }
         headers
     }
@@ -148,14 +153,23 @@ impl ErrorResponse {
                 if let Some(scope) = error.required_scope() {
                     params.push(format!("scope=\"{}\"", quoted(scope)));
                 }
-                let schemes = match about {
-                    Some(scheme) if !error.is_missing_token() => std::slice::from_ref(scheme),
-                    _ => accepted,
+                let realm = options.realm.as_deref();
+                let challenges: Vec<String> = match about {
+                    Some(scheme) if !error.is_missing_token() => {
+                        // A DPoP refusal names Bearer too, when it is accepted (RFC 9449 §7.1).
+                        let bearer = (matches!(scheme, Scheme::Dpop(_))
+                            && accepted.contains(&Scheme::Bearer))
+                        .then(|| Scheme::Bearer.challenge(realm, &[]));
+                        bearer
+                            .into_iter()
+                            .chain([scheme.challenge(realm, &params)])
+                            .collect()
+                    }
+                    _ => accepted
+                        .iter()
+                        .map(|scheme| scheme.challenge(realm, &params))
+                        .collect(),
                 };
-                let challenges: Vec<String> = schemes
-                    .iter()
-                    .map(|scheme| scheme.challenge(options.realm.as_deref(), &params))
-                    .collect();
                 Some(challenges.join(", "))
             }
             _ => None,
@@ -168,6 +182,7 @@ impl ErrorResponse {
         let mut response = ErrorResponse {
             status: kind.status(),
             www_authenticate: challenge,
+            dpop_nonce: error.dpop_nonce().map(str::to_owned),
             content_type: "application/json".to_owned(),
             body: serde_json::Value::Object(body).to_string(),
         };
@@ -187,6 +202,8 @@ pub(crate) enum Scheme {
     Bearer,
     /// An API key at this location.
     ApiKey(ApiKeyLocation),
+    /// `DPoP` (RFC 9449), with the proof algorithms accepted, space-separated.
+    Dpop(Arc<str>),
 }
 
 impl Scheme {
@@ -195,6 +212,7 @@ impl Scheme {
         let (name, own) = match self {
             Self::Bearer => ("Bearer", Vec::new()),
             Self::ApiKey(location) => location.challenge(),
+            Self::Dpop(algs) => ("DPoP", vec![("algs", &**algs)]),
         };
         let all: Vec<String> = realm
             .map(|realm| format!("realm=\"{}\"", quoted(realm)))

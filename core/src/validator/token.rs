@@ -127,6 +127,23 @@ impl VerifiedToken {
         Self::new(decoded, registered, Arc::new(AccessPaths::default()))
     }
 
+    /// The thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1): `None` for a token
+    /// that is not DPoP-bound. A `cnf.jkt` that is not a string is
+    /// [`ErrorKind::InvalidClaim`].
+    pub fn bound_key(&self) -> Result<Option<&str>, Error> {
+        if !self.inner.registered.has_cnf() {
+            return Ok(None);
+        }
+        match self.claims().get("cnf").and_then(|cnf| cnf.get("jkt")) {
+            None => Ok(None),
+            Some(Value::String(jkt)) => Ok(Some(jkt)),
+            Some(_) => Err(Error::new(
+                ErrorKind::InvalidClaim,
+                "cnf.jkt is not a string",
+            )),
+        }
+    }
+
     /// The protected header of a JWT; `None` for other credentials.
     pub fn header(&self) -> Option<JwsHeader<'_>> {
         match &self.inner.source {

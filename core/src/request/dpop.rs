@@ -1,0 +1,100 @@
+//! A request's DPoP side (RFC 9449 §7): the `Authorization: DPoP` token, its one `DPoP` proof,
+//! and the binding of the token to the proof's key.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time;
+
+use super::location::{RequestView, scheme_token};
+use super::rejection::Scheme;
+use crate::dpop::DpopVerifier;
+use crate::error::{Error, ErrorKind};
+use crate::validator::token::VerifiedToken;
+
+/// The challenge scheme of `verifier`: `DPoP algs="..."`.
+pub(super) fn scheme(verifier: &DpopVerifier) -> Scheme {
+    let algs: Vec<&str> = verifier
+        .algorithms()
+        .iter()
+        .map(|alg| alg.as_str())
+        .collect();
+    Scheme::Dpop(Arc::from(algs.join(" ")))
+}
+
+/// The token of `Authorization: DPoP <token>`, or `None` for another scheme or none.
+pub(super) fn dpop_token<'r>(request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
+    match scheme_token(request.header_values("authorization"), "dpop") {
+        Ok(token) => Ok(Some(Cow::Borrowed(token))),
+        Err(error) if error.is_missing_token() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The request's one `DPoP` header, or `None`. Several are [`ErrorKind::InvalidRequest`].
+pub(super) fn proof(request: &dyn RequestView) -> Result<Option<&str>, Error> {
+    let values = request.header_values("dpop");
+    match values.as_slice() {
+        [] => Ok(None),
+        [value] => std::str::from_utf8(value)
+            .map(|proof| Some(proof.trim()))
+            .map_err(|_| Error::new(ErrorKind::InvalidDpopProof, "the DPoP header is not text")),
+        _ => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "more than one DPoP header",
+        )),
+    }
+}
+
+/// Checks the request's proof for `token` (its `verified` form): a bound token needs a proof
+/// signed by its key; a token without `cnf.jkt` is refused unless the verifier allows it (and
+/// then its proof is checked all the same).
+pub(super) async fn prove(
+    verifier: &DpopVerifier,
+    request: &dyn RequestView,
+    token: &str,
+    verified: &VerifiedToken,
+) -> Result<(), Error> {
+    let bound = verified.bound_key()?;
+    if bound.is_none() && !verifier.allows_unbound() {
+        return Err(Error::new(
+            ErrorKind::InvalidClaim,
+            "the token is not DPoP-bound (no cnf.jkt): send it with the Bearer scheme",
+        ));
+    }
+    let proof = proof(request)?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidDpopProof,
+            "no DPoP proof with the DPoP scheme",
+        )
+    })?;
+    let (Some(method), Some(path)) = (request.method(), request.path()) else {
+        return Err(Error::new(
+            ErrorKind::Misconfigured,
+            "the adapter shows no method or path: DPoP can't be checked",
+        ));
+    };
+    let uri = verifier.request_uri(path, request.peer(), |name| request.header_values(name))?;
+    let checked = verifier.check(proof, method, &uri, token).await?;
+    if let Some(jkt) = bound
+        && constant_time::verify_slices_are_equal(jkt.as_bytes(), checked.jkt.as_bytes()).is_err()
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidDpopProof,
+            "the proof is not signed by the key the token is bound to",
+        ));
+    }
+    Ok(())
+}
+
+/// A bearer token must not be DPoP-bound: a bound token sent as `Bearer` is refused, so that
+/// a stolen one can't be downgraded (RFC 9449 §7.2).
+pub(super) fn unbound(verified: &VerifiedToken) -> Result<(), Error> {
+    match verified.bound_key()? {
+        None => Ok(()),
+        Some(_) => Err(Error::new(
+            ErrorKind::InvalidClaim,
+            "a DPoP-bound token was sent with the Bearer scheme",
+        )),
+    }
+}
