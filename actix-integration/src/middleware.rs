@@ -117,7 +117,9 @@ where
             let view = HeaderLookup::new(|name| {
                 headers.get_all(name).map(HeaderValue::as_bytes).collect()
             })
-            .with_query(Some(request.query_string()).filter(|query| !query.is_empty()));
+            .with_query(Some(request.query_string()).filter(|query| !query.is_empty()))
+            .with_target(request.method().as_str(), request.path())
+            .with_peer(request.peer_addr().map(|addr| addr.ip()));
             let auth = match authenticator.authenticate(&view, anonymous).await {
                 Ok(auth) => auth,
                 Err(rejection) => {

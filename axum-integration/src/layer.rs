@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use axum_core::response::{IntoResponse, Response};
 use http::{HeaderValue, Request};
-use jwtguard_core::request::HeaderLookup;
+use jwtguard_core::request::{ClientAddr, HeaderLookup};
 use jwtguard_core::{Anonymous, Authenticator};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -111,7 +111,9 @@ where
                     .map(HeaderValue::as_bytes)
                     .collect()
             })
-            .with_query(request.uri().query());
+            .with_query(request.uri().query())
+            .with_target(request.method().as_str(), request.uri().path())
+            .with_peer(request.extensions().get::<ClientAddr>().map(|addr| addr.0));
             match authenticator.authenticate(&view, anonymous).await {
                 Ok(auth) => {
                     request.extensions_mut().insert(auth);

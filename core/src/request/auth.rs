@@ -263,7 +263,14 @@ impl Authenticator {
         let proven = matches!(presented, Some(Presented::Dpop(_)));
         let verified = match presented {
             Some(Presented::Token(token)) => self.verify_bearer(&token).await,
-            Some(Presented::Dpop(token)) => self.verify_dpop(request, &token).await,
+            Some(Presented::Dpop(token)) => {
+                let proof = self
+                    .inner
+                    .dpop
+                    .as_ref()
+                    .map(|verifier| dpop::ProofRequest::of(verifier, request));
+                self.verify_dpop(proof, &token).await
+            }
             Some(Presented::ApiKey(key)) => self.verify_api_key(&key).await.map_err(|error| {
                 let location = self.inner.api_keys.as_ref().map(|(_, at)| at.clone());
                 (error, location.map(Scheme::ApiKey))
@@ -394,7 +401,7 @@ impl Authenticator {
     /// Verifies a token that came with the DPoP scheme, and its proof.
     async fn verify_dpop(
         &self,
-        request: &dyn RequestView,
+        proof: Option<dpop::ProofRequest<'_>>,
         token: &str,
     ) -> Result<VerifiedToken, (Error, Option<Scheme>)> {
         let Some(verifier) = &self.inner.dpop else {
@@ -407,8 +414,14 @@ impl Authenticator {
             ));
         };
         let about = || Some(dpop::scheme(verifier));
+        let Some(proof) = proof else {
+            return Err((
+                Error::new(ErrorKind::Misconfigured, "no proof request was read"),
+                about(),
+            ));
+        };
         let verified = self.verify(token).await.map_err(|error| (error, about()))?;
-        dpop::prove(verifier, request, token, &verified)
+        dpop::prove(verifier, proof, token, &verified)
             .await
             .map_err(|error| (error, about()))?;
         Ok(verified)

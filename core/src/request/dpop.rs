@@ -46,12 +46,38 @@ pub(super) fn proof(request: &dyn RequestView) -> Result<Option<&str>, Error> {
     }
 }
 
+/// What the proof check needs of a request, read before anything waits (the request view
+/// need not be `Sync`).
+pub(super) struct ProofRequest<'r> {
+    proof: Result<Option<&'r str>, Error>,
+    target: Result<(&'r str, String), Error>,
+}
+
+impl<'r> ProofRequest<'r> {
+    /// The request's proof, method and URI (as `verifier` computes it).
+    pub(super) fn of(verifier: &DpopVerifier, request: &'r dyn RequestView) -> Self {
+        let target = match (request.method(), request.path()) {
+            (Some(method), Some(path)) => verifier
+                .request_uri(path, request.peer(), |name| request.header_values(name))
+                .map(|uri| (method, uri)),
+            _ => Err(Error::new(
+                ErrorKind::Misconfigured,
+                "the adapter shows no method or path: DPoP can't be checked",
+            )),
+        };
+        Self {
+            proof: proof(request),
+            target,
+        }
+    }
+}
+
 /// Checks the request's proof for `token` (its `verified` form): a bound token needs a proof
 /// signed by its key; a token without `cnf.jkt` is refused unless the verifier allows it (and
 /// then its proof is checked all the same).
 pub(super) async fn prove(
     verifier: &DpopVerifier,
-    request: &dyn RequestView,
+    request: ProofRequest<'_>,
     token: &str,
     verified: &VerifiedToken,
 ) -> Result<(), Error> {
@@ -62,19 +88,13 @@ pub(super) async fn prove(
             "the token is not DPoP-bound (no cnf.jkt): send it with the Bearer scheme",
         ));
     }
-    let proof = proof(request)?.ok_or_else(|| {
+    let proof = request.proof?.ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidDpopProof,
             "no DPoP proof with the DPoP scheme",
         )
     })?;
-    let (Some(method), Some(path)) = (request.method(), request.path()) else {
-        return Err(Error::new(
-            ErrorKind::Misconfigured,
-            "the adapter shows no method or path: DPoP can't be checked",
-        ));
-    };
-    let uri = verifier.request_uri(path, request.peer(), |name| request.header_values(name))?;
+    let (method, uri) = request.target?;
     let checked = verifier.check(proof, method, &uri, token).await?;
     if let Some(jkt) = bound
         && constant_time::verify_slices_are_equal(jkt.as_bytes(), checked.jkt.as_bytes()).is_err()
