@@ -44,6 +44,7 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod dpop;
 mod error;
 mod managed;
 mod manager;
@@ -53,6 +54,7 @@ mod shared;
 mod source;
 mod token;
 
+pub use dpop::DpopKey;
 pub use error::{Error, ErrorKind};
 pub use jwtguard_core::provider::{ClientAuth, ClientKey};
 pub use managed::ManagedToken;
