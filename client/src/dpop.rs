@@ -49,8 +49,9 @@ struct Inner {
 impl DpopKey {
     /// A new random ES256 key.
     pub fn generate() -> Result<Self, Error> {
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map_err(|_| Error::new(ErrorKind::Config, "no ES256 key could be generated"))?;
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| Error::new(ErrorKind::Config, "no ES256 key could be generated"))?;
         Self::from_pkcs8_der(pkcs8.as_ref())
     }
 
@@ -67,12 +68,13 @@ impl DpopKey {
     }
 
     fn from_pkcs8_der(der: &[u8]) -> Result<Self, Error> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
-                "the DPoP key is not a PKCS#8 P-256 private key",
-            )
-        })?;
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| {
+                Error::new(
+                    ErrorKind::Config,
+                    "the DPoP key is not a PKCS#8 P-256 private key",
+                )
+            })?;
         let point = pair.public_key().as_ref();
         let (x, y) = (&point[1..33], &point[33..65]);
         let jwk = Jwk {
@@ -130,8 +132,9 @@ impl DpopKey {
             "iat": iat,
         });
         if let Some(token) = access_token {
-            claims["ath"] =
-                URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes())).into();
+            claims["ath"] = URL_SAFE_NO_PAD
+                .encode(digest::digest(&digest::SHA256, token.as_bytes()))
+                .into();
         }
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();

@@ -10,6 +10,7 @@ use jwtguard_core::provider::SecretString;
 use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
+use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorKind};
 use crate::policy::random_unit;
 use crate::shared::{SharedToken, SharedTokens};
@@ -251,6 +252,12 @@ impl ManagedToken {
 
     pub(crate) fn same_as(&self, other: &ManagedToken) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The key this token is bound to (DPoP), when its manager has one: the outgoing
+    /// middleware signs each call's proof with it.
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.source.dpop_key()
     }
 
     /// How many token requests this token has sent so far (retries included; none for a

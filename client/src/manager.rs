@@ -9,6 +9,7 @@ use std::time::Duration;
 use jwtguard_core::KeyCache;
 use jwtguard_core::provider::{Fetcher, SecretString};
 
+use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorKind};
 use crate::managed::{ManagedToken, Timing};
 use crate::policy::{RenewalPolicy, RetryPolicy};
@@ -58,6 +59,7 @@ struct ManagerInner {
     shared: Option<Arc<SharedTokens>>,
     timing: Timing,
     max_tokens: usize,
+    dpop: Option<DpopKey>,
     tokens: Mutex<HashMap<String, ManagedToken>>,
 }
 
@@ -67,6 +69,7 @@ impl fmt::Debug for TokenManager {
             .field("tokens", &self.len())
             .field("background", &self.inner.background)
             .field("shared", &self.inner.shared.is_some())
+            .field("dpop", &self.inner.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +86,7 @@ pub struct TokenManagerBuilder {
     shared: Option<(Arc<dyn KeyCache>, SecretString)>,
     shared_wait: Option<Duration>,
     max_tokens: usize,
+    dpop: Option<DpopKey>,
 }
 
 impl fmt::Debug for TokenManagerBuilder {
@@ -109,6 +113,7 @@ impl Default for TokenManagerBuilder {
             shared: None,
             shared_wait: None,
             max_tokens: DEFAULT_MAX_TOKENS,
+            dpop: None,
         }
     }
 }
@@ -184,6 +189,17 @@ impl TokenManagerBuilder {
         self
     }
 
+    /// Binds every token to `key` (DPoP, RFC 9449): token requests carry a proof signed by
+    /// it, the issued tokens are DPoP-bound (`token_type` `DPoP`), and the outgoing
+    /// middleware signs a fresh proof for every call. A token endpoint's `use_dpop_nonce` is
+    /// answered with one more request. Tokens shared through a key cache are kept apart per
+    /// key: share the key too ([`DpopKey::from_pkcs8_pem`]) for instances to share tokens.
+    /// Default: bearer tokens.
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
     /// The manager.
     ///
     /// # Errors
@@ -222,6 +238,7 @@ impl TokenManagerBuilder {
                     shared_wait: self.shared_wait.unwrap_or(longest_fetch),
                 },
                 max_tokens: self.max_tokens,
+                dpop: self.dpop,
                 tokens: Mutex::new(HashMap::new()),
             }),
         })
@@ -246,7 +263,13 @@ impl TokenManager {
         client: &OAuthClient,
         params: TokenParams,
     ) -> Result<ManagedToken, Error> {
-        let identity = identity(client, &GrantKind::ClientCredentials, &params, None);
+        let identity = identity(
+            client,
+            &GrantKind::ClientCredentials,
+            &params,
+            None,
+            self.inner.dpop.as_ref(),
+        );
         self.managed(identity, client, GrantKind::ClientCredentials, params, None)
     }
 
@@ -270,6 +293,7 @@ impl TokenManager {
             &GrantKind::RefreshToken,
             &params,
             Some(&refresh_token),
+            self.inner.dpop.as_ref(),
         );
         self.managed(
             identity,
@@ -319,6 +343,7 @@ impl TokenManager {
             inner.fetcher.clone(),
             inner.retry,
             inner.renewal,
+            inner.dpop.clone(),
         );
         let shared_key = shared
             .as_ref()
@@ -388,6 +413,7 @@ fn identity(
     grant: &GrantKind,
     params: &TokenParams,
     refresh_token: Option<&SecretString>,
+    dpop: Option<&DpopKey>,
 ) -> String {
     use jwtguard_core::provider::ExposeSecret;
     let grant = match grant {
@@ -419,6 +445,7 @@ fn identity(
         params.scope.as_deref().unwrap_or(""),
         params.audience.as_deref().unwrap_or(""),
         refresh.as_deref().unwrap_or(""),
+        dpop.map_or("", DpopKey::thumbprint),
     ];
     parts.extend(resources.iter().map(String::as_str));
     let mut key = String::new();

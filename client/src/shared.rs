@@ -62,6 +62,8 @@ impl From<SharedToken> for Obtained {
 struct Sealed {
     access_token: String,
     scope: Option<String>,
+    #[serde(default)]
+    dpop: bool,
     obtained_at_ms: u64,
     expires_at_ms: u64,
 }
@@ -156,8 +158,11 @@ impl SharedTokens {
         if expires_at <= SystemTime::now() {
             return Ok(None);
         }
-        let access_token =
+        let mut access_token =
             AccessToken::new(sealed.access_token, expires_at, obtained_at, sealed.scope)?;
+        if sealed.dpop {
+            access_token = access_token.bound_to_dpop()?;
+        }
         Ok(Some(SharedToken { access_token }))
     }
 
@@ -171,6 +176,7 @@ impl SharedTokens {
         let sealed = Sealed {
             access_token: access.expose().to_owned(),
             scope: access.scope().map(str::to_owned),
+            dpop: access.is_dpop(),
             obtained_at_ms: unix_ms(access.obtained_at()),
             expires_at_ms: unix_ms(access.expires_at()),
         };

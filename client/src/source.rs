@@ -7,13 +7,14 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use jwtguard_core::provider::{
-    Breaker, BreakerState, ClientAuth, Endpoint, ExposeSecret, Fetcher, SecretString,
-    discover_metadata, shown,
+    Authentication, Breaker, BreakerState, ClientAuth, Endpoint, ExposeSecret, Fetched, Fetcher,
+    SecretString, discover_metadata, shown,
 };
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use url::Url;
 
+use crate::dpop::DpopKey;
 use crate::error::{Error, ErrorKind};
 use crate::policy::{RenewalPolicy, RetryPolicy, random_unit};
 use crate::token::{AccessToken, decode_unverified};
@@ -162,6 +163,10 @@ pub(crate) struct TokenSource {
     requests: AtomicU64,
     /// No request before this: the server asked to wait (`Retry-After`).
     not_before: Mutex<Option<Instant>>,
+    /// The key the tokens are bound to (RFC 9449), if any.
+    dpop: Option<DpopKey>,
+    /// The token endpoint's last DPoP nonce.
+    dpop_nonce: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -207,6 +212,7 @@ impl TokenSource {
         fetcher: Fetcher,
         retry: RetryPolicy,
         renewal: RenewalPolicy,
+        dpop: Option<DpopKey>,
     ) -> Self {
         Self {
             client,
@@ -219,7 +225,14 @@ impl TokenSource {
             renewal,
             requests: AtomicU64::new(0),
             not_before: Mutex::new(None),
+            dpop,
+            dpop_nonce: Mutex::new(None),
         }
+    }
+
+    /// The key the tokens are bound to, if any.
+    pub(crate) fn dpop_key(&self) -> Option<&DpopKey> {
+        self.dpop.as_ref()
     }
 
     /// Token requests sent so far, retries included.
@@ -402,13 +415,24 @@ impl TokenSource {
             .auth
             .authenticate(audience)
             .map_err(|e| (e.into(), None))?;
-        let requested_at = SystemTime::now();
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let answer = self
-            .fetcher
-            .post_form(url, &auth, &form)
-            .await
-            .map_err(|e| (e.into(), None))?;
+        let mut requested_at = SystemTime::now();
+        let mut answer = self.post(url, &auth, &form).await?;
+        if let Some(nonce) = self.needs_nonce(&answer) {
+            // RFC 9449 §8: once more, with the server's nonce.
+            tracing::debug!("the token endpoint asked for a DPoP nonce; asking once more");
+            *self
+                .dpop_nonce
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(nonce);
+            requested_at = SystemTime::now();
+            answer = self.post(url, &auth, &form).await?;
+        }
+        if let (Some(_), Some(nonce)) = (&self.dpop, &answer.dpop_nonce) {
+            *self
+                .dpop_nonce
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(nonce.clone());
+        }
         let retry_after = answer
             .retry_after
             .as_deref()
@@ -416,6 +440,46 @@ impl TokenSource {
             .map(Duration::from_secs);
         self.read_answer(answer.status, &answer.body, requested_at)
             .map_err(|e| (e, retry_after))
+    }
+
+    /// One POST to the token endpoint, with a DPoP proof when tokens are bound.
+    async fn post(
+        &self,
+        url: &Url,
+        auth: &Authentication,
+        form: &[(&str, &str)],
+    ) -> Result<Fetched, (Error, Option<Duration>)> {
+        let proof = match &self.dpop {
+            Some(key) => {
+                let nonce = self
+                    .dpop_nonce
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                Some(
+                    key.proof("POST", url, None, nonce.as_deref())
+                        .map_err(|e| (e, None))?,
+                )
+            }
+            None => None,
+        };
+        let headers: Vec<(&str, &str)> =
+            proof.iter().map(|proof| ("dpop", proof.as_str())).collect();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.fetcher
+            .post_form(url, auth, form, &headers)
+            .await
+            .map_err(|e| (e.into(), None))
+    }
+
+    /// The nonce to retry with, when the answer is RFC 9449's `use_dpop_nonce`.
+    fn needs_nonce(&self, answer: &Fetched) -> Option<String> {
+        self.dpop.as_ref()?;
+        if answer.status != 400 && answer.status != 401 {
+            return None;
+        }
+        let error: ErrorResponse = serde_json::from_slice(&answer.body).ok()?;
+        (error.error == "use_dpop_nonce").then(|| answer.dpop_nonce.clone())?
     }
 
     fn read_answer(
@@ -464,11 +528,12 @@ impl TokenSource {
                 e,
             )
         })?;
-        if !answer.token_type.eq_ignore_ascii_case("bearer") {
+        let dpop = self.dpop.is_some() && answer.token_type.eq_ignore_ascii_case("dpop");
+        if !dpop && !answer.token_type.eq_ignore_ascii_case("bearer") {
             return Err(Error::new(
                 ErrorKind::Protocol,
                 format!(
-                    "the token endpoint issued a {} token; only Bearer tokens are sent",
+                    "the token endpoint issued a {} token; only Bearer (and, with a DPoP key, DPoP) tokens are sent",
                     printable(&answer.token_type, 32)
                 ),
             ));
@@ -521,7 +586,13 @@ impl TokenSource {
         let expires_at = requested_at.checked_add(lifetime).ok_or_else(|| {
             Error::new(ErrorKind::Protocol, "the token's lifetime is out of range")
         })?;
-        let token = AccessToken::new(answer.access_token, expires_at, requested_at, answer.scope)?;
+        let mut token =
+            AccessToken::new(answer.access_token, expires_at, requested_at, answer.scope)?;
+        if dpop {
+            token = token.bound_to_dpop()?;
+        } else if self.dpop.is_some() {
+            tracing::warn!("the token endpoint issued a Bearer token despite the DPoP proof");
+        }
         Ok(Obtained {
             token,
             refresh_token: answer.refresh_token.map(SecretString::from),
@@ -561,6 +632,7 @@ mod tests {
             fetcher,
             RetryPolicy::default(),
             RenewalPolicy::default(),
+            None,
         )
     }
 

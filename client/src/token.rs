@@ -19,6 +19,7 @@ pub struct AccessToken {
     expires_at: SystemTime,
     obtained_at: SystemTime,
     scope: Option<String>,
+    dpop: bool,
 }
 
 impl AccessToken {
@@ -41,7 +42,32 @@ impl AccessToken {
             expires_at,
             obtained_at,
             scope,
+            dpop: false,
         })
+    }
+
+    /// The same token, issued as DPoP-bound (`token_type` `DPoP`): sent as
+    /// `Authorization: DPoP <token>` with a proof.
+    pub(crate) fn bound_to_dpop(mut self) -> Result<Self, Error> {
+        let mut authorization =
+            HeaderValue::try_from(format!("DPoP {}", self.value.expose_secret())).map_err(
+                |_| {
+                    Error::new(
+                        ErrorKind::Protocol,
+                        "the access token holds characters a header can't carry",
+                    )
+                },
+            )?;
+        authorization.set_sensitive(true);
+        self.authorization = authorization;
+        self.dpop = true;
+        Ok(self)
+    }
+
+    /// Whether the token is DPoP-bound (RFC 9449): every call with it needs a proof signed by
+    /// the manager's [`DpopKey`](crate::DpopKey).
+    pub fn is_dpop(&self) -> bool {
+        self.dpop
     }
 
     /// The token itself, to send. Keep it out of logs.
@@ -49,8 +75,8 @@ impl AccessToken {
         self.value.expose_secret()
     }
 
-    /// `Bearer <token>`, ready for an `Authorization` header (marked sensitive, so that
-    /// `http`'s and hyper's debug output hide it).
+    /// `Bearer <token>` (or `DPoP <token>` for a DPoP-bound one), ready for an `Authorization`
+    /// header (marked sensitive, so that `http`'s and hyper's debug output hide it).
     pub fn authorization(&self) -> &HeaderValue {
         &self.authorization
     }
@@ -89,6 +115,7 @@ impl fmt::Debug for AccessToken {
         f.debug_struct("AccessToken")
             .field("expires_at", &self.expires_at)
             .field("scope", &self.scope)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }

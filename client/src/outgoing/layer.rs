@@ -8,9 +8,10 @@ use http::{Request, Response, StatusCode};
 use jwtguard_core::BoxFuture;
 use tower_layer::Layer;
 use tower_service::Service;
+use url::Url;
 
-use super::Origins;
-use crate::error::Error;
+use super::{Origins, Proofs};
+use crate::error::{Error, ErrorKind};
 use crate::managed::ManagedToken;
 
 /// The error of a [`BearerService`]: the inner service's, or the token's ([`Error`]).
@@ -42,6 +43,7 @@ pub struct BearerLayer {
     token: ManagedToken,
     origins: Origins,
     relative: bool,
+    proofs: Proofs,
 }
 
 impl fmt::Debug for BearerLayer {
@@ -68,6 +70,7 @@ impl BearerLayer {
             token,
             origins: Origins::parse(origins)?,
             relative: false,
+            proofs: Proofs::default(),
         })
     }
 
@@ -83,6 +86,7 @@ impl BearerLayer {
             token,
             origins: Origins::parse([origin])?,
             relative: true,
+            proofs: Proofs::default(),
         })
     }
 }
@@ -114,6 +118,17 @@ impl<S> fmt::Debug for BearerService<S> {
 }
 
 impl<S> BearerService<S> {
+    /// The absolute URL of `request` (for a relative one, on the channel's origin), for a
+    /// DPoP proof's `htu`.
+    fn target<B>(&self, request: &Request<B>) -> Option<Url> {
+        let uri = request.uri();
+        if uri.authority().is_some() {
+            return Url::parse(&uri.to_string()).ok();
+        }
+        let path = uri.path_and_query().map_or("/", |path| path.as_str());
+        self.layer.origins.first()?.join(path).ok()
+    }
+
     fn attaches<B>(&self, request: &Request<B>) -> bool {
         if request.headers().contains_key(AUTHORIZATION) {
             return false;
@@ -159,11 +174,26 @@ where
             return Box::pin(async move { inner.call(request).await.map_err(Into::into) });
         }
         let token = self.layer.token.clone();
+        let target = self.target(&request);
+        let proofs = self.layer.proofs.clone();
         Box::pin(async move {
             let sent = token.get().await?;
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, sent.authorization().clone());
+            if sent.is_dpop() {
+                let url = target.ok_or_else(|| {
+                    Error::new(ErrorKind::Config, "no URL to sign a DPoP proof for")
+                })?;
+                let method = request.method().as_str().to_owned();
+                if let Some(proof) = proofs.header(&token, &sent, &method, &url)? {
+                    request.headers_mut().insert("dpop", proof);
+                }
+                let response = inner.call(request).await.map_err(Into::into)?;
+                // The nonce serves the next request; this answer goes back as it is.
+                proofs.keep_nonce(&url, response.status().as_u16(), response.headers());
+                return Ok(response);
+            }
             let response = inner.call(request).await.map_err(Into::into)?;
             if refused(&response) {
                 // The answer goes back at once; the next request carries the new token.

@@ -8,10 +8,76 @@ mod middleware;
 pub use layer::{BearerLayer, BearerService, BoxError};
 pub use middleware::BearerMiddleware;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http::header::WWW_AUTHENTICATE;
+use http::{HeaderMap, HeaderValue};
 use jwtguard_core::provider::is_loopback;
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
+use crate::managed::ManagedToken;
+use crate::token::AccessToken;
+
+/// The DPoP side of outgoing calls: a proof per request for a DPoP-bound token, and the last
+/// `DPoP-Nonce` of each origin (the configured origins only, so a bounded map).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Proofs {
+    nonces: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Proofs {
+    /// The `DPoP` header for a call with `access` to `url`: `None` for a bearer token.
+    pub(crate) fn header(
+        &self,
+        token: &ManagedToken,
+        access: &AccessToken,
+        method: &str,
+        url: &Url,
+    ) -> Result<Option<HeaderValue>, Error> {
+        if !access.is_dpop() {
+            return Ok(None);
+        }
+        let Some(key) = token.dpop_key() else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a DPoP-bound token without its key",
+            ));
+        };
+        let nonce = self
+            .nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&url.origin().ascii_serialization())
+            .cloned();
+        let proof = key.proof(method, url, Some(access.expose()), nonce.as_deref())?;
+        HeaderValue::try_from(proof)
+            .map(Some)
+            .map_err(|_| Error::new(ErrorKind::Config, "a DPoP proof a header can't carry"))
+    }
+
+    /// Keeps the `DPoP-Nonce` of an answer from `url`; answers whether the answer asks for
+    /// one (401 `use_dpop_nonce`, RFC 9449 §9).
+    pub(crate) fn keep_nonce(&self, url: &Url, status: u16, headers: &HeaderMap) -> bool {
+        let Some(nonce) = headers
+            .get("dpop-nonce")
+            .and_then(|value| value.to_str().ok())
+        else {
+            return false;
+        };
+        self.nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(url.origin().ascii_serialization(), nonce.to_owned());
+        status == 401
+            && headers
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .any(|value| value.contains("use_dpop_nonce"))
+    }
+}
 
 /// The origins (scheme, host, port) a token may be sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +121,12 @@ impl Origins {
             ));
         }
         Ok(Self(origins))
+    }
+
+    /// The first origin, as a URL (`https://host:port`).
+    pub(crate) fn first(&self) -> Option<Url> {
+        let (scheme, host, port) = self.0.first()?;
+        Url::parse(&format!("{scheme}://{host}:{port}")).ok()
     }
 
     /// Whether a request to `url` may carry the token.

@@ -590,6 +590,7 @@ impl Introspector {
                 &inner.endpoint,
                 &auth,
                 &[("token", token), ("token_type_hint", "access_token")],
+                &[],
             )
             .await;
         let answer = match answer {

@@ -35,6 +35,8 @@ pub struct Fetched {
     pub cache_control: Option<String>,
     /// `Retry-After`, as sent.
     pub retry_after: Option<String>,
+    /// `DPoP-Nonce` (RFC 9449 §8), as sent.
+    pub dpop_nonce: Option<String>,
 }
 
 impl Fetcher {
@@ -127,11 +129,14 @@ impl Fetcher {
     /// it is, for the caller to read (RFC 6749 §5.2 errors are 400 and 401). Transport failures
     /// are [`ErrorKind::KeysUnavailable`] (the server can't be reached); an oversized body or a
     /// redirect away from https is [`ErrorKind::Fetch`]. Nothing secret reaches the errors.
+    ///
+    /// `headers` are added as they are (a `DPoP` proof, say).
     pub async fn post_form(
         &self,
         url: &Url,
         auth: &Authentication,
         fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
     ) -> Result<Fetched, Error> {
         let body = {
             let mut body = url::form_urlencoded::Serializer::new(String::new());
@@ -150,6 +155,9 @@ impl Fetcher {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .timeout(self.timeout);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(authorization) = &auth.authorization {
             let mut value = HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
                 Error::new(
@@ -211,6 +219,7 @@ impl Fetcher {
         let etag = header("etag");
         let cache_control = header("cache-control");
         let retry_after = header("retry-after");
+        let dpop_nonce = header("dpop-nonce");
         if response
             .content_length()
             .is_some_and(|len| len > self.max_body as u64)
@@ -230,6 +239,7 @@ impl Fetcher {
             etag,
             cache_control,
             retry_after,
+            dpop_nonce,
         })
     }
 
