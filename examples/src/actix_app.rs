@@ -34,7 +34,18 @@ pub fn actix_server(
     bind: SocketAddr,
     workers: usize,
 ) -> std::io::Result<ActixServer> {
+    actix_server_on(authenticator, std::net::TcpListener::bind(bind)?, workers)
+}
+
+/// [`actix_server`] on a listener already bound (so that its address is known before the
+/// authenticator is made: a DPoP public URL, say).
+pub fn actix_server_on(
+    authenticator: impl Into<Authenticator>,
+    listener: std::net::TcpListener,
+    workers: usize,
+) -> std::io::Result<ActixServer> {
     let authenticator: Authenticator = authenticator.into();
+    let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         App::new()
             .route("/health", web::get().to(|| async { "ok" }))
@@ -48,8 +59,7 @@ pub fn actix_server(
     })
     .workers(workers.max(1))
     .disable_signals()
-    .bind(bind)?;
-    let addr = server.addrs().first().copied().unwrap_or(bind);
+    .listen(listener)?;
     let server = server.run();
     let handle = server.handle();
     tokio::spawn(server);

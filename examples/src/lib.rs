@@ -3,7 +3,7 @@
 
 mod actix_app;
 
-pub use actix_app::{ActixServer, actix_server};
+pub use actix_app::{ActixServer, actix_server, actix_server_on};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use axum::Router;
 use axum::routing::get;
 use jwtguard::api_key::{ApiKeys, FileApiKeyStore};
 use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
+use jwtguard::dpop::{DpopMode, DpopVerifier, NonceSource};
 use jwtguard::introspection::Introspector;
 use jwtguard::provider::ClientAuth;
 use jwtguard::{ApiKeyLocation, Authenticator, TokenRouting, Validator};
@@ -38,10 +39,15 @@ pub struct ServerArgs {
     /// (`[{"sha256": "<hex SHA-256 of the key>", "sub": "...", "roles": [...], "scopes":
     /// [...]}]`). Default: no API keys.
     pub api_keys: Option<std::path::PathBuf>,
+    /// `--public-url URL`: the URL clients address the server by, for DPoP proofs' `htu`.
+    /// Default `http://<bind address>`.
+    pub public_url: Option<String>,
+    /// `--dpop-nonce`: DPoP proofs must carry a server nonce (RFC 9449 §8). Default off.
+    pub dpop_nonce: bool,
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL] [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE]";
+pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL] [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE] [--public-url URL] [--dpop-nonce]";
 
 impl ServerArgs {
     /// Parses `--issuer`, `--audience` and `--bind` (also as `--name=value`).
@@ -52,6 +58,8 @@ impl ServerArgs {
         let mut redis = None;
         let mut introspect = None;
         let mut api_keys = None;
+        let mut public_url = None;
+        let mut dpop_nonce = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -84,6 +92,8 @@ impl ServerArgs {
                     introspect = Some((id.to_owned(), secret.to_owned()));
                 }
                 "--api-keys" => api_keys = Some(value()?.into()),
+                "--public-url" => public_url = Some(value()?),
+                "--dpop-nonce" if inline.is_none() => dpop_nonce = true,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -95,6 +105,8 @@ impl ServerArgs {
             redis,
             introspect,
             api_keys,
+            public_url,
+            dpop_nonce,
         })
     }
 }
@@ -134,8 +146,10 @@ pub struct StartFailure {
 }
 
 /// The authenticator of the command line: the validator for `--issuer` and `--audience`
-/// (sharing keys through `--redis`), with `--introspect` the introspector beside it, and with
-/// `--api-keys` the keys of that file, read from `X-API-Key`.
+/// (sharing keys through `--redis`), with `--introspect` the introspector beside it, with
+/// `--api-keys` the keys of that file, read from `X-API-Key`, and DPoP allowed (RFC 9449: a
+/// token with `cnf.jkt` passes only with a proof; bearer tokens keep working) for
+/// `--public-url`, with server nonces under `--dpop-nonce`.
 pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, StartFailure> {
     let fail = |exit_code: i32| move |message: String| StartFailure { message, exit_code };
     let mut builder = Validator::builder()
@@ -176,7 +190,22 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
             .api_keys(keys, ApiKeyLocation::default())
             .map_err(|err| fail(2)(format!("--api-keys: {err}")))?;
     }
-    Ok(authenticator)
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.bind));
+    let mut dpop = DpopVerifier::builder()
+        .public_url(&public_url)
+        .mode(DpopMode::Allowed);
+    if args.dpop_nonce {
+        let nonces = NonceSource::random(jwtguard::defaults::DPOP_NONCE_LIFETIME)
+            .map_err(|err| fail(1)(format!("--dpop-nonce: {err}")))?;
+        dpop = dpop.nonces(nonces);
+    }
+    let dpop = dpop
+        .build()
+        .map_err(|err| fail(2)(format!("--public-url {public_url}: {err}")))?;
+    Ok(authenticator.dpop(dpop))
 }
 
 /// The contract's routes on axum (see [`actix_server`] for actix-web):
@@ -239,6 +268,21 @@ mod tests {
         assert_eq!(args.bind.port(), 9000);
         assert_eq!(args.redis, None);
         assert_eq!(args.api_keys, None);
+        assert_eq!((args.public_url.as_deref(), args.dpop_nonce), (None, false));
+        let dpop = parse(&[
+            "--issuer",
+            "i",
+            "--audience",
+            "a",
+            "--public-url",
+            "https://api.example.test",
+            "--dpop-nonce",
+        ])
+        .unwrap();
+        assert_eq!(
+            (dpop.public_url.as_deref(), dpop.dpop_nonce),
+            (Some("https://api.example.test"), true)
+        );
         let with_keys = parse(&["--issuer", "i", "--audience", "a", "--api-keys", "k.json"]);
         assert_eq!(
             with_keys.unwrap().api_keys.as_deref(),

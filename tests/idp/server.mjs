@@ -17,6 +17,7 @@
 //   IDP_TOKEN_TTL         lifetime of the access tokens (JWT and opaque), in seconds (default 300)
 //   IDP_TOKEN_DELAY_MS    wait this long before handling each POST /token (default 0)
 //   IDP_INTROSPECTION_DELAY_MS  wait this long before handling each introspection (default 0)
+//   IDP_DPOP_NONCE        1: DPoP proofs at the token endpoint must carry the provider's nonce
 //   IDP_CLIENT_JWKS_FILE  JSON {"keys":[public JWKs]}: registers the private_key_jwt client
 //                         jwt-rs with these keys (unset: no such client)
 //
@@ -67,6 +68,7 @@ function wholeNumber(name, fallback) {
 const tokenTTL = wholeNumber('IDP_TOKEN_TTL', 300);
 const tokenDelayMs = wholeNumber('IDP_TOKEN_DELAY_MS', 0);
 const introspectionDelayMs = wholeNumber('IDP_INTROSPECTION_DELAY_MS', 0);
+const dpopNonce = process.env.IDP_DPOP_NONCE === '1';
 if (tokenTTL === 0) throw new Error('IDP_TOKEN_TTL must be at least 1');
 
 // client id -> [secret, scope, roles, signing alg, token endpoint auth method]
@@ -183,6 +185,14 @@ const provider = new Provider(issuer, {
         const audiences = [token.aud].flat();
         return client.clientId === INTROSPECTION_CLIENT[0] && audiences.includes(opaqueResource);
       },
+    },
+    // RFC 9449. A token request with a DPoP proof gets a token bound to the proof's key
+    // (token_type DPoP; cnf.jkt in a JWT, and in an opaque token's introspection). With
+    // IDP_DPOP_NONCE=1 every proof must carry the provider's nonce (use_dpop_nonce first).
+    dPoP: {
+      enabled: true,
+      nonceSecret: dpopNonce ? randomBytes(32) : undefined,
+      requireNonce: () => dpopNonce,
     },
     // RFC 7009. Only the token's own client may revoke it (another client gets
     // 400 invalid_request); revoking an unknown token answers 200 all the same.

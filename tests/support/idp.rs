@@ -217,6 +217,45 @@ impl Idp {
             .to_owned()
     }
 
+    /// A `client_credentials` access token for `resource` bound to `key` (DPoP, RFC 9449): the
+    /// request carries a proof signed by `key`, and the answer must say `token_type` `DPoP`.
+    pub async fn dpop_token(
+        &self,
+        client_id: &str,
+        secret: &str,
+        resource: &str,
+        key: &jwtguard::testkit::TestKey,
+    ) -> String {
+        let endpoint = format!("{}/token", self.issuer);
+        let proof = key
+            .dpop_proof("POST", &endpoint, "")
+            .without_claim("ath")
+            .sign();
+        let response = self
+            .client
+            .post(&endpoint)
+            .basic_auth(client_id, Some(secret))
+            .header("dpop", proof)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", resource),
+                ("scope", "read"),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token response JSON");
+        assert!(
+            status.is_success() && body["token_type"] == "DPoP",
+            "DPoP token request for {client_id} failed: {status} {body}"
+        );
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
     /// A token for one of [`CLIENTS`] by id, for the default audience and its own scopes.
     pub async fn token_for(&self, client_id: &str) -> String {
         let (id, secret, _, scope, _) = CLIENTS
