@@ -125,7 +125,7 @@ async fn a_bound_token_passes_with_its_proof_only_and_forgeries_are_refused() {
             (
                 "another port",
                 Some(
-                    key.dpop_proof("GET", &url.replace(":", ":1"), &token)
+                    key.dpop_proof("GET", &url.replacen("127.0.0.1:", "127.0.0.1:1", 1), &token)
                         .sign(),
                 ),
             ),
