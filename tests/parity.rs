@@ -20,7 +20,7 @@ struct Case {
     /// Other request headers.
     headers: Vec<(&'static str, String)>,
     status: u16,
-    challenge: Option<&'static str>,
+    challenge: Option<String>,
     body: Option<&'static str>,
 }
 
@@ -41,7 +41,7 @@ fn case(name: &str, path: &str, token: Option<String>, status: u16) -> Case {
         authorization: token.map(|t| format!("Bearer {t}")).into_iter().collect(),
         headers: Vec::new(),
         status,
-        challenge,
+        challenge: challenge.map(str::to_owned),
         body,
     }
 }
@@ -51,7 +51,7 @@ fn raw(
     path: &str,
     authorization: Vec<String>,
     status: u16,
-    challenge: Option<&'static str>,
+    challenge: Option<&str>,
     body: Option<&'static str>,
 ) -> Case {
     Case {
@@ -60,7 +60,7 @@ fn raw(
         authorization,
         headers: Vec::new(),
         status,
-        challenge,
+        challenge: challenge.map(str::to_owned),
         body,
     }
 }
@@ -115,12 +115,7 @@ async fn check_cases(
             "{label}: {} (axum): {from_axum:?}",
             case.name
         );
-        assert_eq!(
-            from_axum.1.as_deref(),
-            case.challenge,
-            "{label}: {}",
-            case.name
-        );
+        assert_eq!(from_axum.1, case.challenge, "{label}: {}", case.name);
         if let Some(body) = case.body {
             assert_eq!(from_axum.2, body, "{label}: {}", case.name);
         }
@@ -289,7 +284,7 @@ async fn both_frameworks_answer_every_request_identically() {
             ));
         }
         if status != case.status
-            || challenge.as_deref() != case.challenge
+            || challenge != case.challenge
             || case.body.is_some_and(|b| b != body)
         {
             mismatches.push(format!(
@@ -489,9 +484,16 @@ async fn both_frameworks_answer_api_keys_identically() {
         .max_entries(10)
         .max_misses(1_000)
         .build();
+    // As the servers are: DPoP allowed beside bearer tokens.
     let counted = Authenticator::new(from_command_line.validator().clone())
         .api_keys(counted_keys, ApiKeyLocation::default())
-        .unwrap();
+        .unwrap()
+        .dpop(
+            jwtguard::dpop::DpopVerifier::builder()
+                .public_url("http://127.0.0.1:8080")
+                .build()
+                .unwrap(),
+        );
 
     let key = |value: &str| vec![("x-api-key", value.to_owned())];
     let with_key = |mut case: Case, value: &str| {
@@ -554,7 +556,7 @@ async fn both_frameworks_answer_api_keys_identically() {
                 vec![format!("Bearer {token}")],
                 400,
                 Some(
-                    r#"Bearer error="invalid_request", ApiKey in="header", name="X-API-Key", error="invalid_request""#,
+                    r#"Bearer error="invalid_request", DPoP algs="ES256 RS256 PS256 EdDSA", error="invalid_request", ApiKey in="header", name="X-API-Key", error="invalid_request""#,
                 ),
                 Some(r#"{"error":"invalid_request"}"#),
             ),
@@ -565,7 +567,9 @@ async fn both_frameworks_answer_api_keys_identically() {
             "/me",
             vec![],
             401,
-            Some(r#"Bearer, ApiKey in="header", name="X-API-Key""#),
+            Some(
+                r#"Bearer, DPoP algs="ES256 RS256 PS256 EdDSA", ApiKey in="header", name="X-API-Key""#,
+            ),
             Some(r#"{"error":"missing_token"}"#),
         ),
         raw(
@@ -573,7 +577,9 @@ async fn both_frameworks_answer_api_keys_identically() {
             &format!("/me?api_key={ADMIN_KEY}"),
             vec![],
             401,
-            Some(r#"Bearer, ApiKey in="header", name="X-API-Key""#),
+            Some(
+                r#"Bearer, DPoP algs="ES256 RS256 PS256 EdDSA", ApiKey in="header", name="X-API-Key""#,
+            ),
             Some(r#"{"error":"missing_token"}"#),
         ),
         Case {
@@ -704,5 +710,174 @@ async fn both_frameworks_answer_api_keys_identically() {
     );
     assert_eq!(flood_lookups, once.len());
     assert_eq!(known_lookups, 0, "the known keys stayed cached");
+    actix.handle.stop(true).await;
+}
+
+#[tokio::test]
+async fn both_frameworks_answer_dpop_identically() {
+    use jwtguard::Authenticator;
+    use jwtguard::dpop::DpopVerifier;
+
+    const PUBLIC: &str = "https://api.example.test";
+    const ALGS: &str = r#"DPoP algs="ES256 RS256 PS256 EdDSA""#;
+    let kit = Issuer::start().await;
+    let validator = Validator::builder()
+        .issuer(kit.url())
+        .audience(DEFAULT_AUDIENCE)
+        .build()
+        .await
+        .unwrap();
+    // One authenticator per server, each with its own replay store: both see the same proofs.
+    let authenticator = || {
+        let verifier = DpopVerifier::builder().public_url(PUBLIC).build().unwrap();
+        Authenticator::new(validator.clone()).dpop(verifier)
+    };
+    let axum_base = serve(axum_app(authenticator())).await;
+    let actix = actix_server(authenticator(), ([127, 0, 0, 1], 0).into(), 1).unwrap();
+    let actix_base = format!("http://{}", actix.addr);
+
+    let key = TestKey::ec_p256("client");
+    let bound = kit
+        .token()
+        .claim("cnf", json!({"jkt": key.jwk_thumbprint()}))
+        .claim("roles", json!(["admin"]))
+        .claim("scope", "read")
+        .sign();
+    let unbound = kit.token().sign();
+    let proof = |path: &str, token: &str| {
+        key.dpop_proof("GET", &format!("{PUBLIC}{path}"), token)
+            .sign()
+    };
+    let with = |mut case: Case, proofs: Vec<String>| {
+        case.headers = proofs.into_iter().map(|p| ("dpop", p)).collect();
+        case
+    };
+    let dpop = |token: &str| vec![format!("DPoP {token}")];
+    let invalid_proof = format!(r#"Bearer, {ALGS}, error="invalid_dpop_proof""#);
+    let invalid_token = format!(r#"Bearer, {ALGS}, error="invalid_token""#);
+    let invalid_request = format!(r#"Bearer, {ALGS}, error="invalid_request""#);
+    let forbidden = format!(r#"Bearer, {ALGS}, error="insufficient_scope", scope="write""#);
+    let missing = format!("Bearer, {ALGS}");
+    let proof_body = Some(r#"{"error":"invalid_dpop_proof"}"#);
+    let cases = [
+        with(
+            raw(
+                "bound, with its proof",
+                "/me",
+                dpop(&bound),
+                200,
+                None,
+                None,
+            ),
+            vec![proof("/me", &bound)],
+        ),
+        with(
+            raw("bound, admin", "/admin", dpop(&bound), 200, None, None),
+            vec![proof("/admin", &bound)],
+        ),
+        with(
+            raw(
+                "bound, without the scope",
+                "/scoped",
+                dpop(&bound),
+                403,
+                Some(forbidden.as_str()),
+                FORBIDDEN_BODY,
+            ),
+            vec![proof("/scoped", &bound)],
+        ),
+        with(
+            raw(
+                "bound, sent as Bearer",
+                "/me",
+                vec![format!("Bearer {bound}")],
+                401,
+                INVALID,
+                INVALID_BODY,
+            ),
+            vec![proof("/me", &bound)],
+        ),
+        raw(
+            "bound, no proof",
+            "/me",
+            dpop(&bound),
+            401,
+            Some(invalid_proof.as_str()),
+            proof_body,
+        ),
+        with(
+            raw(
+                "bound, a proof for another path",
+                "/me",
+                dpop(&bound),
+                401,
+                Some(invalid_proof.as_str()),
+                proof_body,
+            ),
+            vec![proof("/admin", &bound)],
+        ),
+        with(
+            raw(
+                "bound, a proof for another token",
+                "/me",
+                dpop(&bound),
+                401,
+                Some(invalid_proof.as_str()),
+                proof_body,
+            ),
+            vec![proof("/me", &unbound)],
+        ),
+        with(
+            raw(
+                "unbound, with the DPoP scheme",
+                "/me",
+                dpop(&unbound),
+                401,
+                Some(invalid_token.as_str()),
+                INVALID_BODY,
+            ),
+            vec![proof("/me", &unbound)],
+        ),
+        with(
+            raw(
+                "two proofs",
+                "/me",
+                dpop(&bound),
+                400,
+                Some(invalid_request.as_str()),
+                Some(r#"{"error":"invalid_request"}"#),
+            ),
+            vec![proof("/me", &bound), proof("/me", &bound)],
+        ),
+        with(
+            raw(
+                "a proof without a token",
+                "/me",
+                vec![],
+                400,
+                Some(invalid_request.as_str()),
+                Some(r#"{"error":"invalid_request"}"#),
+            ),
+            vec![proof("/me", &bound)],
+        ),
+        raw(
+            "no credential",
+            "/me",
+            vec![],
+            401,
+            Some(missing.as_str()),
+            Some(r#"{"error":"missing_token"}"#),
+        ),
+        raw(
+            "unbound, as Bearer",
+            "/me",
+            vec![format!("Bearer {unbound}")],
+            200,
+            None,
+            None,
+        ),
+    ];
+    let client = reqwest::Client::new();
+    check_cases(&client, "dpop", &axum_base, &actix_base, &cases).await;
     actix.handle.stop(true).await;
 }
