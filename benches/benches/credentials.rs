@@ -1,7 +1,8 @@
 //! Credentials beside JWTs, against a JWT validation measured in the same run: an
 //! introspection cache hit (the answer came once from a local endpoint on loopback) and an API
 //! key check answered by its cache; and whole requests through the `Authenticator` (finding
-//! the credential, checking it, the verified token), with a JWT and with an API key. `cargo bench -p jwtguard-benches --bench credentials`.
+//! the credential, checking it, the verified token), with a JWT and with an API key; and a
+//! DPoP proof check, alone and with its bound token through the `Authenticator`. `cargo bench -p jwtguard-benches --bench credentials`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -9,13 +10,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::post;
-use criterion::{Criterion, criterion_group, criterion_main};
-use jwtguard_benches::{AUDIENCE, ISSUER, Setup, complete, setup};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use jwtguard_benches::{AUDIENCE, ISSUER, Setup, claims, complete, setup};
 use jwtguard_core::api_key::{ApiKeyPrincipal, ApiKeys, MemoryApiKeyStore};
+use jwtguard_core::dpop::{DpopVerifier, MemoryReplayStore, normalize_htu};
 use jwtguard_core::introspection::Introspector;
 use jwtguard_core::provider::ClientAuth;
 use jwtguard_core::request::HeaderPairs;
 use jwtguard_core::{Anonymous, ApiKeyLocation, Authenticator};
+use jwtguard_testkit::TestKey;
 
 fn benches(c: &mut Criterion) {
     let Setup {
@@ -117,6 +120,60 @@ fn benches(c: &mut Criterion) {
                 )
                 .expect("known")
             })
+        },
+    );
+    // DPoP: an RS256 access token bound to an ES256 client key, and a fresh proof per request
+    // (signed outside the measurement).
+    let client_key = TestKey::ec_p256("client");
+    let bound = rs256
+        .key
+        .as_ref()
+        .expect("the RS256 key")
+        .token()
+        .claims(claims())
+        .claim(
+            "cnf",
+            serde_json::json!({"jkt": client_key.jwk_thumbprint()}),
+        )
+        .sign();
+    // A replay store that lets one key send every proof the bench makes.
+    let verifier = DpopVerifier::builder()
+        .public_url("https://api.example.com")
+        .replay_store(MemoryReplayStore::with_bounds(10_000_000, u32::MAX))
+        .build()
+        .expect("a verifier");
+    let uri = normalize_htu("https://api.example.com/orders").expect("a URI");
+    let fresh_proof = || {
+        client_key
+            .dpop_proof("GET", "https://api.example.com/orders", &bound)
+            .sign()
+    };
+    let es256 = &cases[2];
+    group.bench_function("reference: JWT validation, ES256", |b| {
+        b.iter(|| complete(&runtime, plain.validate(black_box(&es256.valid))).expect("valid"))
+    });
+    group.bench_function("DPoP proof check, ES256", |b| {
+        b.iter_batched(
+            fresh_proof,
+            |proof| complete(&runtime, verifier.check(&proof, "GET", &uri, &bound)).expect("good"),
+            BatchSize::SmallInput,
+        )
+    });
+    let with_dpop = Authenticator::new(plain.clone()).dpop(verifier.clone());
+    let scheme = format!("DPoP {bound}");
+    group.bench_function(
+        "request with a DPoP-bound JWT and its proof, through the Authenticator",
+        |b| {
+            b.iter_batched(
+                fresh_proof,
+                |proof| {
+                    let headers = [("authorization", scheme.as_str()), ("dpop", proof.as_str())];
+                    let view = HeaderPairs::new(&headers).with_target("GET", "/orders");
+                    complete(&runtime, with_dpop.authenticate(&view, Anonymous::Refused))
+                        .expect("good")
+                },
+                BatchSize::SmallInput,
+            )
         },
     );
     group.finish();

@@ -24,7 +24,8 @@ pub struct Case {
     pub forged: String,
 }
 
-fn claims() -> serde_json::Value {
+/// The claims of every benchmarked token: an access token as an IdP issues one.
+pub fn claims() -> serde_json::Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

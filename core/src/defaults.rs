@@ -123,8 +123,9 @@ pub const DPOP_IAT_PAST: Duration = Duration::from_secs(60);
 pub const DPOP_IAT_FUTURE: Duration = Duration::from_secs(5);
 /// How many DPoP proofs `MemoryReplayStore` remembers: 100 000.
 pub const DPOP_REPLAY_CAPACITY: u64 = 100_000;
-/// How many DPoP proofs of one client key `MemoryReplayStore` remembers within a replay
-/// window: 1 000. Past it, the key's proofs are refused until the window has passed.
-pub const DPOP_PROOFS_PER_KEY: u32 = 1_000;
+/// How many DPoP proofs of one client key `MemoryReplayStore` remembers at a time: 50 000,
+/// half its capacity (some 750 proofs a second over the 66 s window). Past it, the key's
+/// proofs are refused until some of its remembered ones expire.
+pub const DPOP_PROOFS_PER_KEY: u32 = 50_000;
 /// How long a DPoP nonce period lasts: 60 s (a nonce is accepted for one to two periods).
 pub const DPOP_NONCE_LIFETIME: Duration = Duration::from_secs(60);

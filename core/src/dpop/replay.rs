@@ -25,9 +25,9 @@ pub trait ReplayStore: Send + Sync + 'static {
 
 /// Remembers proofs in this process, in a bounded cache: at most
 /// [`DPOP_REPLAY_CAPACITY`](defaults::DPOP_REPLAY_CAPACITY) proofs (100 000), each for its TTL,
-/// and at most [`DPOP_PROOFS_PER_KEY`](defaults::DPOP_PROOFS_PER_KEY) (1 000) per client key
-/// within a TTL, so that one client can't evict the proofs of the others. A proof past its
-/// key's quota is refused, never recorded.
+/// and at most [`DPOP_PROOFS_PER_KEY`](defaults::DPOP_PROOFS_PER_KEY) (50 000) of one client
+/// key at a time, so that one client can't evict the proofs of the others. A proof past its
+/// key's quota is refused, never recorded; as the key's proofs expire, it may send more.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,7 +43,9 @@ pub trait ReplayStore: Send + Sync + 'static {
 /// ```
 #[derive(Clone)]
 pub struct MemoryReplayStore {
-    seen: moka::sync::Cache<[u8; 32], Duration>,
+    /// Each proof's TTL, and the key it came from.
+    seen: moka::sync::Cache<[u8; 32], (Duration, [u8; 32])>,
+    /// How many proofs of each key are remembered now.
     per_key: moka::sync::Cache<[u8; 32], Arc<AtomicU32>>,
     quota: u32,
 }
@@ -60,15 +62,26 @@ impl MemoryReplayStore {
     /// A store of at most `capacity` proofs, and at most `per_key` per client key within a
     /// TTL.
     pub fn with_bounds(capacity: u64, per_key: u32) -> Self {
+        let per_key_counts: moka::sync::Cache<[u8; 32], Arc<AtomicU32>> =
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(defaults::DPOP_IAT_PAST + defaults::DPOP_IAT_FUTURE)
+                .build();
+        let counts = per_key_counts.clone();
         Self {
             seen: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(OwnTtl)
+                // A proof forgotten no longer counts against its key's quota.
+                .eviction_listener(move |_, value: (Duration, [u8; 32]), _| {
+                    if let Some(count) = counts.get(&value.1) {
+                        let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                            n.checked_sub(1)
+                        });
+                    }
+                })
                 .build(),
-            per_key: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(defaults::DPOP_IAT_PAST + defaults::DPOP_IAT_FUTURE)
-                .build(),
+            per_key: per_key_counts,
             quota: per_key,
         }
     }
@@ -91,7 +104,11 @@ impl MemoryReplayStore {
                 "too many proofs from this key in the replay window",
             ));
         }
-        Ok(self.seen.entry(*proof).or_insert(ttl).is_fresh())
+        let fresh = self.seen.entry(*proof).or_insert((ttl, *key)).is_fresh();
+        if !fresh {
+            count.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(fresh)
     }
 }
 
@@ -124,8 +141,13 @@ impl ReplayStore for MemoryReplayStore {
 /// Each proof is kept for the TTL it was recorded with.
 struct OwnTtl;
 
-impl moka::Expiry<[u8; 32], Duration> for OwnTtl {
-    fn expire_after_create(&self, _: &[u8; 32], ttl: &Duration, _: Instant) -> Option<Duration> {
+impl moka::Expiry<[u8; 32], (Duration, [u8; 32])> for OwnTtl {
+    fn expire_after_create(
+        &self,
+        _: &[u8; 32],
+        (ttl, _): &(Duration, [u8; 32]),
+        _: Instant,
+    ) -> Option<Duration> {
         Some(*ttl)
     }
 }
@@ -296,6 +318,23 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::InvalidDpopProof);
         // Another key still has its own quota.
         assert!(store.check(&[10; 32], &[8; 32], ttl).unwrap());
+        // A replay does not count.
+        assert!(!store.check(&[10; 32], &[8; 32], ttl).unwrap());
+        assert!(store.check(&[11; 32], &[8; 32], ttl).unwrap());
+    }
+
+    #[test]
+    fn a_key_gets_its_quota_back_as_its_proofs_expire() {
+        let store = MemoryReplayStore::with_bounds(1_000, 2);
+        let short = Duration::from_millis(50);
+        assert!(store.check(&[1; 32], &[7; 32], short).unwrap());
+        assert!(store.check(&[2; 32], &[7; 32], short).unwrap());
+        assert!(store.check(&[3; 32], &[7; 32], short).is_err());
+        // Expired proofs are let go of by the cache's upkeep, whose timer ticks about once a
+        // second.
+        std::thread::sleep(Duration::from_millis(1_600));
+        store.seen.run_pending_tasks();
+        assert!(store.check(&[3; 32], &[7; 32], short).unwrap());
     }
 
     #[test]
