@@ -342,3 +342,36 @@ async fn the_client_crate_end_to_end_with_the_nonce_dance() {
     assert_eq!(token.token_requests(), 2, "no other token was needed");
     idp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_away_falls_back_to_memory_or_fails_closed() {
+    let idp = Idp::start().await;
+    let mut redis = RedisServer::start().await;
+    let validator = validator(&idp).await;
+    let public = "https://api.example.test";
+    let with_store = |fail_closed: bool| {
+        let store = RedisReplayStore::new(&redis.url())
+            .unwrap()
+            .fail_closed(fail_closed);
+        Authenticator::new(validator.clone())
+            .dpop(verifier(public).replay_store(store).build().unwrap())
+    };
+    let (open, _) = servers(|_| with_store(false)).await;
+    let (closed, _) = servers(|_| with_store(true)).await;
+    let key = TestKey::ec_p256("client");
+    let token = idp.dpop_token(ADMIN.0, ADMIN.1, IDP_AUDIENCE, &key).await;
+    let dpop = format!("DPoP {token}");
+    let proof = || {
+        key.dpop_proof("GET", &format!("{public}/me"), &token)
+            .sign()
+    };
+    redis.kill().await;
+    // Fallen back to this instance's memory: a proof passes once, its replay is refused.
+    let first = proof();
+    assert_eq!(call(&format!("{open}/me"), &dpop, &[&first]).await.0, 200);
+    assert_eq!(call(&format!("{open}/me"), &dpop, &[&first]).await.0, 401);
+    // Failing closed: 503, never a pass.
+    let (status, challenge) = call(&format!("{closed}/me"), &dpop, &[&proof()]).await;
+    assert_eq!((status, challenge), (503, None));
+    idp.stop().await;
+}
