@@ -375,3 +375,39 @@ async fn redis_away_falls_back_to_memory_or_fails_closed() {
     assert_eq!((status, challenge), (503, None));
     idp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tower_layer_signs_a_proof_per_call() {
+    use jwtguard::client::BearerLayer;
+    use tower::{Service as _, ServiceExt as _};
+
+    let idp = Idp::start().await;
+    let validator = validator(&idp).await;
+    let (axum_base, actix_base) =
+        servers(|base| Authenticator::new(validator.clone()).dpop(verifier(base).build().unwrap()))
+            .await;
+    let manager = TokenManager::builder()
+        .allow_insecure_http(true)
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let client = OAuthClient::discover(idp.issuer(), ClientAuth::secret_basic(ADMIN.0, ADMIN.1));
+    let token = manager
+        .client_credentials(&client, TokenParams::new().resource(IDP_AUDIENCE))
+        .unwrap();
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<String>();
+    let layer = BearerLayer::new(token.clone(), [&axum_base, &actix_base]).unwrap();
+    let mut service = tower::ServiceBuilder::new().layer(layer).service(hyper);
+    for base in [&axum_base, &actix_base] {
+        for _ in 0..3 {
+            let request = axum::http::Request::get(format!("{base}/me"))
+                .body(String::new())
+                .unwrap();
+            let answer = service.ready().await.unwrap().call(request).await.unwrap();
+            assert_eq!(answer.status(), 200, "{base}");
+        }
+    }
+    assert_eq!(token.token_requests(), 1);
+    idp.stop().await;
+}
