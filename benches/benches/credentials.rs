@@ -143,6 +143,7 @@ fn benches(c: &mut Criterion) {
         .build()
         .expect("a verifier");
     let uri = normalize_htu("https://api.example.com/orders").expect("a URI");
+    let client_key_jkt = client_key.jwk_thumbprint();
     let fresh_proof = || {
         client_key
             .dpop_proof("GET", "https://api.example.com/orders", &bound)
@@ -155,7 +156,13 @@ fn benches(c: &mut Criterion) {
     group.bench_function("DPoP proof check, ES256", |b| {
         b.iter_batched(
             fresh_proof,
-            |proof| complete(&runtime, verifier.check(&proof, "GET", &uri, &bound)).expect("good"),
+            |proof| {
+                complete(
+                    &runtime,
+                    verifier.check(&proof, "GET", &uri, &bound, Some(client_key_jkt.as_str())),
+                )
+                .expect("good")
+            },
             BatchSize::SmallInput,
         )
     });

@@ -119,6 +119,9 @@ impl DpopKey {
         let mut htu = url.clone();
         htu.set_query(None);
         htu.set_fragment(None);
+        // Never credentials of the URL in a signed proof a server may log.
+        let _ = htu.set_username("");
+        let _ = htu.set_password(None);
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti)
             .map_err(|_| Error::new(ErrorKind::Config, "no randomness for a DPoP proof"))?;
@@ -171,7 +174,10 @@ mod tests {
         let url = Url::parse("https://api.example.com/orders/7?x=1#f").unwrap();
         let proof = key.proof("POST", &url, Some("tok"), None).unwrap();
         let uri = normalize_htu("https://api.example.com/orders/7").unwrap();
-        let checked = verifier.check(&proof, "POST", &uri, "tok").await.unwrap();
+        let checked = verifier
+            .check(&proof, "POST", &uri, "tok", Some(key.thumbprint()))
+            .await
+            .unwrap();
         assert_eq!(checked.jkt, key.thumbprint());
         assert!(!format!("{key:?}").contains("signing"));
     }

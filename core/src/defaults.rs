@@ -121,11 +121,15 @@ pub const MAX_DPOP_PROOF_SIZE: usize = 4 * 1024;
 pub const DPOP_IAT_PAST: Duration = Duration::from_secs(60);
 /// How far in the future a DPoP proof's `iat` may be: 5 s.
 pub const DPOP_IAT_FUTURE: Duration = Duration::from_secs(5);
-/// How many DPoP proofs `MemoryReplayStore` remembers: 100 000.
-pub const DPOP_REPLAY_CAPACITY: u64 = 100_000;
-/// How many DPoP proofs of one client key `MemoryReplayStore` remembers at a time: 50 000,
-/// half its capacity (some 750 proofs a second over the 66 s window). Past it, the key's
+/// How many DPoP proofs `MemoryReplayStore` remembers at a time: 200 000 (some 30 MB at the
+/// most). Past it, a new proof is a 503: a proof is never forgotten before its time.
+pub const DPOP_REPLAY_CAPACITY: u64 = 200_000;
+/// How many DPoP proofs of one client key `MemoryReplayStore` remembers at a time: 20 000
+/// (some 280 proofs a second, sustained over the 71 s a proof is kept). Past it, the key's
 /// proofs are refused until some of its remembered ones expire.
-pub const DPOP_PROOFS_PER_KEY: u32 = 50_000;
+pub const DPOP_PROOFS_PER_KEY: u32 = 20_000;
+/// What a DPoP proof is kept for beyond its `iat` window, for clocks that differ between
+/// instances sharing a replay store: 5 s.
+pub const DPOP_REPLAY_MARGIN: Duration = Duration::from_secs(5);
 /// How long a DPoP nonce period lasts: 60 s (a nonce is accepted for one to two periods).
 pub const DPOP_NONCE_LIFETIME: Duration = Duration::from_secs(60);

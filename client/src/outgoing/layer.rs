@@ -181,6 +181,7 @@ where
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, sent.authorization().clone());
+            let mut dpop_url = None;
             if sent.is_dpop() {
                 let url = target.ok_or_else(|| {
                     Error::new(ErrorKind::Config, "no URL to sign a DPoP proof for")
@@ -189,13 +190,15 @@ where
                 if let Some(proof) = proofs.header(&token, &sent, &method, &url)? {
                     request.headers_mut().insert("dpop", proof);
                 }
-                let response = inner.call(request).await.map_err(Into::into)?;
-                // The nonce serves the next request; this answer goes back as it is.
-                proofs.keep_nonce(&url, response.status().as_u16(), response.headers());
-                return Ok(response);
+                dpop_url = Some(url);
             }
             let response = inner.call(request).await.map_err(Into::into)?;
-            if refused(&response) {
+            // A nonce serves the next request: a body can't be sent twice here, so a
+            // `use_dpop_nonce` answer goes back as it is, and the token is not to blame.
+            let nonce_asked = dpop_url.is_some_and(|url| {
+                proofs.keep_nonce(&url, response.status().as_u16(), response.headers())
+            });
+            if refused(&response) && !nonce_asked {
                 // The answer goes back at once; the next request carries the new token.
                 tokio::spawn(async move {
                     if let Err(err) = token.renew_rejected(&sent).await {

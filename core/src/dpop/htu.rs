@@ -45,7 +45,7 @@ pub fn normalize_htu(uri: &str) -> Result<String, Error> {
 
 /// Appends `path` with each `%XX` of an unreserved character decoded and the others'
 /// hex digits upper-cased (RFC 3986 §6.2.2.1 and §6.2.2.2).
-fn normalize_percent_encoding(path: &str, out: &mut String) {
+pub(super) fn normalize_percent_encoding(path: &str, out: &mut String) {
     let bytes = path.as_bytes();
     let mut index = 0;
     while index < bytes.len() {

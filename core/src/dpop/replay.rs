@@ -2,7 +2,7 @@
 //! SHA-256(jkt ‖ jti), in memory or in Redis so that a fleet shares it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::defaults;
@@ -23,11 +23,14 @@ pub trait ReplayStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, Error>>;
 }
 
-/// Remembers proofs in this process, in a bounded cache: at most
-/// [`DPOP_REPLAY_CAPACITY`](defaults::DPOP_REPLAY_CAPACITY) proofs (100 000), each for its TTL,
-/// and at most [`DPOP_PROOFS_PER_KEY`](defaults::DPOP_PROOFS_PER_KEY) (50 000) of one client
-/// key at a time, so that one client can't evict the proofs of the others. A proof past its
-/// key's quota is refused, never recorded; as the key's proofs expire, it may send more.
+/// Remembers proofs in this process, each for its TTL, and never forgets one earlier (a proof
+/// forgotten early could be replayed). Bounded all the same: at most
+/// [`DPOP_REPLAY_CAPACITY`](defaults::DPOP_REPLAY_CAPACITY) proofs at a time (200 000; past
+/// it a new proof is a 503), and at most
+/// [`DPOP_PROOFS_PER_KEY`](defaults::DPOP_PROOFS_PER_KEY) (20 000) of one client key, so that
+/// one client can't take the store from the others (past it, its proofs are refused until some
+/// of its remembered ones expire). The verifier records a proof only once it is bound to the
+/// token's key, so a client can't dodge its quota with fresh keys.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,10 +46,13 @@ pub trait ReplayStore: Send + Sync + 'static {
 /// ```
 #[derive(Clone)]
 pub struct MemoryReplayStore {
-    /// Each proof's TTL, and the key it came from.
+    /// Each proof's TTL, and the key it came from. Never evicted before its TTL: a proof
+    /// forgotten early could be replayed.
     seen: moka::sync::Cache<[u8; 32], (Duration, [u8; 32])>,
-    /// How many proofs of each key are remembered now.
+    /// How many proofs are remembered now, and of each key.
+    total: Arc<AtomicU64>,
     per_key: moka::sync::Cache<[u8; 32], Arc<AtomicU32>>,
+    capacity: u64,
     quota: u32,
 }
 
@@ -59,29 +65,26 @@ impl MemoryReplayStore {
         )
     }
 
-    /// A store of at most `capacity` proofs, and at most `per_key` per client key within a
-    /// TTL.
+    /// A store of at most `capacity` proofs at a time, and at most `per_key` of one client
+    /// key.
     pub fn with_bounds(capacity: u64, per_key: u32) -> Self {
         let per_key_counts: moka::sync::Cache<[u8; 32], Arc<AtomicU32>> =
             moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_idle(defaults::DPOP_IAT_PAST + defaults::DPOP_IAT_FUTURE)
+                .time_to_idle(Duration::from_secs(600))
                 .build();
-        let counts = per_key_counts.clone();
+        let total = Arc::new(AtomicU64::new(0));
+        let (counts, remembered) = (per_key_counts.clone(), Arc::clone(&total));
         Self {
             seen: moka::sync::Cache::builder()
-                .max_capacity(capacity)
                 .expire_after(OwnTtl)
-                // A proof forgotten no longer counts against its key's quota.
+                // A proof let go of (its TTL over) no longer counts.
                 .eviction_listener(move |_, value: (Duration, [u8; 32]), _| {
-                    if let Some(count) = counts.get(&value.1) {
-                        let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                            n.checked_sub(1)
-                        });
-                    }
+                    release(&remembered, counts.get(&value.1).as_deref());
                 })
                 .build(),
+            total,
             per_key: per_key_counts,
+            capacity,
             quota: per_key,
         }
     }
@@ -96,9 +99,16 @@ impl MemoryReplayStore {
         if self.seen.contains_key(proof) {
             return Ok(false);
         }
+        if self.total.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            release(&self.total, None);
+            return Err(Error::new(
+                ErrorKind::KeysUnavailable,
+                "the DPoP replay store is full",
+            ));
+        }
         let count = self.per_key.get_with(*key, || Arc::new(AtomicU32::new(0)));
         if count.fetch_add(1, Ordering::AcqRel) >= self.quota {
-            count.fetch_sub(1, Ordering::AcqRel);
+            release(&self.total, Some(&count));
             return Err(Error::new(
                 ErrorKind::InvalidDpopProof,
                 "too many proofs from this key in the replay window",
@@ -106,9 +116,17 @@ impl MemoryReplayStore {
         }
         let fresh = self.seen.entry(*proof).or_insert((ttl, *key)).is_fresh();
         if !fresh {
-            count.fetch_sub(1, Ordering::AcqRel);
+            release(&self.total, Some(&count));
         }
         Ok(fresh)
+    }
+}
+
+/// One proof less in the counts.
+fn release(total: &AtomicU64, key: Option<&AtomicU32>) {
+    let _ = total.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    if let Some(key) = key {
+        let _ = key.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 }
 
@@ -121,7 +139,8 @@ impl Default for MemoryReplayStore {
 impl std::fmt::Debug for MemoryReplayStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryReplayStore")
-            .field("proofs", &self.seen.entry_count())
+            .field("proofs", &self.total.load(Ordering::Relaxed))
+            .field("capacity", &self.capacity)
             .field("per_key", &self.quota)
             .finish()
     }
@@ -279,9 +298,10 @@ mod redis_store {
                 match self.set_nx(proof, ttl).await {
                     Ok(first) => {
                         // Kept here too: a replay is still refused on this instance if Redis
-                        // goes away within the window.
-                        let _ = self.fallback.check(proof, key, ttl);
-                        Ok(first)
+                        // goes away within the window, or forgets (a flush, a failover), and a
+                        // proof this instance took while Redis was away is not taken again.
+                        let here = self.fallback.check(proof, key, ttl)?;
+                        Ok(first && here)
                     }
                     Err(error) if self.fail_closed => Err(error),
                     Err(error) => {

@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::digest;
+use aws_lc_rs::{constant_time, digest};
 use serde_json::Value;
 
-use super::htu::normalize_htu;
+use super::htu::{normalize_htu, normalize_percent_encoding};
 use super::nonce::NonceSource;
 use super::replay::{MemoryReplayStore, ReplayStore};
 use super::thumbprint::jwk_thumbprint;
@@ -155,16 +155,27 @@ impl DpopVerifier {
         header: impl Fn(&str) -> Vec<&'h [u8]>,
     ) -> Result<String, Error> {
         let inner = &*self.inner;
+        let bad_path = || Error::new(ErrorKind::InvalidRequest, "the request's path is not valid");
+        if !path.starts_with('/') {
+            return Err(bad_path());
+        }
+        // A prefix ends at a segment boundary: `/internal` is stripped from `/internal/me`,
+        // not from `/internalfoo`.
         let path = match &inner.strip_prefix {
-            Some(prefix) => path.strip_prefix(prefix.as_str()).unwrap_or(path),
+            Some(prefix) => match path.strip_prefix(prefix.trim_end_matches('/')) {
+                Some("") => "/",
+                Some(rest) if rest.starts_with('/') => rest,
+                _ => path,
+            },
             None => path,
         };
-        let path = if path.starts_with('/') { path } else { "/" };
         let from_proxy = peer.is_some_and(|peer| inner.trusted_proxies.contains(&peer));
-        let base = match (
-            from_proxy.then(|| forwarded_origin(&header)).flatten(),
-            &inner.public_url,
-        ) {
+        let forwarded = if from_proxy {
+            forwarded_origin(&header)
+        } else {
+            None
+        };
+        let base = match (forwarded, &inner.public_url) {
             (Some(origin), _) => origin,
             (None, Some(public)) => public.clone(),
             (None, None) => {
@@ -174,18 +185,26 @@ impl DpopVerifier {
                 ));
             }
         };
-        normalize_htu(&format!("{}{path}", base.trim_end_matches('/')))
-            .map_err(|_| Error::new(ErrorKind::InvalidRequest, "the request's URI is not valid"))
+        // The path as the server routes it: only its percent-encoding normalized, no dot
+        // segment resolved, so that a proof names exactly the path that is served.
+        let mut uri = base.trim_end_matches('/').to_owned();
+        normalize_percent_encoding(path, &mut uri);
+        Ok(uri)
     }
 
     /// Checks `proof` for a request with `method` to `uri` (from
-    /// [`request_uri`](Self::request_uri)) carrying `access_token`, and records its `jti`.
+    /// [`request_uri`](Self::request_uri)) carrying `access_token` bound to the thumbprint
+    /// `bound` (its `cnf.jkt`; `None` for a token allowed unbound), and records its `jti`.
+    ///
+    /// A proof whose key is not `bound` is refused before its signature is checked, and is
+    /// never recorded: a client can't fill the replay store with proofs of throwaway keys.
     pub async fn check(
         &self,
         proof: &str,
         method: &str,
         uri: &str,
         access_token: &str,
+        bound: Option<&str>,
     ) -> Result<CheckedProof, Error> {
         let inner = &*self.inner;
         let invalid = |detail: String| Error::new(ErrorKind::InvalidDpopProof, detail);
@@ -208,6 +227,13 @@ impl DpopVerifier {
             return Err(invalid("the proof has no jwk object".to_owned()));
         };
         let jkt = jwk_thumbprint(&jwk)?;
+        if let Some(bound) = bound
+            && constant_time::verify_slices_are_equal(bound.as_bytes(), jkt.as_bytes()).is_err()
+        {
+            return Err(invalid(
+                "the proof is not signed by the key the token is bound to".to_owned(),
+            ));
+        }
         let key = proof_key(Value::Object(jwk), header.alg)
             .map_err(|why| invalid(format!("the proof's jwk can't be used: {why}")))?;
         if !jws.check_with(&key) {
@@ -263,10 +289,15 @@ impl DpopVerifier {
         }
         let key_digest = sha256(&[jkt.as_bytes()]);
         let proof_digest = sha256(&[jkt.as_bytes(), b".", jti.as_bytes()]);
-        let window = inner.iat_past + inner.iat_future + Duration::from_secs(1);
+        // Kept as long as the proof could be accepted (until `iat` + the past window), and a
+        // margin for clocks that differ between instances.
+        let keep = Duration::from_secs(
+            iat.saturating_add(inner.iat_past.as_secs())
+                .saturating_sub(now),
+        ) + defaults::DPOP_REPLAY_MARGIN;
         if !inner
             .replay
-            .first_use(&proof_digest, &key_digest, window)
+            .first_use(&proof_digest, &key_digest, keep)
             .await?
         {
             return Err(invalid("the proof was used before".to_owned()));
@@ -285,38 +316,45 @@ fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-/// The origin a trusted proxy names: the last `Forwarded` element's `proto` and `host`, or
-/// the last `X-Forwarded-Proto` and `X-Forwarded-Host` values (the ones the nearest proxy
-/// set). `None` when they don't name both.
+/// The origin a trusted proxy names, normalized: the last `Forwarded` element's `proto` and
+/// `host` when there is a `Forwarded` header, else the last `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` values (the ones the nearest proxy set); never a mix of the two. `None`
+/// when they don't name both, or name something that is not an `http(s)` origin.
 fn forwarded_origin<'h>(header: &impl Fn(&str) -> Vec<&'h [u8]>) -> Option<String> {
     let last = |name: &str| -> Option<String> {
         let values = header(name);
         let value = std::str::from_utf8(values.last()?).ok()?;
-        let last = value.rsplit(',').next()?.trim();
-        (!last.is_empty()).then(|| last.to_owned())
+        Some(value.rsplit(',').next()?.trim().to_owned())
     };
-    if let Some(element) = last("forwarded") {
-        let mut proto = None;
-        let mut host = None;
-        for pair in element.split(';') {
-            if let Some((name, value)) = pair.trim().split_once('=') {
-                let value = value.trim_matches('"').to_owned();
-                match name.trim().to_ascii_lowercase().as_str() {
-                    "proto" => proto = Some(value),
-                    "host" => host = Some(value),
-                    _ => {}
+    let (proto, host) = match last("forwarded") {
+        Some(element) => {
+            let mut proto = None;
+            let mut host = None;
+            for pair in element.split(';') {
+                if let Some((name, value)) = pair.trim().split_once('=') {
+                    let value = value.trim().trim_matches('"').to_owned();
+                    match name.trim().to_ascii_lowercase().as_str() {
+                        "proto" => proto = Some(value),
+                        "host" => host = Some(value),
+                        _ => {}
+                    }
                 }
             }
+            (proto?, host?)
         }
-        if let (Some(proto), Some(host)) = (proto, host) {
-            return Some(format!("{proto}://{host}"));
-        }
+        None => (last("x-forwarded-proto")?, last("x-forwarded-host")?),
+    };
+    let proto = proto.to_ascii_lowercase();
+    let host_fits = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
+    if !matches!(proto.as_str(), "http" | "https") || !host_fits {
+        return None;
     }
-    Some(format!(
-        "{}://{}",
-        last("x-forwarded-proto")?,
-        last("x-forwarded-host")?
-    ))
+    normalize_htu(&format!("{proto}://{host}"))
+        .ok()
+        .map(|origin| origin.trim_end_matches('/').to_owned())
 }
 
 impl fmt::Debug for DpopVerifier {
@@ -484,6 +522,7 @@ impl fmt::Debug for DpopVerifierBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dpop::MemoryReplayStore;
     use jwtguard_testkit::TestKey;
 
     const URI: &str = "https://api.example.test/orders/7";
@@ -502,7 +541,7 @@ mod tests {
 
     async fn check(verifier: &DpopVerifier, proof: &str) -> Result<CheckedProof, Error> {
         verifier
-            .check(proof, "GET", &normalize_htu(URI).unwrap(), TOKEN)
+            .check(proof, "GET", &normalize_htu(URI).unwrap(), TOKEN, None)
             .await
     }
 
@@ -626,6 +665,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_proof_of_another_key_than_the_tokens_is_never_recorded() {
+        let store = MemoryReplayStore::with_bounds(10, 10);
+        let verifier = DpopVerifier::builder()
+            .public_url("https://api.example.test")
+            .replay_store(store.clone())
+            .build()
+            .unwrap();
+        let owner = TestKey::ec_p256("owner");
+        let uri = normalize_htu(URI).unwrap();
+        for n in 0..50 {
+            let throwaway = TestKey::ec_p256(format!("k{n}"));
+            let proof = throwaway.dpop_proof("GET", URI, TOKEN).sign();
+            let error = verifier
+                .check(&proof, "GET", &uri, TOKEN, Some(&owner.jwk_thumbprint()))
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidDpopProof);
+        }
+        let proof = owner.dpop_proof("GET", URI, TOKEN).sign();
+        verifier
+            .check(&proof, "GET", &uri, TOKEN, Some(&owner.jwk_thumbprint()))
+            .await
+            .expect("the store has room: nothing else was recorded");
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_rather_than_forgets() {
+        let verifier = DpopVerifier::builder()
+            .public_url("https://api.example.test")
+            .replay_store(MemoryReplayStore::with_bounds(3, 100))
+            .build()
+            .unwrap();
+        let key = TestKey::ec_p256("c");
+        let first = key.dpop_proof("GET", URI, TOKEN).sign();
+        check(&verifier, &first).await.unwrap();
+        for _ in 0..2 {
+            check(&verifier, &key.dpop_proof("GET", URI, TOKEN).sign())
+                .await
+                .unwrap();
+        }
+        let full = check(&verifier, &key.dpop_proof("GET", URI, TOKEN).sign())
+            .await
+            .unwrap_err();
+        assert_eq!(full.status(), 503);
+        // The first proof is still remembered.
+        let replay = check(&verifier, &first).await.unwrap_err();
+        assert!(replay.to_string().contains("used before"), "{replay}");
+    }
+
+    #[tokio::test]
     async fn the_nonce_dance() {
         let nonces = NonceSource::new(&[3; 32], defaults::DPOP_NONCE_LIFETIME).unwrap();
         let verifier = DpopVerifier::builder()
@@ -703,6 +792,49 @@ mod tests {
                 .unwrap(),
             "https://edge.example.test:8443/me"
         );
+        // A prefix ends at a segment boundary; a path is kept as routed, dots and all.
+        assert_eq!(
+            verifier
+                .request_uri("/internalfoo/bar", None, none)
+                .unwrap(),
+            "https://example.test/api/internalfoo/bar"
+        );
+        assert_eq!(
+            verifier.request_uri("/internal", None, none).unwrap(),
+            "https://example.test/api/"
+        );
+        assert_eq!(
+            verifier.request_uri("/a/%2e%2e/admin", None, none).unwrap(),
+            "https://example.test/api/a/../admin"
+        );
+        assert!(verifier.request_uri("me", None, none).is_err());
+        // Never a mix of Forwarded and X-Forwarded-*, never a host that is not a host.
+        let mixed = |name: &str| -> Vec<&[u8]> {
+            match name {
+                "forwarded" => vec![b"for=10.0.0.9".as_slice()],
+                "x-forwarded-proto" => vec![b"https".as_slice()],
+                "x-forwarded-host" => vec![b"client-chosen.example.test".as_slice()],
+                _ => Vec::new(),
+            }
+        };
+        assert_eq!(
+            verifier.request_uri("/me", Some(proxy), mixed).unwrap(),
+            "https://example.test/api/me"
+        );
+        for host in ["evil.test/x?", "", "a b", "user@evil.test", "evil.test#"] {
+            let value = format!("proto=https;host=\"{host}\"");
+            let odd = |name: &str| -> Vec<&[u8]> {
+                match name {
+                    "forwarded" => vec![value.as_bytes()],
+                    _ => Vec::new(),
+                }
+            };
+            assert_eq!(
+                verifier.request_uri("/me", Some(proxy), odd).unwrap(),
+                "https://example.test/api/me",
+                "{host:?}"
+            );
+        }
         assert!(DpopVerifier::builder().build().unwrap_err().is_config());
         assert!(
             DpopVerifier::builder()

@@ -392,10 +392,9 @@ impl Authenticator {
                 Some(dpop::scheme(verifier)),
             ));
         }
-        let about = || Some(Scheme::Bearer);
-        let verified = self.verify(token).await.map_err(|error| (error, about()))?;
-        dpop::unbound(&verified).map_err(|error| (error, about()))?;
-        Ok(verified)
+        self.verify(token)
+            .await
+            .map_err(|error| (error, Some(Scheme::Bearer)))
     }
 
     /// Verifies a token that came with the DPoP scheme, and its proof.
@@ -420,7 +419,10 @@ impl Authenticator {
                 about(),
             ));
         };
-        let verified = self.verify(token).await.map_err(|error| (error, about()))?;
+        let verified = self
+            .verify_token(token)
+            .await
+            .map_err(|error| (error, about()))?;
         dpop::prove(verifier, proof, token, &verified)
             .await
             .map_err(|error| (error, about()))?;
@@ -438,9 +440,17 @@ impl Authenticator {
         api_key_token(&*keys.check(key).await?)
     }
 
-    /// Verifies a bearer token on the path its routing gives it: the validator, or the
-    /// introspector.
+    /// Verifies a bearer token on the path its routing gives it (the validator, or the
+    /// introspector), as the middleware does for `Authorization: Bearer`: a token bound to a
+    /// key (`cnf`) is refused, since no proof comes with it.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let verified = self.verify_token(token).await?;
+        dpop::unbound(&verified)?;
+        Ok(verified)
+    }
+
+    /// Verifies a token on the path its routing gives it, bound or not.
+    async fn verify_token(&self, token: &str) -> Result<VerifiedToken, Error> {
         match &self.inner.introspection {
             Some((introspector, TokenRouting::OpaqueOnly)) => introspector.introspect(token).await,
             Some((introspector, TokenRouting::Both | TokenRouting::IntrospectIssuerJwts))

@@ -4,8 +4,6 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use aws_lc_rs::constant_time;
-
 use super::location::{RequestView, scheme_token};
 use super::rejection::Scheme;
 use crate::dpop::DpopVerifier;
@@ -95,26 +93,19 @@ pub(super) async fn prove(
         )
     })?;
     let (method, uri) = request.target?;
-    let checked = verifier.check(proof, method, &uri, token).await?;
-    if let Some(jkt) = bound
-        && constant_time::verify_slices_are_equal(jkt.as_bytes(), checked.jkt.as_bytes()).is_err()
-    {
-        return Err(Error::new(
-            ErrorKind::InvalidDpopProof,
-            "the proof is not signed by the key the token is bound to",
-        ));
-    }
+    verifier.check(proof, method, &uri, token, bound).await?;
     Ok(())
 }
 
-/// A bearer token must not be DPoP-bound: a bound token sent as `Bearer` is refused, so that
-/// a stolen one can't be downgraded (RFC 9449 §7.2).
+/// A bearer token must not be bound to a key: a token with `cnf` (DPoP's `jkt`, or any other
+/// confirmation this server can't check) sent as `Bearer` is refused, so that a stolen one
+/// can't be downgraded (RFC 9449 §7.2).
 pub(super) fn unbound(verified: &VerifiedToken) -> Result<(), Error> {
-    match verified.bound_key()? {
-        None => Ok(()),
-        Some(_) => Err(Error::new(
+    if verified.is_sender_constrained() {
+        return Err(Error::new(
             ErrorKind::InvalidClaim,
-            "a DPoP-bound token was sent with the Bearer scheme",
-        )),
+            "a token bound to a key (cnf) was sent as a bearer token",
+        ));
     }
+    Ok(())
 }

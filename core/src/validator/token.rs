@@ -127,20 +127,32 @@ impl VerifiedToken {
         Self::new(decoded, registered, Arc::new(AccessPaths::default()))
     }
 
+    /// Whether the token is bound to a key the sender must prove (it has a `cnf` claim,
+    /// RFC 7800): such a token is never accepted as a plain bearer token.
+    pub fn is_sender_constrained(&self) -> bool {
+        self.inner.registered.has_cnf()
+    }
+
     /// The thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1): `None` for a token
-    /// that is not DPoP-bound. A `cnf.jkt` that is not a string is
+    /// that is not DPoP-bound (no `cnf`, or a `cnf` of another kind, such as mTLS's
+    /// `x5t#S256`). A `cnf` that can't be read, or a `cnf.jkt` that is not a string, is
     /// [`ErrorKind::InvalidClaim`].
     pub fn bound_key(&self) -> Result<Option<&str>, Error> {
         if !self.inner.registered.has_cnf() {
             return Ok(None);
         }
-        match self.claims().get("cnf").and_then(|cnf| cnf.get("jkt")) {
+        let invalid = |what: &'static str| Error::new(ErrorKind::InvalidClaim, what);
+        let cnf = self
+            .claims()
+            .get("cnf")
+            .ok_or_else(|| invalid("cnf can't be read"))?;
+        if !cnf.is_object() {
+            return Err(invalid("cnf is not an object"));
+        }
+        match cnf.get("jkt") {
             None => Ok(None),
             Some(Value::String(jkt)) => Ok(Some(jkt)),
-            Some(_) => Err(Error::new(
-                ErrorKind::InvalidClaim,
-                "cnf.jkt is not a string",
-            )),
+            Some(_) => Err(invalid("cnf.jkt is not a string")),
         }
     }
 
