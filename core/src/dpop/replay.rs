@@ -178,11 +178,12 @@ pub use self::redis_store::RedisReplayStore;
 mod redis_store {
     use std::time::Duration;
 
-    use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+    use redis::aio::ConnectionManager;
 
     use super::{MemoryReplayStore, ReplayStore};
     use crate::error::{Error, ErrorKind};
     use crate::future::BoxFuture;
+    use crate::keys::cache::redis::connect_lazily;
 
     /// Every Redis call gives up after this long.
     const CALL_TIMEOUT: Duration = Duration::from_millis(500);
@@ -213,26 +214,8 @@ mod redis_store {
         /// A store on the Redis at `url` (`redis://host:port/db`), under the key prefix
         /// `jwtguard:dpop:`. Does not connect yet; must be called inside a tokio runtime.
         pub fn new(url: &str) -> Result<Self, Error> {
-            if tokio::runtime::Handle::try_current().is_err() {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    "RedisReplayStore::new must be called inside a tokio runtime",
-                ));
-            }
-            let client = redis::Client::open(url).map_err(|e| {
-                Error::new(ErrorKind::Config, "the Redis URL is not valid").with_source(e)
-            })?;
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(CALL_TIMEOUT))
-                .set_response_timeout(Some(CALL_TIMEOUT))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_secs(1));
-            let connection =
-                ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
-                    Error::new(ErrorKind::Config, "could not set up Redis").with_source(e)
-                })?;
             Ok(Self {
-                connection,
+                connection: connect_lazily(url, "RedisReplayStore::new")?,
                 prefix: "jwtguard:dpop:".to_owned(),
                 fallback: MemoryReplayStore::new(),
                 fail_closed: false,

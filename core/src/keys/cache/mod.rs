@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind};
 use crate::future::BoxFuture;
 
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisKeyCache;
 

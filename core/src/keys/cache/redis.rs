@@ -60,23 +60,9 @@ impl RedisKeyCache {
     /// A cache on the Redis at `url` (`redis://host:port/db`). Does not connect yet; must be
     /// called inside a tokio runtime.
     pub fn new(url: &str) -> Result<Self, Error> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "RedisKeyCache::new must be called inside a tokio runtime",
-            ));
-        }
-        let client = redis::Client::open(url).map_err(|e| {
-            Error::new(ErrorKind::Config, "the Redis URL is not valid").with_source(e)
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| Error::new(ErrorKind::Config, "could not set up Redis").with_source(e))?;
-        Ok(Self { connection })
+        Ok(Self {
+            connection: connect_lazily(url, "RedisKeyCache::new")?,
+        })
     }
 
     /// Deletes the lock on `key` if `token` still holds it.
@@ -92,6 +78,27 @@ impl RedisKeyCache {
         .await
         .map(drop)
     }
+}
+
+/// A connection to the Redis at `url` that connects when first used and reconnects by itself,
+/// each call giving up after 500 ms. `what` names the caller, which must run inside a tokio
+/// runtime.
+pub(crate) fn connect_lazily(url: &str, what: &str) -> Result<ConnectionManager, Error> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{what} must be called inside a tokio runtime"),
+        ));
+    }
+    let client = redis::Client::open(url)
+        .map_err(|e| Error::new(ErrorKind::Config, "the Redis URL is not valid").with_source(e))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CALL_TIMEOUT))
+        .set_response_timeout(Some(CALL_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(1));
+    ConnectionManager::new_lazy_with_config(client, config)
+        .map_err(|e| Error::new(ErrorKind::Config, "could not set up Redis").with_source(e))
 }
 
 fn lock_key(key: &str) -> String {
