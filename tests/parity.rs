@@ -456,7 +456,7 @@ async fn both_frameworks_answer_api_keys_identically() {
     let kit = Issuer::start().await;
     // The servers' own set-up from their command line, `--api-keys FILE` included ...
     let from_command_line = authenticator_for(
-        &ServerArgs::parse(
+        &ServerArgs::from_args(
             [
                 "--issuer",
                 kit.url(),

@@ -19,95 +19,82 @@ use jwtguard::provider::ClientAuth;
 use jwtguard::{ApiKeyLocation, Authenticator, TokenRouting, Validator};
 use serde_json::Value;
 
-/// The command line both example servers take.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The command line both example servers take (`--help` prints it).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
+#[command(
+    version,
+    about = "A jwtguard-protected example API: /health, /me, /admin (role admin), /scoped (scope write)."
+)]
 pub struct ServerArgs {
-    /// `--issuer URL`: the issuer to trust (discovery at `URL/.well-known/openid-configuration`).
+    /// The issuer to trust (discovery at URL/.well-known/openid-configuration).
+    #[arg(long, value_name = "URL")]
     pub issuer: String,
-    /// `--audience AUD`: the expected audience.
+    /// The audience a token must name.
+    #[arg(long, value_name = "AUD")]
     pub audience: String,
-    /// `--bind ADDR`: where to listen. Default `127.0.0.1:8080`.
+    /// Where to listen.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// `--redis URL`: share fetched keys through this Redis (`redis://host:port`). Default:
-    /// none, keys are cached in the process.
+    /// Share fetched keys through this Redis (redis://host:port). Default: keys cached in the
+    /// process.
+    #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
-    /// `--introspect CLIENT_ID:CLIENT_SECRET`: also accept opaque tokens, by introspection at
-    /// the issuer's discovered endpoint, authenticating with `client_secret_basic`. Default:
-    /// JWTs only.
-    pub introspect: Option<(String, String)>,
-    /// `--api-keys FILE`: also accept API keys in `X-API-Key`, from this JSON file
-    /// (`[{"sha256": "<hex SHA-256 of the key>", "sub": "...", "roles": [...], "scopes":
-    /// [...]}]`). Default: no API keys.
+    /// Also accept opaque tokens, by introspection at the issuer's discovered endpoint,
+    /// authenticating with client_secret_basic. Default: JWTs only.
+    #[arg(long, value_name = "CLIENT_ID:CLIENT_SECRET")]
+    pub introspect: Option<ClientPair>,
+    /// Also accept API keys in X-API-Key, from this JSON file: [{"sha256": "<hex SHA-256 of
+    /// the key>", "sub": "...", "roles": [...], "scopes": [...]}]. Default: no API keys.
+    #[arg(long, value_name = "FILE")]
     pub api_keys: Option<std::path::PathBuf>,
-    /// `--public-url URL`: the URL clients address the server by, for DPoP proofs' `htu`.
-    /// Default `http://<bind address>`.
+    /// The URL clients address the server by, for DPoP proofs' htu. Default:
+    /// http://<bind address>.
+    #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// `--dpop-nonce`: DPoP proofs must carry a server nonce (RFC 9449 §8). Default off.
+    /// DPoP proofs must carry a server nonce (RFC 9449 §8). Default: off.
+    #[arg(long)]
     pub dpop_nonce: bool,
 }
 
-/// The usage line.
-pub const USAGE: &str = "usage: --issuer URL --audience AUD [--bind ADDR (default 127.0.0.1:8080)] [--redis URL] [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE] [--public-url URL] [--dpop-nonce]";
+/// A client id and secret given as `CLIENT_ID:CLIENT_SECRET`. Its `Debug` shows the id only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientPair {
+    /// The client id.
+    pub id: String,
+    /// The client secret.
+    pub secret: String,
+}
+
+impl std::str::FromStr for ClientPair {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (id, secret) = text
+            .split_once(':')
+            .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+            .ok_or("expected CLIENT_ID:CLIENT_SECRET")?;
+        Ok(Self {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Debug for ClientPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientPair")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
 
 impl ServerArgs {
-    /// Parses `--issuer`, `--audience` and `--bind` (also as `--name=value`).
-    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
-        let mut issuer = None;
-        let mut audience = None;
-        let mut bind: SocketAddr = ([127, 0, 0, 1], 8080).into();
-        let mut redis = None;
-        let mut introspect = None;
-        let mut api_keys = None;
-        let mut public_url = None;
-        let mut dpop_nonce = false;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-                None => (arg, None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-            };
-            match name.as_str() {
-                "--issuer" => issuer = Some(value()?),
-                "--audience" => audience = Some(value()?),
-                "--bind" => {
-                    let text = value()?;
-                    bind = text.parse().map_err(|_| {
-                        format!("--bind {text:?} is not an address like 127.0.0.1:8080")
-                    })?;
-                }
-                "--redis" => redis = Some(value()?),
-                "--introspect" => {
-                    let text = value()?;
-                    let Some((id, secret)) = text.split_once(':') else {
-                        return Err(format!(
-                            "--introspect takes CLIENT_ID:CLIENT_SECRET\n{USAGE}"
-                        ));
-                    };
-                    introspect = Some((id.to_owned(), secret.to_owned()));
-                }
-                "--api-keys" => api_keys = Some(value()?.into()),
-                "--public-url" => public_url = Some(value()?),
-                "--dpop-nonce" if inline.is_none() => dpop_nonce = true,
-                "-h" | "--help" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        Ok(Self {
-            issuer: issuer.ok_or_else(|| format!("--issuer is required\n{USAGE}"))?,
-            audience: audience.ok_or_else(|| format!("--audience is required\n{USAGE}"))?,
-            bind,
-            redis,
-            introspect,
-            api_keys,
-            public_url,
-            dpop_nonce,
-        })
+    /// Parses the arguments after the program's name, as `--help` shows them: the error (or
+    /// the help) as clap renders it otherwise.
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
+        use clap::Parser as _;
+        Self::try_parse_from(std::iter::once("server".to_owned()).chain(args))
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -119,13 +106,7 @@ pub async fn start_up() -> (ServerArgs, Authenticator) {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = match ServerArgs::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = <ServerArgs as clap::Parser>::parse();
     match authenticator_for(&args).await {
         Ok(authenticator) => (args, authenticator),
         Err(failure) => {
@@ -167,7 +148,7 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
         ))
     })?;
     let mut authenticator = Authenticator::new(validator);
-    if let Some((id, secret)) = &args.introspect {
+    if let Some(ClientPair { id, secret }) = &args.introspect {
         let introspector = Introspector::builder()
             .issuer(&args.issuer)
             .audience(&args.audience)
@@ -250,7 +231,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<ServerArgs, String> {
-        ServerArgs::parse(args.iter().map(|s| s.to_string()))
+        ServerArgs::from_args(args.iter().map(|s| s.to_string()))
     }
 
     #[test]
@@ -307,13 +288,28 @@ mod tests {
                 .port(),
             8080
         );
+        let missing = parse(&["--issuer", "i"]).unwrap_err();
+        assert!(missing.contains("--audience <AUD>"), "{missing}");
+        let no_value = parse(&["--issuer"]).unwrap_err();
+        assert!(no_value.contains("a value is required"), "{no_value}");
+        let unknown = parse(&["--nope"]).unwrap_err();
         assert!(
-            parse(&["--issuer", "i"])
-                .unwrap_err()
-                .contains("--audience is required")
+            unknown.contains("unexpected argument '--nope'"),
+            "{unknown}"
         );
-        assert!(parse(&["--issuer"]).unwrap_err().contains("needs a value"));
-        assert!(parse(&["--nope"]).unwrap_err().contains("unknown argument"));
         assert!(parse(&["--issuer", "i", "--audience", "a", "--bind", "x"]).is_err());
+        let pair = parse(&["--issuer=i", "--audience=a", "--introspect", "rs:s3cret"]).unwrap();
+        let introspect = pair.introspect.unwrap();
+        assert_eq!(
+            (introspect.id.as_str(), introspect.secret.as_str()),
+            ("rs", "s3cret")
+        );
+        assert!(!format!("{introspect:?}").contains("s3cret"));
+        assert!(parse(&["--issuer=i", "--audience=a", "--introspect", "nosecret"]).is_err());
+        let help = parse(&["--help"]).unwrap_err();
+        assert!(
+            help.contains("--public-url <URL>") && help.contains("--dpop-nonce"),
+            "{help}"
+        );
     }
 }

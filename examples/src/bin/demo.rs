@@ -85,7 +85,8 @@ async fn main() -> ExitCode {
 
     println!("jwtguard demo");
     println!("  issuer (embedded test kit): {}", issuer.url());
-    println!("  protected API ({framework:<5}):      {api}   audience {DEFAULT_AUDIENCE}");
+    let label = format!("protected API ({framework}):");
+    println!("  {label:<28} {api}   audience {DEFAULT_AUDIENCE}");
     println!();
 
     let user = || {
