@@ -35,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub use jwtguard_core::*;
 
 /// The axum adapter (feature `axum`).

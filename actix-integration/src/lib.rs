@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod extract;
 mod guard;
 mod middleware;

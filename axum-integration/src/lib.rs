@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod extract;
 mod guard;
 mod layer;

@@ -42,6 +42,7 @@
 //! `jwtguard_client_forced_renewals_total`, `jwtguard_client_token_expiry_timestamp_seconds`
 //! (when the newest token expires, Unix seconds: the time left is `expiry - time()`) and `jwtguard_client_shared_store_errors_total`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod dpop;

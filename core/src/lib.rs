@@ -21,6 +21,7 @@
 //! Web adapters (`jwtguard-axum`, `jwtguard-actix`) hold an [`Authenticator`], call
 //! [`Authenticator::authenticate`] for each request, and answer with [`Rejection::render`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod api_key;
 #[cfg(feature = "blocking")]
 pub mod blocking;

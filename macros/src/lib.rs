@@ -14,6 +14,7 @@
 //! when the requirement fails, through the same error type as everything else. Roles and
 //! scopes are read from the validator's configured claim paths.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 use proc_macro::TokenStream;
 
 mod guard;

@@ -17,6 +17,7 @@
 //!
 //! Everything binds to `127.0.0.1` only.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod issuer;
 mod keys;
 mod token;
