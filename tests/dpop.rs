@@ -416,3 +416,28 @@ async fn the_tower_layer_signs_a_proof_per_call() {
     assert_eq!(token.token_requests(), 1);
     idp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keeps_each_key_to_its_quota_across_instances() {
+    use jwtguard::dpop::ReplayStore as _;
+
+    let redis = RedisServer::start().await;
+    let instance = || {
+        RedisReplayStore::new(&redis.url())
+            .unwrap()
+            .with_quota(3)
+            .fail_closed(false)
+    };
+    let (first, second) = (instance(), instance());
+    let ttl = Duration::from_secs(60);
+    let (key, other_key) = ([7u8; 32], [8u8; 32]);
+    // Three proofs of one key, on two instances: recorded; the fourth is refused, unrecorded.
+    assert!(first.first_use(&[1; 32], &key, ttl).await.unwrap());
+    assert!(second.first_use(&[2; 32], &key, ttl).await.unwrap());
+    assert!(first.first_use(&[3; 32], &key, ttl).await.unwrap());
+    let refused = second.first_use(&[4; 32], &key, ttl).await.unwrap_err();
+    assert_eq!(refused.kind(), jwtguard::ErrorKind::InvalidDpopProof);
+    // A replay is still a replay, on either instance; another key has its own quota.
+    assert!(!second.first_use(&[1; 32], &key, ttl).await.unwrap());
+    assert!(first.first_use(&[4; 32], &other_key, ttl).await.unwrap());
+}

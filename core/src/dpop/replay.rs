@@ -181,6 +181,7 @@ mod redis_store {
     use redis::aio::ConnectionManager;
 
     use super::{MemoryReplayStore, ReplayStore};
+    use crate::defaults;
     use crate::error::{Error, ErrorKind};
     use crate::future::BoxFuture;
     use crate::keys::cache::redis::connect_lazily;
@@ -190,6 +191,9 @@ mod redis_store {
 
     /// Remembers proofs in Redis (`SET NX PX`, feature `redis`), so that a fleet refuses a
     /// proof replayed on another instance.
+    ///
+    /// Each client key may have at most [`with_quota`](Self::with_quota) proofs recorded
+    /// within a TTL across the fleet (20 000 by default).
     ///
     /// When Redis can't be reached (or takes over 500 ms), the check falls back to a
     /// [`MemoryReplayStore`] of this process and logs a warning, unless
@@ -206,6 +210,7 @@ mod redis_store {
     pub struct RedisReplayStore {
         connection: ConnectionManager,
         prefix: String,
+        quota: u32,
         fallback: MemoryReplayStore,
         fail_closed: bool,
     }
@@ -217,6 +222,7 @@ mod redis_store {
             Ok(Self {
                 connection: connect_lazily(url, "RedisReplayStore::new")?,
                 prefix: "jwtguard:dpop:".to_owned(),
+                quota: defaults::DPOP_PROOFS_PER_KEY,
                 fallback: MemoryReplayStore::new(),
                 fail_closed: false,
             })
@@ -228,6 +234,14 @@ mod redis_store {
             self
         }
 
+        /// How many proofs of one client key are recorded within a TTL, across the fleet.
+        /// Default [`DPOP_PROOFS_PER_KEY`](defaults::DPOP_PROOFS_PER_KEY) (20 000); past it,
+        /// the key's proofs are refused, not recorded.
+        pub fn with_quota(mut self, proofs: u32) -> Self {
+            self.quota = proofs;
+            self
+        }
+
         /// Whether a Redis that can't answer makes the request a 503 (`true`) or falls back
         /// to this process's memory (`false`, the default, logged).
         pub fn fail_closed(mut self, fail_closed: bool) -> Self {
@@ -235,27 +249,55 @@ mod redis_store {
             self
         }
 
-        async fn set_nx(&self, proof: &[u8; 32], ttl: Duration) -> Result<bool, Error> {
+        /// Records `proof` in Redis if it is new and its key is under its quota, atomically:
+        /// `Ok(true)` when recorded, `Ok(false)` for a replay. Both keys share a hash tag (the
+        /// client key), so that they live on one node of a cluster.
+        async fn set_nx(
+            &self,
+            proof: &[u8; 32],
+            key: &[u8; 32],
+            ttl: Duration,
+        ) -> Result<bool, Error> {
             let mut connection = self.connection.clone();
-            let key = format!("{}{}", self.prefix, hex(proof));
+            let tag = hex(key);
             let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let mut command = redis::cmd("SET");
-            command.arg(key).arg(1).arg("NX").arg("PX").arg(millis);
-            let call = command.query_async::<Option<String>>(&mut connection);
-            match tokio::time::timeout(CALL_TIMEOUT, call).await {
-                Ok(Ok(set)) => Ok(set.is_some()),
+            let script = redis::Script::new(RECORD);
+            let mut invocation = script.prepare_invoke();
+            invocation
+                .key(format!("{}{{{tag}}}:{}", self.prefix, hex(proof)))
+                .key(format!("{}{{{tag}}}:count", self.prefix))
+                .arg(millis)
+                .arg(self.quota);
+            let invocation = invocation.invoke_async::<i64>(&mut connection);
+            match tokio::time::timeout(CALL_TIMEOUT, invocation).await {
+                Ok(Ok(1)) => Ok(true),
+                Ok(Ok(0)) => Ok(false),
+                Ok(Ok(_)) => Err(Error::new(
+                    ErrorKind::InvalidDpopProof,
+                    "too many proofs from this key in the replay window",
+                )),
                 Ok(Err(error)) => Err(Error::new(
                     ErrorKind::KeysUnavailable,
-                    "redis SET NX failed",
+                    "recording a DPoP proof in redis failed",
                 )
                 .with_source(error)),
                 Err(_) => Err(Error::new(
                     ErrorKind::KeysUnavailable,
-                    "redis SET NX timed out",
+                    "recording a DPoP proof in redis timed out",
                 )),
             }
         }
     }
+
+    /// `KEYS[1]` the proof, `KEYS[2]` its key's count; `ARGV[1]` the TTL in ms, `ARGV[2]` the
+    /// quota. 0: a replay; -1: over the quota (nothing recorded); 1: recorded. The count is of
+    /// the proofs recorded since the key's first one in the current TTL.
+    const RECORD: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
+        local n = redis.call('INCR', KEYS[2]) \
+        if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end \
+        if n > tonumber(ARGV[2]) then redis.call('DECR', KEYS[2]) return -1 end \
+        redis.call('SET', KEYS[1], 1, 'PX', ARGV[1]) \
+        return 1";
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -265,6 +307,7 @@ mod redis_store {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_struct("RedisReplayStore")
                 .field("prefix", &self.prefix)
+                .field("quota", &self.quota)
                 .field("fail_closed", &self.fail_closed)
                 .finish_non_exhaustive()
         }
@@ -278,7 +321,7 @@ mod redis_store {
             ttl: Duration,
         ) -> BoxFuture<'a, Result<bool, Error>> {
             Box::pin(async move {
-                match self.set_nx(proof, ttl).await {
+                match self.set_nx(proof, key, ttl).await {
                     Ok(first) => {
                         // Kept here too: a replay is still refused on this instance if Redis
                         // goes away within the window, or forgets (a flush, a failover), and a
@@ -286,7 +329,8 @@ mod redis_store {
                         let here = self.fallback.check(proof, key, ttl)?;
                         Ok(first && here)
                     }
-                    Err(error) if self.fail_closed => Err(error),
+                    // Over the quota is an answer, not a failure of Redis.
+                    Err(error) if self.fail_closed || !error.is_unavailable() => Err(error),
                     Err(error) => {
                         tracing::warn!(%error, "DPoP replay check falls back to this process's memory");
                         self.fallback.check(proof, key, ttl)
