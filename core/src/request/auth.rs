@@ -55,6 +55,8 @@ struct Inner {
     api_keys: Option<(ApiKeys, ApiKeyLocation)>,
     order: CredentialOrder,
     dpop: Option<DpopVerifier>,
+    /// The `DPoP algs="…"` scheme of `dpop`, made once.
+    dpop_scheme: Option<Scheme>,
     /// The schemes refusals name: `Bearer`, then the API key's when there is one.
     accepted: Arc<[Scheme]>,
 }
@@ -127,6 +129,7 @@ impl Authenticator {
                 api_keys: None,
                 order: CredentialOrder::OneOnly,
                 dpop: None,
+                dpop_scheme: None,
                 accepted: Arc::from([Scheme::Bearer]),
             }),
         }
@@ -211,6 +214,7 @@ impl Authenticator {
     /// is refused (401) either way: a bound token is never downgraded.
     pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
         let inner = Arc::make_mut(&mut self.inner);
+        inner.dpop_scheme = Some(dpop::scheme(&verifier));
         inner.dpop = Some(verifier);
         inner.accepted = inner.accepted_schemes();
         self
@@ -348,8 +352,8 @@ impl Authenticator {
         &self,
         request: &'r dyn RequestView,
     ) -> Result<Option<Presented<'r>>, (Error, Option<Scheme>)> {
-        if let Some(verifier) = &self.inner.dpop {
-            let about = || Some(dpop::scheme(verifier));
+        if self.inner.dpop.is_some() {
+            let about = || self.inner.dpop_scheme.clone();
             let proof = dpop::proof(request).map_err(|error| (error, about()))?;
             if let Some(token) = dpop::dpop_token(request).map_err(|error| (error, about()))? {
                 return Ok(Some(Presented::Dpop(token)));
@@ -389,7 +393,7 @@ impl Authenticator {
                     ErrorKind::InvalidDpopProof,
                     "DPoP is required: send the token with the DPoP scheme and a proof",
                 ),
-                Some(dpop::scheme(verifier)),
+                self.inner.dpop_scheme.clone(),
             ));
         }
         self.verify(token)
@@ -412,7 +416,7 @@ impl Authenticator {
                 None,
             ));
         };
-        let about = || Some(dpop::scheme(verifier));
+        let about = || self.inner.dpop_scheme.clone();
         let Some(proof) = proof else {
             return Err((
                 Error::new(ErrorKind::Misconfigured, "no proof request was read"),
@@ -509,7 +513,7 @@ impl Inner {
             .as_ref()
             .is_none_or(|verifier| verifier.mode() == DpopMode::Allowed)
             .then_some(Scheme::Bearer);
-        let dpop = self.dpop.as_ref().map(dpop::scheme);
+        let dpop = self.dpop_scheme.clone();
         let api_key = self
             .api_keys
             .as_ref()
@@ -655,7 +659,7 @@ impl RequestAuth {
     /// naming the scheme of the request's credential.
     pub fn reject(&self, error: Error) -> Rejection {
         if self.proven {
-            let about = self.authenticator.inner.dpop.as_ref().map(dpop::scheme);
+            let about = self.authenticator.inner.dpop_scheme.clone();
             return self.authenticator.reject_about(error, about);
         }
         self.authenticator.reject_for(error, self.token.as_ref())
