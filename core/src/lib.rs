@@ -34,6 +34,8 @@ mod future;
 pub mod introspection;
 pub mod jose;
 pub mod keys;
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 pub mod provider;
 pub mod request;
 pub mod validator;

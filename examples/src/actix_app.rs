@@ -7,6 +7,9 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use jwtguard::Authenticator;
 use jwtguard::actix::{Claims, JwtAuth, require_role, require_scope};
 use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use crate::OpenApiJson;
 
 /// A running actix-web example server.
 pub struct ActixServer {
@@ -22,12 +25,13 @@ pub struct ActixServer {
 /// | route | auth | answer |
 /// |---|---|---|
 /// | `GET /health` | none | 200 |
+/// | `GET /openapi.json` | none | 200, the OpenAPI 3.1 document of these routes and their security |
 /// | `GET /me` | valid credential | 200, the token's claims as JSON (an API key's: `sub`, `roles`, `scope`) |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 ///
-/// `/admin` and `/scoped` are guarded with the attribute macros (the axum example uses the
-/// guard layers instead; both answer the same). The server runs in a task of the current tokio
+/// `/admin` and `/scoped` are guarded with the attribute macros, as on axum: the OpenAPI
+/// document takes each route's requirement from them. The server runs in a task of the current tokio
 /// runtime; the returned handle stops it.
 pub fn actix_server(
     authenticator: impl Into<Authenticator>,
@@ -46,9 +50,12 @@ pub fn actix_server_on(
 ) -> std::io::Result<ActixServer> {
     let authenticator: Authenticator = authenticator.into();
     let addr = listener.local_addr()?;
+    let document = OpenApiJson::new(authenticator.clone(), <ActixApi as OpenApi>::openapi());
     let server = HttpServer::new(move || {
         App::new()
-            .route("/health", web::get().to(|| async { "ok" }))
+            .app_data(web::Data::new(document.clone()))
+            .route("/health", web::get().to(health))
+            .route("/openapi.json", web::get().to(openapi_json))
             .service(
                 web::scope("")
                     .wrap(JwtAuth::new(authenticator.clone()))
@@ -66,16 +73,68 @@ pub fn actix_server_on(
     Ok(ActixServer { addr, handle })
 }
 
+/// The routes of [`actix_server`], for its OpenAPI document (the same as axum's).
+#[derive(OpenApi)]
+#[openapi(
+    paths(health, me, admin, scoped),
+    info(
+        title = "jwtguard example API",
+        description = "The example servers' routes."
+    )
+)]
+struct ActixApi;
+
+async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.get().await.to_owned())
+}
+
+/// Health check.
+#[utoipa::path(get, path = "/health", security(()), responses((status = 200, description = "The server is up")))]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// The caller's claims.
+#[utoipa::path(
+    get,
+    path = "/me",
+    responses(
+        (status = 200, description = "The credential's claims"),
+        (status = 401, description = "No valid credential"),
+    )
+)]
 async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
     HttpResponse::Ok().json(claims)
 }
 
+/// For administrators.
 #[require_role("admin")]
+#[utoipa::path(
+    get,
+    path = "/admin",
+    responses(
+        (status = 200, description = "Welcome"),
+        (status = 401, description = "No valid credential"),
+        (status = 403, description = "The credential lacks the role admin"),
+    )
+)]
 async fn admin() -> HttpResponse {
     HttpResponse::Ok().json(json!({"admin": true}))
 }
 
+/// For writers.
 #[require_scope("write")]
+#[utoipa::path(
+    get,
+    path = "/scoped",
+    responses(
+        (status = 200, description = "Allowed"),
+        (status = 401, description = "No valid credential"),
+        (status = 403, description = "The credential lacks the scope write"),
+    )
+)]
 async fn scoped() -> HttpResponse {
     HttpResponse::Ok().json(json!({"write": true}))
 }

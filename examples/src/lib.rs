@@ -1,5 +1,5 @@
 //! The example servers' shared parts: the command line and the routes of the contract
-//! (`/health`, `/me`, `/admin`, `/scoped`), on axum and on actix-web.
+//! (`/health`, `/openapi.json`, `/me`, `/admin`, `/scoped`), on axum and on actix-web.
 
 mod actix_app;
 
@@ -12,12 +12,14 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use jwtguard::api_key::{ApiKeys, FileApiKeyStore};
-use jwtguard::axum::{Claims, JwtLayer, RequireLayer};
+use jwtguard::axum::{Claims, JwtLayer, require_role, require_scope};
 use jwtguard::dpop::{DpopMode, DpopVerifier, NonceSource};
 use jwtguard::introspection::Introspector;
+use jwtguard::openapi::OpenApiSecurity;
 use jwtguard::provider::ClientAuth;
 use jwtguard::{ApiKeyLocation, Authenticator, TokenRouting, Validator};
 use serde_json::Value;
+use utoipa::OpenApi;
 
 /// The command line both example servers take (`--help` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
@@ -194,36 +196,129 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
 /// | route | auth | answer |
 /// |---|---|---|
 /// | `GET /health` | none | 200 |
+/// | `GET /openapi.json` | none | 200, the OpenAPI 3.1 document of these routes and their security |
 /// | `GET /me` | valid credential | 200, the token's claims as JSON (an API key's: `sub`, `roles`, `scope`) |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
+    let authenticator: Authenticator = authenticator.into();
+    let document = OpenApiJson::new(authenticator.clone(), <AxumApi as OpenApi>::openapi());
     let protected = Router::new()
         .route("/me", get(me))
-        .merge(
-            Router::new()
-                .route(
-                    "/admin",
-                    get(|| async { Json(serde_json::json!({"admin": true})) }),
-                )
-                .route_layer(RequireLayer::role("admin")),
-        )
-        .merge(
-            Router::new()
-                .route(
-                    "/scoped",
-                    get(|| async { Json(serde_json::json!({"write": true})) }),
-                )
-                .route_layer(RequireLayer::scope("write")),
-        )
+        .route("/admin", get(admin))
+        .route("/scoped", get(scoped))
         .layer(JwtLayer::new(authenticator));
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document.get().await.to_owned(),
+                    )
+                }
+            }),
+        )
         .merge(protected)
 }
 
+/// The routes of [`axum_app`], for its OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(health, me, admin, scoped),
+    info(
+        title = "jwtguard example API",
+        description = "The example servers' routes."
+    )
+)]
+struct AxumApi;
+
+/// An OpenAPI document with the security of an authenticator, made on its first request (the
+/// token URL comes from the issuer's metadata) and kept.
+#[derive(Clone)]
+pub struct OpenApiJson {
+    authenticator: Authenticator,
+    routes: Arc<utoipa::openapi::OpenApi>,
+    made: Arc<tokio::sync::OnceCell<String>>,
+}
+
+impl OpenApiJson {
+    /// The document of `routes` (a utoipa document of the routes and their guards), with the
+    /// schemes `authenticator` accepts.
+    pub fn new(authenticator: Authenticator, routes: utoipa::openapi::OpenApi) -> Self {
+        Self {
+            authenticator,
+            routes: Arc::new(routes),
+            made: Arc::default(),
+        }
+    }
+
+    /// The document as JSON.
+    pub async fn get(&self) -> &str {
+        self.made
+            .get_or_init(|| async {
+                let mut document = (*self.routes).clone();
+                OpenApiSecurity::discover(&self.authenticator)
+                    .await
+                    .apply(&mut document);
+                document
+                    .to_pretty_json()
+                    .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+            })
+            .await
+    }
+}
+
+/// Health check.
+#[utoipa::path(get, path = "/health", security(()), responses((status = 200, description = "The server is up")))]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// The caller's claims.
+#[utoipa::path(
+    get,
+    path = "/me",
+    responses(
+        (status = 200, description = "The credential's claims"),
+        (status = 401, description = "No valid credential"),
+    )
+)]
 async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(claims)
+}
+
+/// For administrators.
+#[require_role("admin")]
+#[utoipa::path(
+    get,
+    path = "/admin",
+    responses(
+        (status = 200, description = "Welcome"),
+        (status = 401, description = "No valid credential"),
+        (status = 403, description = "The credential lacks the role admin"),
+    )
+)]
+async fn admin() -> Json<Value> {
+    Json(serde_json::json!({"admin": true}))
+}
+
+/// For writers.
+#[require_scope("write")]
+#[utoipa::path(
+    get,
+    path = "/scoped",
+    responses(
+        (status = 200, description = "Allowed"),
+        (status = 401, description = "No valid credential"),
+        (status = 403, description = "The credential lacks the scope write"),
+    )
+)]
+async fn scoped() -> Json<Value> {
+    Json(serde_json::json!({"write": true}))
 }
 
 #[cfg(test)]

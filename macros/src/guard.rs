@@ -164,6 +164,7 @@ fn try_expand(
         quote!(#private::Match::All)
     };
     let values = &spec.values;
+    note_in_openapi(&mut function, stacked, kind, &spec);
     let vis = &function.vis;
     let guard: syn::FnArg = syn::parse_quote!(_: #private::Guard<#marker>);
     function.sig.inputs.insert(0, guard);
@@ -182,6 +183,100 @@ fn try_expand(
 
         #function
     })
+}
+
+/// Leaves the requirement in the `security` of a `#[utoipa::path(..)]` (or `#[path(..)]`)
+/// below the guard, as the entry `"jwtguard:<n>" = ["<role|scope>", "<any|all>", values..]`,
+/// all the guards' entries in one requirement object. `jwtguard_core::openapi` reads them
+/// back and writes the document's schemes in their place. A guard above no such attribute
+/// changes nothing.
+fn note_in_openapi(function: &mut ItemFn, index: usize, kind: AccessKind, spec: &Spec) {
+    let Some(list) = function.attrs.iter_mut().find_map(|attr| {
+        let segments: Vec<String> = attr
+            .path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        let utoipa = segments == ["utoipa", "path"] || segments == ["path"];
+        match &mut attr.meta {
+            syn::Meta::List(list) if utoipa => Some(list),
+            _ => None,
+        }
+    }) else {
+        return;
+    };
+    let name = LitStr::new(&format!("jwtguard:{index}"), Span::call_site());
+    let kind = kind.name();
+    let mode = if spec.any { "any" } else { "all" };
+    let values = &spec.values;
+    let entry = quote!(#name = [#kind, #mode, #(#values),*]);
+    list.tokens = with_entry(std::mem::take(&mut list.tokens), entry);
+}
+
+/// `tokens` (a `#[utoipa::path]`'s arguments) with `entry` added to the guards' requirement
+/// object of its `security(..)`, which is made when missing.
+fn with_entry(tokens: TokenStream, entry: TokenStream) -> TokenStream {
+    use proc_macro2::{Delimiter, Group, TokenTree};
+
+    let is_guards_object = |group: &Group| {
+        group.delimiter() == Delimiter::Parenthesis
+            && matches!(
+                group.stream().into_iter().next(),
+                Some(TokenTree::Literal(lit)) if lit.to_string().starts_with("\"jwtguard:")
+            )
+    };
+    let mut trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let security = trees.iter().enumerate().find_map(|(at, tree)| match tree {
+        TokenTree::Ident(ident) if ident == "security" => match trees.get(at + 1) {
+            Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Parenthesis => {
+                Some(at + 1)
+            }
+            _ => None,
+        },
+        _ => None,
+    });
+    let Some(at) = security else {
+        let ends_with_comma =
+            matches!(trees.last(), Some(TokenTree::Punct(p)) if p.as_char() == ',');
+        let mut tokens: TokenStream = trees.into_iter().collect();
+        if !ends_with_comma && !tokens.is_empty() {
+            tokens.extend(quote!(,));
+        }
+        tokens.extend(quote!(security((#entry))));
+        return tokens;
+    };
+    let TokenTree::Group(group) = &trees[at] else {
+        unreachable!("found as a group")
+    };
+    let mut objects: Vec<TokenTree> = group.stream().into_iter().collect();
+    let guards = objects
+        .iter()
+        .position(|tree| matches!(tree, TokenTree::Group(object) if is_guards_object(object)));
+    match guards {
+        Some(position) => {
+            let TokenTree::Group(object) = &objects[position] else {
+                unreachable!("found as a group")
+            };
+            let mut inner = object.stream();
+            inner.extend(quote!(, #entry));
+            let mut merged = Group::new(Delimiter::Parenthesis, inner);
+            merged.set_span(object.span());
+            objects[position] = TokenTree::Group(merged);
+        }
+        None => {
+            let ends_with_comma =
+                matches!(objects.last(), Some(TokenTree::Punct(p)) if p.as_char() == ',');
+            if !ends_with_comma && !objects.is_empty() {
+                objects.extend(quote!(,));
+            }
+            objects.extend(quote!((#entry)));
+        }
+    }
+    let mut security = Group::new(Delimiter::Parenthesis, objects.into_iter().collect());
+    security.set_span(group.span());
+    trees[at] = TokenTree::Group(security);
+    trees.into_iter().collect()
 }
 
 /// The adapter as the calling crate names it: the adapter crate itself when it depends on it

@@ -191,6 +191,19 @@ impl IssuerKeys {
         }
     }
 
+    /// Whether the keys are found by discovery of the issuer's metadata.
+    pub(crate) fn is_discovered(&self) -> bool {
+        matches!(
+            &*self.origin.lock().unwrap_or_else(PoisonError::into_inner),
+            Origin::Discovered { .. }
+        )
+    }
+
+    /// The HTTP client the keys are fetched with.
+    pub(crate) fn fetcher(&self) -> &Fetcher {
+        &self.settings.fetcher
+    }
+
     pub(crate) fn state(&self) -> Arc<KeyState> {
         self.state.load_full()
     }

@@ -245,6 +245,33 @@ impl Authenticator {
         &self.inner.response
     }
 
+    /// Where tokens are looked for, in order.
+    #[cfg(feature = "utoipa")]
+    pub(crate) fn locations(&self) -> &[TokenLocation] {
+        &self.inner.locations
+    }
+
+    /// Where API keys are looked for, when API keys are accepted.
+    #[cfg(feature = "utoipa")]
+    pub(crate) fn api_key_location(&self) -> Option<&ApiKeyLocation> {
+        self.inner.api_keys.as_ref().map(|(_, location)| location)
+    }
+
+    /// Whether every bearer token is introspected ([`TokenRouting::OpaqueOnly`]).
+    #[cfg(feature = "utoipa")]
+    pub(crate) fn introspects_every_token(&self) -> bool {
+        matches!(
+            self.inner.introspection,
+            Some((_, TokenRouting::OpaqueOnly))
+        )
+    }
+
+    /// The DPoP proof check, when DPoP is on.
+    #[cfg(feature = "utoipa")]
+    pub(crate) fn dpop_verifier(&self) -> Option<&DpopVerifier> {
+        self.inner.dpop.as_ref()
+    }
+
     /// Finds the request's token. No token is [`ErrorKind::MissingToken`]; a token in two
     /// places is [`ErrorKind::InvalidRequest`].
     pub fn find_token<'r>(&self, request: &'r dyn RequestView) -> Result<Cow<'r, str>, Error> {

@@ -87,6 +87,21 @@ impl Requirement {
         Self::new(AccessKind::Scope, Match::All, scopes)
     }
 
+    /// What the requirement is about.
+    pub fn kind(&self) -> AccessKind {
+        self.kind
+    }
+
+    /// Whether all or any of the values must be present.
+    pub fn mode(&self) -> Match {
+        self.mode
+    }
+
+    /// The roles or scopes.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
     /// Checks the requirement against a verified token.
     pub fn check(&self, token: &VerifiedToken) -> Result<(), Error> {
         let has = |value: &String| match self.kind {

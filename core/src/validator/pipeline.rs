@@ -18,6 +18,7 @@ use crate::jose::CompactJws;
 use crate::jose::json;
 use crate::keys::KeySet;
 use crate::keys::background::{self, BackgroundRefresh};
+use crate::provider::discovery::{self, Endpoint};
 
 /// Why [`Validator::verify_now`] failed.
 enum Failure {
@@ -265,6 +266,39 @@ impl Validator {
     /// an issuer that is not one of [`issuers`](Self::issuers).
     pub fn jwks_uri(&self, issuer: &str) -> Option<Url> {
         self.entry(issuer).and_then(|entry| entry.keys.jwks_uri())
+    }
+
+    /// The OpenID Connect discovery document of `issuer` (as configured):
+    /// `<issuer>/.well-known/openid-configuration`, when its keys are found by discovery.
+    /// `None` for keys from a JWKS URL or inline, an issuer template, or an issuer that is
+    /// not one of [`issuers`](Self::issuers).
+    pub fn discovery_url(&self, issuer: &str) -> Option<Url> {
+        let entry = self.entry(issuer)?;
+        if !entry.keys.is_discovered() {
+            return None;
+        }
+        let url = Url::parse(issuer).ok()?;
+        let [openid, _] = discovery::metadata_urls(&url).ok()?;
+        Some(openid)
+    }
+
+    /// Fetches the metadata of `issuer` (as configured; its keys must be found by discovery)
+    /// with the validator's HTTP client, and returns its `token_endpoint`, checked by the same
+    /// URL policy as every URL a document names. [`ErrorKind::Fetch`] when the issuer is not
+    /// discovered, the metadata can't be fetched or names no usable token endpoint.
+    pub async fn token_endpoint(&self, issuer: &str) -> Result<Url, Error> {
+        let Some(entry) = self
+            .entry(issuer)
+            .filter(|entry| entry.keys.is_discovered())
+        else {
+            return Err(Error::new(
+                ErrorKind::Fetch,
+                format!("{issuer} is not an issuer whose keys are found by discovery"),
+            ));
+        };
+        let fetcher = entry.keys.fetcher();
+        let metadata = discovery::discover_metadata(fetcher, issuer).await?;
+        metadata.endpoint(fetcher, Endpoint::Token)
     }
 
     fn entry(&self, issuer: &str) -> Option<&super::config::IssuerEntry> {
