@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum_core::extract::FromRequestParts;
-use axum_core::response::{IntoResponse, Response};
+use axum_core::response::Response;
 use http::Request;
 use http::request::Parts;
 use jwtguard_core::__private::StaticRequirement;
@@ -15,10 +15,10 @@ use jwtguard_core::{RequestAuth, Requirement};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rejection::AuthRejection;
+use crate::rejection::{AuthRejection, is_grpc, respond};
 
 /// Refuses requests whose token does not meet a [`Requirement`] with 403
-/// `insufficient_scope`. Goes inside [`JwtLayer`](crate::JwtLayer) (add it to the routes
+/// `insufficient_scope` (a gRPC call: status 7, `PERMISSION_DENIED`). Goes inside [`JwtLayer`](crate::JwtLayer) (add it to the routes
 /// first, then `JwtLayer` to the router).
 ///
 /// ```
@@ -112,7 +112,7 @@ where
         match RequestAuth::check(request.extensions().get(), &self.requirement) {
             Ok(()) => Box::pin(self.inner.call(request)),
             Err(rejection) => {
-                let response = AuthRejection::from(rejection).into_response();
+                let response = respond(rejection, is_grpc(&request));
                 Box::pin(async move { Ok(response) })
             }
         }

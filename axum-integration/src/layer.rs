@@ -4,14 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum_core::response::{IntoResponse, Response};
+use axum_core::response::Response;
 use http::{HeaderValue, Request};
 use jwtguard_core::request::{ClientAddr, HeaderLookup};
 use jwtguard_core::{Anonymous, Authenticator};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rejection::AuthRejection;
+use crate::rejection::{is_grpc, respond};
 
 /// Validates the token of every request with an [`Authenticator`] (or a
 /// [`Validator`](jwtguard_core::Validator), which becomes one with the defaults: the token from
@@ -19,7 +19,8 @@ use crate::rejection::AuthRejection;
 /// [`Claims`](crate::Claims) and the guards.
 ///
 /// By default a request without a valid token is answered at once (401, or 400/503, see
-/// [`AuthRejection`]). With [`JwtLayer::optional`], requests without any token go through
+/// [`AuthRejection`](crate::AuthRejection)); a gRPC call (a tonic service behind the layer)
+/// gets the gRPC status instead, in a trailers-only response with `www-authenticate`. With [`JwtLayer::optional`], requests without any token go through
 /// anonymously (`Option<Claims<T>>` is `None`), while a bad token is still refused.
 ///
 /// ```no_run
@@ -102,6 +103,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
         let anonymous = self.anonymous;
+        let grpc = is_grpc(&request);
         Box::pin(async move {
             let headers = request.headers();
             let view = HeaderLookup::new(|name| {
@@ -119,7 +121,7 @@ where
                     request.extensions_mut().insert(auth);
                     inner.call(request).await
                 }
-                Err(rejection) => Ok(AuthRejection::from(rejection).into_response()),
+                Err(rejection) => Ok(respond(rejection, grpc)),
             }
         })
     }

@@ -35,6 +35,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 mod extract;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 mod guard;
 mod layer;
 mod rejection;

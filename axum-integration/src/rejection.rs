@@ -40,6 +40,48 @@ impl AuthRejection {
     }
 }
 
+impl AuthRejection {
+    /// The same refusal as a gRPC trailers-only response: HTTP 200 with no body, and in the
+    /// headers `grpc-status` (16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`, 14 `UNAVAILABLE`,
+    /// 13 `INTERNAL`), `grpc-message` and `www-authenticate` (see
+    /// [`Rejection::render_grpc`]). [`JwtLayer`](crate::JwtLayer) and
+    /// [`RequireLayer`](crate::RequireLayer) answer this way to gRPC requests
+    /// (`content-type: application/grpc…`).
+    pub fn into_grpc_response(self) -> Response {
+        let mut response = Response::new(Body::empty());
+        for (name, value) in self.0.render_grpc() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+
+    /// The core's rejection.
+    pub fn rejection(&self) -> &Rejection {
+        &self.0
+    }
+}
+
+/// Whether `request` is a gRPC call (`content-type: application/grpc`, `+proto` and the
+/// like), answered with gRPC statuses rather than HTTP ones.
+pub(crate) fn is_grpc<B>(request: &http::Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// `rejection` as the answer to a gRPC call (`grpc`) or to plain HTTP.
+pub(crate) fn respond(rejection: Rejection, grpc: bool) -> Response {
+    let rejection = AuthRejection::from(rejection);
+    if grpc {
+        rejection.into_grpc_response()
+    } else {
+        rejection.into_response()
+    }
+}
+
 impl From<Rejection> for AuthRejection {
     fn from(rejection: Rejection) -> Self {
         Self(rejection)

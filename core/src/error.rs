@@ -162,6 +162,25 @@ impl ErrorKind {
         }
     }
 
+    /// The gRPC status code this kind answers with, in a trailers-only gRPC response.
+    ///
+    /// `16` (`UNAUTHENTICATED`) for a missing, malformed or refused credential (every `400`
+    /// and `401`), `7` (`PERMISSION_DENIED`) for a missing role or scope, `14`
+    /// (`UNAVAILABLE`) when keys or the authorization server are unavailable, `13`
+    /// (`INTERNAL`) for a server fault.
+    pub fn grpc_code(self) -> u8 {
+        match self.class() {
+            Class::BadRequest
+            | Class::NoToken
+            | Class::BadToken
+            | Class::BadProof
+            | Class::NonceNeeded => 16,
+            Class::Forbidden => 7,
+            Class::ServerFault => 13,
+            Class::Unavailable => 14,
+        }
+    }
+
     /// The RFC 6750 `error` code, if this kind has one.
     ///
     /// `None` for a missing token (RFC 6750 §3.1: no error code when the request had no

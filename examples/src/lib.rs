@@ -2,8 +2,10 @@
 //! (`/health`, `/openapi.json`, `/me`, `/admin`, `/scoped`), on axum and on actix-web.
 
 mod actix_app;
+pub mod grpc;
 
 pub use actix_app::{ActixServer, actix_server, actix_server_on};
+pub use grpc::grpc_app;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

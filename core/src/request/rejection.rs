@@ -231,6 +231,20 @@ impl Scheme {
     }
 }
 
+/// `grpc-message` is percent-encoded: every byte outside %x20-7E, and `%` itself.
+fn grpc_percent_encoded(message: &str) -> String {
+    use std::fmt::Write;
+    let mut encoded = String::with_capacity(message.len());
+    for byte in message.bytes() {
+        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+            encoded.push(char::from(byte));
+        } else {
+            let _ = write!(encoded, "%{byte:02X}");
+        }
+    }
+    encoded
+}
+
 /// RFC 6750 attribute values allow %x20-21 / %x23-5B / %x5D-7E: drop anything else.
 fn quoted(value: &str) -> String {
     value
@@ -303,6 +317,39 @@ impl Rejection {
     /// The HTTP status it answers with (see [`ErrorKind::status`](crate::ErrorKind::status)).
     pub fn status(&self) -> u16 {
         self.error.status()
+    }
+
+    /// The answer as the headers of a gRPC trailers-only response (sent with HTTP 200 and no
+    /// body): `content-type: application/grpc`, `grpc-status` (see
+    /// [`ErrorKind::grpc_code`](crate::ErrorKind::grpc_code)), `grpc-message` (the body's
+    /// error code, and its description when descriptions are on, percent-encoded as gRPC
+    /// requires), and `www-authenticate` and `dpop-nonce` as over HTTP.
+    ///
+    /// ```
+    /// use jwtguard_core::{Error, ErrorKind, Rejection};
+    ///
+    /// let rejection = Rejection::plain(Error::new(ErrorKind::Expired, "exp"));
+    /// let headers = rejection.render_grpc();
+    /// assert!(headers.contains(&("grpc-status", "16".to_owned())));
+    /// assert!(headers.contains(&("grpc-message", "invalid_token".to_owned())));
+    /// assert!(headers.contains(&("www-authenticate", r#"Bearer error="invalid_token""#.to_owned())));
+    /// ```
+    pub fn render_grpc(&self) -> Vec<(&'static str, String)> {
+        let answer = self.render();
+        let kind = self.error.kind();
+        let mut message = kind.body_code().to_owned();
+        if self.options.describe {
+            message.push_str(": ");
+            message.push_str(kind.description());
+        }
+        let mut headers = vec![
+            ("content-type", "application/grpc".to_owned()),
+            ("grpc-status", kind.grpc_code().to_string()),
+            ("grpc-message", grpc_percent_encoded(&message)),
+        ];
+        headers.extend(answer.www_authenticate.map(|v| ("www-authenticate", v)));
+        headers.extend(answer.dpop_nonce.map(|v| ("dpop-nonce", v)));
+        headers
     }
 
     /// The HTTP answer.
