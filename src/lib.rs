@@ -13,6 +13,10 @@
 //!   for programs without an async runtime;
 //! - feature `redis`: a key cache (and a store for the client side's tokens) shared by
 //!   instances through Redis;
+//! - feature `utoipa`: `openapi`, the security of a utoipa OpenAPI document from the
+//!   configuration and the guards (`jwtguard::openapi::OpenApiSecurity`);
+//! - feature `tonic`: `jwtguard::axum::grpc`, tonic services behind the axum layer (implies
+//!   `axum`);
 //! - feature `test-util`: [`testkit`], a local issuer and token minting for your tests.
 //!
 //! ```no_run

@@ -27,7 +27,7 @@ use utoipa::OpenApi;
 #[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
 #[command(
     version,
-    about = "A jwtguard-protected example API: /health, /me, /admin (role admin), /scoped (scope write)."
+    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /admin (role admin), /scoped (scope write); on gRPC, example.Account (WhoAmI, Count with scope read)."
 )]
 pub struct ServerArgs {
     /// The issuer to trust (discovery at URL/.well-known/openid-configuration).
@@ -47,12 +47,13 @@ pub struct ServerArgs {
     /// authenticating with client_secret_basic. Default: JWTs only.
     #[arg(long, value_name = "CLIENT_ID:CLIENT_SECRET")]
     pub introspect: Option<ClientPair>,
-    /// Also accept API keys in X-API-Key, from this JSON file: [{"sha256": "<hex SHA-256 of
-    /// the key>", "sub": "...", "roles": [...], "scopes": [...]}]. Default: no API keys.
+    /// Also accept API keys in X-API-Key, from this JSON file: [{"sha256": "HEX", "sub": "...",
+    /// "roles": [...], "scopes": [...]}], HEX the lower-case hex SHA-256 of the key. Default:
+    /// no API keys.
     #[arg(long, value_name = "FILE")]
     pub api_keys: Option<std::path::PathBuf>,
-    /// The URL clients address the server by, for DPoP proofs' htu. Default:
-    /// http://<bind address>.
+    /// The URL clients address the server by, for DPoP proofs' htu. Default: http:// and the
+    /// bind address.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// DPoP proofs must carry a server nonce (RFC 9449 §8). Default: off.

@@ -1,5 +1,5 @@
 //! The example API on actix-web: `--issuer URL --audience AUD [--bind ADDR] [--redis URL]
-//! [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE]`, serving `/health`, `/me`,
+//! [--introspect CLIENT_ID:CLIENT_SECRET] [--api-keys FILE]`, serving `/health`, `/openapi.json`, `/me`,
 //! `/admin` (role `admin`) and `/scoped` (scope `write`).
 
 use jwtguard_examples::{actix_server, start_up};
