@@ -6,10 +6,14 @@
 
 use std::time::Duration;
 
+use jwtguard::axum::JwtLayer;
+use jwtguard::axum::grpc::MethodRequireLayer;
 use jwtguard::client::{BearerLayer, ClientAuth, OAuthClient, TokenManager, TokenParams};
 use jwtguard::testkit::Issuer;
-use jwtguard::{Authenticator, Validator};
-use jwtguard_examples::grpc::{AccountClient, CountRequest, WhoAmIRequest};
+use jwtguard::{Authenticator, Requirement, Validator};
+use jwtguard_examples::grpc::{
+    AccountClient, AccountService, CountRequest, WHO_AM_I, WhoAmIRequest,
+};
 use jwtguard_examples::grpc_app;
 use jwtguard_tests::{CLIENTS, IDP_AUDIENCE, Idp, peek, serve};
 use tonic::Code;
@@ -65,6 +69,7 @@ async fn a_tonic_service_answers_with_grpc_statuses_behind_the_layer() {
         .build()
         .await
         .expect("both issuers are up");
+    let closed_validator = validator.clone();
     let base = serve(grpc_app(Authenticator::new(validator))).await;
     let mut plain = AccountClient::new(channel(&base).await);
 
@@ -150,6 +155,41 @@ async fn a_tonic_service_answers_with_grpc_statuses_behind_the_layer() {
         .expect("any valid token")
         .into_inner();
     assert_eq!(me.scopes, ["write"]);
+
+    // Closed unless listed: Count has no requirement here, so deny_unlisted refuses it.
+    let closed = tonic::service::Routes::new(AccountService)
+        .into_axum_router()
+        .layer(
+            MethodRequireLayer::new()
+                .method(WHO_AM_I, Requirement::scope("read"))
+                .deny_unlisted(),
+        )
+        .layer(JwtLayer::new(closed_validator));
+    let closed_base = serve(closed).await;
+    let mut closed = AccountClient::new(channel(&closed_base).await);
+    let reader = first.token(ADMIN.0, ADMIN.1, IDP_AUDIENCE, "read").await;
+    assert!(
+        closed
+            .who_am_i(with_token(WhoAmIRequest {}, Some(&reader)))
+            .await
+            .is_ok()
+    );
+    let status = closed
+        .count(with_token(CountRequest { up_to: 1 }, Some(&reader)))
+        .await
+        .expect_err("not listed");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    // A plain HTTP/1.1 request that only claims to be gRPC gets the HTTP answer: a 401 that
+    // no cache keeps, never a 200.
+    let response = reqwest::Client::new()
+        .post(format!("{base}{WHO_AM_I}"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["cache-control"], "no-store");
     first.stop().await;
 
     // The provider comes back with new keys, mints a token and goes down again: the service

@@ -213,8 +213,15 @@ async fn list_orders() -> &'static str {
     "orders"
 }
 
+// `security(())` (public) under a guard, and the path inside `cfg_attr`.
+#[require_role(any("auditor", "admin"))]
+#[cfg_attr(all(), utoipa::path(get, path = "/reports", security(()), responses((status = 200, description = "Reports"))))]
+async fn reports() -> &'static str {
+    "reports"
+}
+
 #[derive(OpenApi)]
-#[openapi(paths(create_order, list_orders))]
+#[openapi(paths(create_order, list_orders, reports))]
 struct OrdersApi;
 
 #[tokio::test]
@@ -235,10 +242,36 @@ async fn stacked_guards_and_the_users_own_security_are_written_out() {
         ["oauth2", "bearer"]
     );
     // The guarded handlers are ordinary axum handlers.
-    let _routes: axum::Router = axum::Router::new().route(
-        "/orders",
-        axum::routing::post(create_order).get(list_orders),
+    let _routes: axum::Router = axum::Router::new()
+        .route(
+            "/orders",
+            axum::routing::post(create_order).get(list_orders),
+        )
+        .route("/reports", axum::routing::get(reports));
+    // DPoP required: no bearer scheme (a bearer token is refused), the token's source marked.
+    let dpop = jwtguard::dpop::DpopVerifier::builder()
+        .public_url("https://api.example.test")
+        .mode(jwtguard::dpop::DpopMode::Required)
+        .build()
+        .unwrap();
+    let required = OpenApiSecurity::new(&authenticator.clone().dpop(dpop))
+        .client_credentials("https://idp.test/token");
+    assert_eq!(
+        required.scheme_names().collect::<Vec<_>>(),
+        ["oauth2", "dpop"]
     );
+    let mut bound = OrdersApi::openapi();
+    required.apply(&mut bound);
+    let bound = serde_json::to_value(&bound).unwrap();
+    assert_eq!(
+        bound["components"]["securitySchemes"]["oauth2"]["x-dpop-required"],
+        true
+    );
+    assert_eq!(
+        bound["paths"]["/orders"]["get"]["security"],
+        json!([{"partner_mtls": []}, {"oauth2": ["orders:read"]}, {"dpop": ["orders:read"]}])
+    );
+
     let mut document = OrdersApi::openapi();
     security.apply(&mut document);
     let again = {
@@ -279,6 +312,17 @@ async fn stacked_guards_and_the_users_own_security_are_written_out() {
             {"partner_mtls": []},
             {"oauth2": ["orders:read"]},
             {"bearer": ["orders:read"]},
+        ])
+    );
+    // The guard's roles make two alternatives; for oauth2, which lists no roles, they are one.
+    // The guard needs a credential: `security(())` does not stay.
+    let reports = &document["paths"]["/reports"]["get"];
+    assert_eq!(
+        reports["security"],
+        json!([
+            {"oauth2": []},
+            {"bearer": ["admin"]},
+            {"bearer": ["auditor"]},
         ])
     );
     assert_eq!(

@@ -35,13 +35,13 @@ use std::task::{Context, Poll};
 
 use axum_core::response::Response;
 use http::Request;
-use jwtguard_core::{Rejection, RequestAuth, Requirement, VerifiedToken};
+use jwtguard_core::{Error, Rejection, RequestAuth, Requirement, VerifiedToken};
 use serde::de::DeserializeOwned;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rejection::AuthRejection;
+use crate::rejection::{AuthRejection, is_grpc, respond};
 
 /// `rejection` as a `tonic::Status`: its gRPC code and message, and `www-authenticate` (and
 /// `dpop-nonce`) in the metadata.
@@ -49,8 +49,11 @@ fn status(rejection: &Rejection) -> tonic::Status {
     let kind = rejection.error().kind();
     let mut metadata = MetadataMap::new();
     for (name, value) in rejection.render_grpc() {
-        // The status carries its code and message itself.
-        if matches!(name, "grpc-status" | "grpc-message" | "content-type") {
+        // The status carries its code and message itself; the rest is the response's.
+        if matches!(
+            name,
+            "grpc-status" | "grpc-message" | "content-type" | "cache-control"
+        ) {
             continue;
         }
         if let Ok(value) = MetadataValue::try_from(value.as_str()) {
@@ -59,7 +62,7 @@ fn status(rejection: &Rejection) -> tonic::Status {
     }
     tonic::Status::with_metadata(
         tonic::Code::from(i32::from(kind.grpc_code())),
-        kind.body_code(),
+        rejection.grpc_message(),
         metadata,
     )
 }
@@ -104,12 +107,16 @@ impl<M> GrpcRequestExt for tonic::Request<M> {
 }
 
 /// Role and scope guards per gRPC method, keyed by the method's path
-/// (`/<package>.<Service>/<Method>`). A call to a listed method whose token does not meet the
-/// requirement gets status 7 (`PERMISSION_DENIED`) before the service sees it, for unary and
-/// streaming methods alike; other methods pass. Goes inside [`JwtLayer`](crate::JwtLayer).
+/// (`/<package>.<Service>/<Method>`), as tonic routes it. A call to a listed method whose token
+/// does not meet the requirement gets status 7 (`PERMISSION_DENIED`) before the service sees
+/// it, for unary and streaming methods alike. Methods not listed pass, unless
+/// [`deny_unlisted`](Self::deny_unlisted). Goes inside [`JwtLayer`](crate::JwtLayer), on the
+/// router of tonic's `Routes` itself: under `Router::nest`, the paths it sees carry the
+/// prefix.
 #[derive(Clone, Debug, Default)]
 pub struct MethodRequireLayer {
     methods: Arc<HashMap<String, Requirement>>,
+    deny_unlisted: bool,
 }
 
 impl MethodRequireLayer {
@@ -118,10 +125,34 @@ impl MethodRequireLayer {
         Self::default()
     }
 
-    /// Guards the method at `path` (`/<package>.<Service>/<Method>`) with `requirement`,
-    /// replacing an earlier one for the same path.
+    /// Guards the method at `path` with `requirement`, replacing an earlier one for the same
+    /// path.
+    ///
+    /// # Panics
+    /// When `path` is not a gRPC method path, `/<package>.<Service>/<Method>` (a leading
+    /// slash, two non-empty segments, no spaces): a path that can't match would leave the
+    /// method unguarded.
     pub fn method(mut self, path: impl Into<String>, requirement: Requirement) -> Self {
-        Arc::make_mut(&mut self.methods).insert(path.into(), requirement);
+        let path = path.into();
+        let well_formed = path.strip_prefix('/').is_some_and(|rest| {
+            let mut segments = rest.split('/');
+            matches!(
+                (segments.next(), segments.next(), segments.next()),
+                (Some(service), Some(method), None) if !service.is_empty() && !method.is_empty()
+            ) && !rest.contains(|c: char| c.is_whitespace() || c == '?' || c == '%')
+        });
+        assert!(
+            well_formed,
+            "{path:?} is not a gRPC method path: write /<package>.<Service>/<Method>"
+        );
+        Arc::make_mut(&mut self.methods).insert(path, requirement);
+        self
+    }
+
+    /// Refuses every method that is not listed (status 7), so that a method added to the
+    /// service later is closed until it is given a requirement. Default: they pass.
+    pub fn deny_unlisted(mut self) -> Self {
+        self.deny_unlisted = true;
         self
     }
 }
@@ -133,6 +164,7 @@ impl<S> Layer<S> for MethodRequireLayer {
         MethodRequireService {
             inner,
             methods: Arc::clone(&self.methods),
+            deny_unlisted: self.deny_unlisted,
         }
     }
 }
@@ -142,6 +174,7 @@ impl<S> Layer<S> for MethodRequireLayer {
 pub struct MethodRequireService<S> {
     inner: S,
     methods: Arc<HashMap<String, Requirement>>,
+    deny_unlisted: bool,
 }
 
 impl<S, B> Service<Request<B>> for MethodRequireService<S>
@@ -159,16 +192,54 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let checked = self
-            .methods
-            .get(request.uri().path())
-            .map(|requirement| RequestAuth::check(request.extensions().get(), requirement));
+        let checked = match self.methods.get(request.uri().path()) {
+            Some(requirement) => RequestAuth::check(request.extensions().get(), requirement),
+            None if self.deny_unlisted => RequestAuth::installed(request.extensions().get())
+                .and_then(|auth| {
+                    Err(auth.reject(Error::insufficient_scope(
+                        "a method without a requirement",
+                        None,
+                    )))
+                }),
+            None => Ok(()),
+        };
         match checked {
-            Some(Err(rejection)) => {
-                let response = AuthRejection::from(rejection).into_grpc_response();
+            Ok(()) => Box::pin(self.inner.call(request)),
+            Err(rejection) => {
+                let response = respond(rejection, is_grpc(&request));
                 Box::pin(async move { Ok(response) })
             }
-            None | Some(Ok(())) => Box::pin(self.inner.call(request)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MethodRequireLayer;
+    use jwtguard_core::Requirement;
+
+    #[test]
+    fn a_method_path_that_can_match_is_taken() {
+        let _ = MethodRequireLayer::new()
+            .method("/orders.Orders/Create", Requirement::scope("w"))
+            .method("/Create/Create", Requirement::scope("w"));
+    }
+
+    #[test]
+    fn a_path_that_can_never_match_is_refused_at_set_up() {
+        for path in [
+            "orders.Orders/Create",
+            "/orders.Orders",
+            "/orders.Orders/",
+            "//Create",
+            "/orders.Orders/Create/",
+            "/orders.Orders/Create?x",
+            "/orders.Orders/Cre ate",
+        ] {
+            let result = std::panic::catch_unwind(|| {
+                MethodRequireLayer::new().method(path, Requirement::scope("w"))
+            });
+            assert!(result.is_err(), "{path}");
         }
     }
 }

@@ -43,10 +43,10 @@ impl AuthRejection {
 impl AuthRejection {
     /// The same refusal as a gRPC trailers-only response: HTTP 200 with no body, and in the
     /// headers `grpc-status` (16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`, 14 `UNAVAILABLE`,
-    /// 13 `INTERNAL`), `grpc-message` and `www-authenticate` (see
+    /// 13 `INTERNAL`), `grpc-message`, `cache-control: no-store` and `www-authenticate` (see
     /// [`Rejection::render_grpc`]). [`JwtLayer`](crate::JwtLayer) and
-    /// [`RequireLayer`](crate::RequireLayer) answer this way to gRPC requests
-    /// (`content-type: application/grpc…`).
+    /// [`RequireLayer`](crate::RequireLayer) answer this way to gRPC calls (a `POST` over
+    /// HTTP/2 with `content-type: application/grpc`, `+proto` and the like).
     pub fn into_grpc_response(self) -> Response {
         let mut response = Response::new(Body::empty());
         for (name, value) in self.0.render_grpc() {
@@ -63,13 +63,18 @@ impl AuthRejection {
     }
 }
 
-/// Whether `request` is a gRPC call (`content-type: application/grpc`, `+proto` and the
-/// like), answered with gRPC statuses rather than HTTP ones.
+/// Whether `request` is a gRPC call, answered with gRPC statuses rather than HTTP ones: a
+/// `POST` over HTTP/2 whose content type is `application/grpc`, or `application/grpc+…`
+/// (`+proto`, `+json`) or with parameters. gRPC-Web and anything else get the HTTP answer.
 pub(crate) fn is_grpc<B>(request: &http::Request<B>) -> bool {
-    request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+    let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let content_type = content_type.as_bytes();
+    let grpc = content_type
+        .strip_prefix(b"application/grpc")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";"));
+    grpc && request.method() == http::Method::POST && request.version() == http::Version::HTTP_2
 }
 
 /// `rejection` as the answer to a gRPC call (`grpc`) or to plain HTTP.
@@ -111,5 +116,58 @@ impl IntoResponse for AuthRejection {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_grpc;
+    use http::{Method, Request, Version};
+
+    fn request(method: Method, version: Version, content_type: &str) -> Request<()> {
+        Request::builder()
+            .method(method)
+            .version(version)
+            .header("content-type", content_type)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn only_a_grpc_call_gets_a_grpc_answer() {
+        for content_type in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc;x=1",
+        ] {
+            assert!(is_grpc(&request(
+                Method::POST,
+                Version::HTTP_2,
+                content_type
+            )));
+        }
+        for content_type in [
+            "application/grpc-web",
+            "application/grpcx",
+            "application/json",
+        ] {
+            assert!(!is_grpc(&request(
+                Method::POST,
+                Version::HTTP_2,
+                content_type
+            )));
+        }
+        // Anyone can send the header: over HTTP/1.1, or with GET, it is plain HTTP (a 401, not
+        // a 200 that a cache could keep).
+        assert!(!is_grpc(&request(
+            Method::POST,
+            Version::HTTP_11,
+            "application/grpc"
+        )));
+        assert!(!is_grpc(&request(
+            Method::GET,
+            Version::HTTP_2,
+            "application/grpc"
+        )));
     }
 }

@@ -87,7 +87,7 @@ struct ActixApi;
 async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(document.get().await.to_owned())
+        .body(document.get().await)
 }
 
 /// Health check.

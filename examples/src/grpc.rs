@@ -88,7 +88,7 @@ async fn who_am_i(
     let caller: Caller = request.claims()?;
     Ok(tonic::Response::new(WhoAmIReply {
         sub: caller.sub,
-        scopes: caller.scope.split(' ').map(str::to_owned).collect(),
+        scopes: caller.scope.split_whitespace().map(str::to_owned).collect(),
     }))
 }
 

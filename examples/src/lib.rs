@@ -220,7 +220,7 @@ pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
                 async move {
                     (
                         [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        document.get().await.to_owned(),
+                        document.get().await,
                     )
                 }
             }),
@@ -239,13 +239,13 @@ pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
 )]
 struct AxumApi;
 
-/// An OpenAPI document with the security of an authenticator, made on its first request (the
-/// token URL comes from the issuer's metadata) and kept.
+/// An OpenAPI document with the security of an authenticator, made on request (the token URL
+/// comes from the issuer's metadata) and kept once that metadata has been had.
 #[derive(Clone)]
 pub struct OpenApiJson {
     authenticator: Authenticator,
     routes: Arc<utoipa::openapi::OpenApi>,
-    made: Arc<tokio::sync::OnceCell<String>>,
+    made: Arc<std::sync::OnceLock<String>>,
 }
 
 impl OpenApiJson {
@@ -259,19 +259,28 @@ impl OpenApiJson {
         }
     }
 
-    /// The document as JSON.
-    pub async fn get(&self) -> &str {
-        self.made
-            .get_or_init(|| async {
-                let mut document = (*self.routes).clone();
-                OpenApiSecurity::discover(&self.authenticator)
-                    .await
-                    .apply(&mut document);
-                document
-                    .to_pretty_json()
-                    .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
-            })
-            .await
+    /// The document as JSON. While an issuer's metadata can't be had, the document lacks its
+    /// `oauth2` scheme and is made again on the next request.
+    pub async fn get(&self) -> String {
+        if let Some(made) = self.made.get() {
+            return made.clone();
+        }
+        let security = OpenApiSecurity::discover(&self.authenticator).await;
+        let mut document = (*self.routes).clone();
+        security.apply(&mut document);
+        let json = document.to_pretty_json().unwrap_or_else(|err| {
+            serde_json::json!({"error": format!("the document can't be written: {err}")})
+                .to_string()
+        });
+        let validator = self.authenticator.validator();
+        let discovered = validator
+            .issuers()
+            .filter(|issuer| validator.discovery_url(issuer).is_some())
+            .count();
+        if security.client_credentials_count() >= discovered {
+            let _ = self.made.set(json.clone());
+        }
+        json
     }
 }
 

@@ -185,33 +185,58 @@ fn try_expand(
     })
 }
 
-/// Leaves the requirement in the `security` of a `#[utoipa::path(..)]` (or `#[path(..)]`)
-/// below the guard, as the entry `"jwtguard:<n>" = ["<role|scope>", "<any|all>", values..]`,
+/// With the feature `utoipa`: leaves the requirement in the `security` of a
+/// `#[utoipa::path(..)]` (or `#[path(..)]`, also inside `#[cfg_attr(..)]`) below the guard, as the entry `"jwtguard:<n>" = ["<role|scope>", "<any|all>", values..]`,
 /// all the guards' entries in one requirement object. `jwtguard_core::openapi` reads them
 /// back and writes the document's schemes in their place. A guard above no such attribute
 /// changes nothing.
 fn note_in_openapi(function: &mut ItemFn, index: usize, kind: AccessKind, spec: &Spec) {
-    let Some(list) = function.attrs.iter_mut().find_map(|attr| {
-        let segments: Vec<String> = attr
-            .path()
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
-        let utoipa = segments == ["utoipa", "path"] || segments == ["path"];
-        match &mut attr.meta {
-            syn::Meta::List(list) if utoipa => Some(list),
-            _ => None,
-        }
-    }) else {
+    if !cfg!(feature = "utoipa") {
         return;
-    };
+    }
     let name = LitStr::new(&format!("jwtguard:{index}"), Span::call_site());
     let kind = kind.name();
     let mode = if spec.any { "any" } else { "all" };
     let values = &spec.values;
     let entry = quote!(#name = [#kind, #mode, #(#values),*]);
-    list.tokens = with_entry(std::mem::take(&mut list.tokens), entry);
+    for attr in &mut function.attrs {
+        if let Some(list) = utoipa_path(&mut attr.meta) {
+            list.tokens = with_entry(std::mem::take(&mut list.tokens), entry);
+            return;
+        }
+        // `#[cfg_attr(<predicate>, utoipa::path(..), ..)]`: the path inside it.
+        let syn::Meta::List(cfg_attr) = &mut attr.meta else {
+            continue;
+        };
+        if !cfg_attr.path.is_ident("cfg_attr") {
+            continue;
+        }
+        let Ok(mut inner) = cfg_attr
+            .parse_args_with(syn::punctuated::Punctuated::<syn::Meta, Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        // The first is the predicate, the rest are attributes.
+        if let Some(list) = inner.iter_mut().skip(1).find_map(utoipa_path) {
+            list.tokens = with_entry(std::mem::take(&mut list.tokens), entry);
+            cfg_attr.tokens = quote!(#inner);
+            return;
+        }
+    }
+}
+
+/// The arguments of `meta` when it is `utoipa::path(..)` or `path(..)`.
+fn utoipa_path(meta: &mut syn::Meta) -> Option<&mut syn::MetaList> {
+    let syn::Meta::List(list) = meta else {
+        return None;
+    };
+    let segments: Vec<String> = list
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    (segments == ["utoipa", "path"] || segments == ["path"]).then_some(list)
 }
 
 /// `tokens` (a `#[utoipa::path]`'s arguments) with `entry` added to the guards' requirement

@@ -19,9 +19,13 @@
 //! DPoP` and `x-dpop-signing-alg-values-supported`. Tools that do not know the extensions
 //! still show which header carries the credential.
 //!
-//! **Per operation.** A handler's guards, written above its `#[utoipa::path]`, leave their
-//! requirement in the operation's `security`; [`OpenApiSecurity::apply`] turns it into one
-//! alternative per scheme:
+//! With DPoP required, there is no `bearer` scheme, and the `openid` and `oauth2` schemes say
+//! `x-dpop-required: true`.
+//!
+//! **Per operation.** With the feature `utoipa` (of `jwtguard`, or of `jwtguard-axum` and
+//! `jwtguard-actix`), a handler's guards, written above its `#[utoipa::path]` (also inside
+//! `#[cfg_attr(..)]`), leave their requirement in the operation's `security`;
+//! [`OpenApiSecurity::apply`] turns it into one alternative per scheme:
 //!
 //! - scopes are listed on every scheme (OpenAPI 3.1 lists scopes for `oauth2` and
 //!   `openIdConnect`, and role names for the other types);
@@ -32,9 +36,10 @@
 //!
 //! Operations without guards need a credential of any accepted scheme (the document's
 //! top-level `security`), unless [`OpenApiSecurity::every_route`] is off; a public operation
-//! says so with `security(())` in its `#[utoipa::path]`. A guard below `#[utoipa::path]` is
-//! not seen (utoipa has already read the attribute), and an operation whose `security` the
-//! user wrote keeps those alternatives beside the guards'.
+//! says so with `security(())` in its `#[utoipa::path]` (under a guard, that `()` goes: the
+//! guard needs a credential). A guard below `#[utoipa::path]` is not seen (utoipa has already
+//! read the attribute), and an operation whose `security` the user wrote keeps those
+//! alternatives beside the guards'.
 //!
 //! ```
 //! use jwtguard_core::openapi::OpenApiSecurity;

@@ -93,13 +93,15 @@ fn alternatives(requirements: &[Requirement]) -> Option<Vec<Alternative>> {
 }
 
 /// Takes the guards' entries out of `operation`'s `security`; returns their requirements.
-/// Requirement objects of the user's own stay.
+/// Requirement objects of the user's own stay; with guards, an empty one (`security(())`,
+/// "no credential needed") goes, since the guards need one.
 fn take_guards(operation: &mut Operation) -> Vec<Requirement> {
     let Some(security) = operation.security.take() else {
         return Vec::new();
     };
     let mut guards = Vec::new();
     let mut kept = Vec::new();
+    let mut found = false;
     for requirement in security {
         // The entries are private to utoipa's type: read them through its serialized form.
         let Ok(serde_json::Value::Object(entries)) = serde_json::to_value(&requirement) else {
@@ -110,6 +112,7 @@ fn take_guards(operation: &mut Operation) -> Vec<Requirement> {
             kept.push(requirement);
             continue;
         }
+        found = true;
         let mut others: Option<SecurityRequirement> = None;
         for (name, values) in entries {
             let values: Vec<String> = serde_json::from_value(values).unwrap_or_default();
@@ -124,7 +127,13 @@ fn take_guards(operation: &mut Operation) -> Vec<Requirement> {
         }
         kept.extend(others);
     }
-    operation.security = Some(kept);
+    if found {
+        kept.retain(|requirement| *requirement != SecurityRequirement::default());
+        // Only guards: the document's schemes take their place, or the top-level security.
+        operation.security = (!kept.is_empty()).then_some(kept);
+    } else {
+        operation.security = Some(kept);
+    }
     guards
 }
 
@@ -159,9 +168,6 @@ pub(crate) fn apply_guards(openapi: &mut OpenApi, schemes: &[(&str, Lists)]) -> 
         for operation in operations {
             let guards = take_guards(operation);
             if guards.is_empty() {
-                if operation.security.as_ref().is_some_and(Vec::is_empty) {
-                    operation.security = None;
-                }
                 continue;
             }
             for guard in &guards {
@@ -169,18 +175,28 @@ pub(crate) fn apply_guards(openapi: &mut OpenApi, schemes: &[(&str, Lists)]) -> 
                     scopes.extend(guard.values().iter().cloned());
                 }
             }
-            let ways = alternatives(&guards).unwrap_or_else(|| vec![Alternative::default()]);
-            let security = operation.security.get_or_insert_with(Vec::new);
-            for way in &ways {
-                for (name, lists) in schemes {
-                    security.push(SecurityRequirement::new(*name, lists_for(way, *lists)));
-                }
-            }
             let words: Vec<String> = guards.iter().map(ToString::to_string).collect();
             operation
                 .extensions
                 .get_or_insert_with(Extensions::default)
                 .insert(REQUIREMENTS_EXTENSION.to_owned(), words.into());
+            if schemes.is_empty() {
+                // Nothing OpenAPI can name: no `security` at all rather than one that reads
+                // as "public".
+                continue;
+            }
+            let ways = alternatives(&guards).unwrap_or_else(|| vec![Alternative::default()]);
+            let security = operation.security.get_or_insert_with(Vec::new);
+            let mut written = BTreeSet::new();
+            for way in &ways {
+                for (name, lists) in schemes {
+                    let names = lists_for(way, *lists);
+                    // Alternatives that differ only in roles are the same for OAuth schemes.
+                    if written.insert((*name, names.clone())) {
+                        security.push(SecurityRequirement::new(*name, names));
+                    }
+                }
+            }
         }
     }
     scopes

@@ -11,6 +11,7 @@ use utoipa::openapi::security::{
 };
 
 use super::operations::{self, Lists};
+use crate::dpop::DpopMode;
 use crate::request::{ApiKeyLocation, Authenticator, TokenLocation};
 
 /// One scheme of the document, and what its requirement lists name.
@@ -26,18 +27,21 @@ enum SchemeKind {
     /// Made whole when the document's scopes are known (the flow lists them).
     ClientCredentials {
         token_url: String,
+        dpop_required: bool,
     },
     Ready(SecurityScheme),
 }
 
 /// The security of an OpenAPI document, from an [`Authenticator`]'s configuration: its
 /// schemes (see the [module](super) for the table) and, through the guards, each operation's
-/// requirement. Apply it to a utoipa document with [`apply`](Self::apply), or give it to
-/// `#[openapi(modifiers(..))]` (it is a [`Modify`]).
+/// requirement. Apply it with [`apply`](Self::apply) to the document
+/// `#[derive(utoipa::OpenApi)]` makes; it is also a [`Modify`].
 #[derive(Clone)]
 pub struct OpenApiSecurity {
     schemes: Vec<NamedScheme>,
     every_route: bool,
+    /// DPoP is required: bearer tokens are refused.
+    dpop_required: bool,
 }
 
 impl std::fmt::Debug for OpenApiSecurity {
@@ -66,51 +70,73 @@ impl OpenApiSecurity {
     /// [`client_credentials`](Self::client_credentials) names the token URL (or use
     /// [`discover`](Self::discover)).
     pub fn new(authenticator: &Authenticator) -> Self {
+        Self::build(authenticator, |_| true)
+    }
+
+    /// The schemes of `authenticator`, with an `openid` scheme for each discovered issuer
+    /// that `openid` keeps.
+    fn build(authenticator: &Authenticator, openid: impl Fn(&str) -> bool) -> Self {
         let validator = authenticator.validator();
+        let dpop_required = authenticator
+            .dpop_verifier()
+            .is_some_and(|dpop| dpop.mode() == DpopMode::Required);
+        let dpop_note = || {
+            dpop_required.then(|| [("x-dpop-required".to_owned(), serde_json::Value::Bool(true))])
+        };
         let mut schemes = Vec::new();
         let discovered = validator
             .issuers()
+            .filter(|issuer| openid(issuer))
             .filter_map(|issuer| validator.discovery_url(issuer));
         for (index, url) in discovered.enumerate() {
+            let mut scheme = OpenIdConnect::with_description(
+                url.to_string(),
+                "OpenID Connect: an access token from this provider".to_owned(),
+            );
+            scheme.extensions = dpop_note().map(|note| note.into_iter().collect());
             schemes.push(NamedScheme {
                 name: numbered("openid", index),
                 lists: Lists::Scopes,
-                kind: SchemeKind::Ready(SecurityScheme::OpenIdConnect(
-                    OpenIdConnect::with_description(
-                        url.to_string(),
-                        "OpenID Connect: an access token from this provider".to_owned(),
-                    ),
-                )),
+                kind: SchemeKind::Ready(SecurityScheme::OpenIdConnect(scheme)),
             });
         }
         let jwt = !authenticator.introspects_every_token();
+        let (mut cookies, mut headers) = (0, 0);
         for location in authenticator.locations() {
             let (name, scheme) = match location {
+                // DPoP required: a bearer token is refused, the `dpop` scheme says what to send.
+                TokenLocation::Bearer if dpop_required => continue,
                 TokenLocation::Bearer => {
                     let mut http = Http::new(HttpAuthScheme::Bearer);
                     http.bearer_format = jwt.then(|| "JWT".to_owned());
                     http.description = Some("An access token in `Authorization: Bearer`".into());
-                    ("bearer", SecurityScheme::Http(http))
+                    ("bearer".to_owned(), SecurityScheme::Http(http))
                 }
-                TokenLocation::Cookie(cookie) => (
-                    "token_cookie",
-                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                        cookie.clone(),
-                        "An access token in this cookie".to_owned(),
-                    ))),
-                ),
-                TokenLocation::Header(header) => (
-                    "token_header",
-                    SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                        header.clone(),
-                        "An access token, the header's whole value".to_owned(),
-                    ))),
-                ),
+                TokenLocation::Cookie(cookie) => {
+                    cookies += 1;
+                    (
+                        numbered("token_cookie", cookies - 1),
+                        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                            cookie.clone(),
+                            "An access token in this cookie".to_owned(),
+                        ))),
+                    )
+                }
+                TokenLocation::Header(header) => {
+                    headers += 1;
+                    (
+                        numbered("token_header", headers - 1),
+                        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                            header.clone(),
+                            "An access token, the header's whole value".to_owned(),
+                        ))),
+                    )
+                }
                 // A function of the request: nothing OpenAPI can describe.
                 TokenLocation::Custom(_) => continue,
             };
             schemes.push(NamedScheme {
-                name: name.to_owned(),
+                name,
                 lists: Lists::Names,
                 kind: SchemeKind::Ready(scheme),
             });
@@ -161,43 +187,66 @@ impl OpenApiSecurity {
         Self {
             schemes,
             every_route: true,
+            dpop_required,
         }
     }
 
-    /// As [`new`](Self::new), and adds an `oauth2` scheme with the client-credentials flow for
-    /// each discovered issuer whose metadata names a token endpoint, fetched now with the
-    /// validator's HTTP client ([`Validator::token_endpoint`]). An issuer whose metadata can't
-    /// be had is left out, with a warning in the log.
-    ///
-    /// [`Validator::token_endpoint`]: crate::validator::Validator::token_endpoint
+    /// As [`new`](Self::new), with what each discovered issuer's metadata says, fetched now
+    /// with the validator's HTTP client: an `oauth2` scheme with the client-credentials flow
+    /// where it names a token endpoint (checked by the URL policy), and no `openid` scheme for
+    /// an issuer that publishes only RFC 8414 metadata (not OpenID Connect discovery). An
+    /// issuer whose metadata can't be had keeps its `openid` scheme and gets no `oauth2` one,
+    /// with a warning in the log.
     pub async fn discover(authenticator: &Authenticator) -> Self {
-        let mut security = Self::new(authenticator);
         let validator = authenticator.validator();
-        let discovered: Vec<&str> = validator
+        let issuers: Vec<&str> = validator
             .issuers()
             .filter(|issuer| validator.discovery_url(issuer).is_some())
             .collect();
-        for issuer in discovered {
-            match validator.token_endpoint(issuer).await {
-                Ok(url) => security = security.client_credentials(url.as_str()),
+        let mut not_openid = Vec::new();
+        let mut token_urls = Vec::new();
+        for issuer in issuers {
+            match validator.discovered(issuer).await {
+                Ok(found) => {
+                    if !found.openid {
+                        not_openid.push(issuer);
+                    }
+                    match found.token_endpoint {
+                        Ok(url) => token_urls.push(url),
+                        Err(err) => tracing::warn!(
+                            %issuer,
+                            error = %err,
+                            "the OpenAPI document has no oauth2 scheme for this issuer"
+                        ),
+                    }
+                }
                 Err(err) => tracing::warn!(
                     %issuer,
                     error = %err,
-                    "the OpenAPI document has no oauth2 scheme for this issuer"
+                    "the issuer's metadata can't be had: the OpenAPI document has no oauth2 scheme for it"
                 ),
             }
         }
+        let mut security = Self::build(authenticator, |issuer| !not_openid.contains(&issuer));
+        for url in token_urls {
+            security = security.client_credentials(url.as_str());
+        }
         security
+    }
+
+    /// How many `oauth2` schemes there are (from [`discover`](Self::discover) or
+    /// [`client_credentials`](Self::client_credentials)).
+    pub fn client_credentials_count(&self) -> usize {
+        self.schemes
+            .iter()
+            .filter(|s| matches!(s.kind, SchemeKind::ClientCredentials { .. }))
+            .count()
     }
 
     /// Adds an `oauth2` scheme (`oauth2`, then `oauth2_2`, …) with the client-credentials flow
     /// at `token_url`. Its scopes are those the document's guards name.
     pub fn client_credentials(mut self, token_url: impl Into<String>) -> Self {
-        let index = self
-            .schemes
-            .iter()
-            .filter(|s| matches!(s.kind, SchemeKind::ClientCredentials { .. }))
-            .count();
+        let index = self.client_credentials_count();
         let at = self
             .schemes
             .iter()
@@ -210,6 +259,7 @@ impl OpenApiSecurity {
                 lists: Lists::Scopes,
                 kind: SchemeKind::ClientCredentials {
                     token_url: token_url.into(),
+                    dpop_required: self.dpop_required,
                 },
             },
         );
@@ -243,7 +293,10 @@ impl OpenApiSecurity {
         for scheme in &self.schemes {
             let made = match &scheme.kind {
                 SchemeKind::Ready(made) => made.clone(),
-                SchemeKind::ClientCredentials { token_url } => {
+                SchemeKind::ClientCredentials {
+                    token_url,
+                    dpop_required,
+                } => {
                     // A document applied before keeps the scopes its guards named.
                     let mut scopes = scopes.clone();
                     scopes.extend(
@@ -266,10 +319,14 @@ impl OpenApiSecurity {
                             .map(|scope| (scope.as_str(), scope.as_str()))
                             .collect::<Scopes>(),
                     );
-                    SecurityScheme::OAuth2(OAuth2::with_description(
+                    let mut oauth2 = OAuth2::with_description(
                         [Flow::ClientCredentials(flow)],
                         "OAuth 2.0 client credentials: a service's own access token",
-                    ))
+                    );
+                    oauth2.extensions = dpop_required
+                        .then(|| extensions([("x-dpop-required", true.into())]))
+                        .flatten();
+                    SecurityScheme::OAuth2(oauth2)
                 }
             };
             components

@@ -104,14 +104,27 @@ pub(crate) async fn discover(
 /// endpoints are checked when read ([`ProviderMetadata::endpoint`]). An unreachable server is
 /// [`ErrorKind::KeysUnavailable`]; a document that is not usable is [`ErrorKind::Fetch`].
 pub async fn discover_metadata(fetcher: &Fetcher, issuer: &str) -> Result<ProviderMetadata, Error> {
+    discover_metadata_at(fetcher, issuer)
+        .await
+        .map(|(metadata, _)| metadata)
+}
+
+/// As [`discover_metadata`], and where the metadata was found: the OpenID Connect location, or
+/// the RFC 8414 one when the first answered 404.
+pub(crate) async fn discover_metadata_at(
+    fetcher: &Fetcher,
+    issuer: &str,
+) -> Result<(ProviderMetadata, Url), Error> {
     let issuer_url = Url::parse(issuer)
         .map_err(|_| Error::new(ErrorKind::Config, "the issuer is not a valid URL"))?;
     fetcher.check_url(&issuer_url, "issuer")?;
     let [oidc, rfc8414] = metadata_urls(&issuer_url)?;
-    let mut fetched = fetcher.get(&oidc, None).await?;
+    let mut at = oidc;
+    let mut fetched = fetcher.get(&at, None).await?;
     if fetched.status == 404 {
         tracing::debug!(%issuer, "no OpenID configuration; trying RFC 8414 metadata");
-        fetched = fetcher.get(&rfc8414, None).await?;
+        at = rfc8414;
+        fetched = fetcher.get(&at, None).await?;
     }
     if !(200..300).contains(&fetched.status) {
         return Err(Error::new(
@@ -127,7 +140,7 @@ pub async fn discover_metadata(fetcher: &Fetcher, issuer: &str) -> Result<Provid
         .with_source(e)
     })?;
     check_issuer(&metadata, issuer)?;
-    Ok(metadata)
+    Ok((metadata, at))
 }
 
 fn check_issuer(metadata: &ProviderMetadata, issuer: &str) -> Result<(), Error> {

@@ -321,9 +321,9 @@ impl Rejection {
 
     /// The answer as the headers of a gRPC trailers-only response (sent with HTTP 200 and no
     /// body): `content-type: application/grpc`, `grpc-status` (see
-    /// [`ErrorKind::grpc_code`](crate::ErrorKind::grpc_code)), `grpc-message` (the body's
-    /// error code, and its description when descriptions are on, percent-encoded as gRPC
-    /// requires), and `www-authenticate` and `dpop-nonce` as over HTTP.
+    /// [`ErrorKind::grpc_code`](crate::ErrorKind::grpc_code)), `grpc-message`
+    /// ([`grpc_message`](Self::grpc_message), percent-encoded as gRPC requires),
+    /// `cache-control: no-store`, and `www-authenticate` and `dpop-nonce` as over HTTP.
     ///
     /// ```
     /// use jwtguard_core::{Error, ErrorKind, Rejection};
@@ -336,20 +336,27 @@ impl Rejection {
     /// ```
     pub fn render_grpc(&self) -> Vec<(&'static str, String)> {
         let answer = self.render();
+        let mut headers = vec![
+            ("content-type", "application/grpc".to_owned()),
+            ("grpc-status", self.error.kind().grpc_code().to_string()),
+            ("grpc-message", grpc_percent_encoded(&self.grpc_message())),
+            ("cache-control", "no-store".to_owned()),
+        ];
+        headers.extend(answer.www_authenticate.map(|v| ("www-authenticate", v)));
+        headers.extend(answer.dpop_nonce.map(|v| ("dpop-nonce", v)));
+        headers
+    }
+
+    /// The gRPC status message, before encoding: the body's error code (`invalid_token`), and
+    /// its description when descriptions are on. Never the error's detail.
+    pub fn grpc_message(&self) -> String {
         let kind = self.error.kind();
         let mut message = kind.body_code().to_owned();
         if self.options.describe {
             message.push_str(": ");
             message.push_str(kind.description());
         }
-        let mut headers = vec![
-            ("content-type", "application/grpc".to_owned()),
-            ("grpc-status", kind.grpc_code().to_string()),
-            ("grpc-message", grpc_percent_encoded(&message)),
-        ];
-        headers.extend(answer.www_authenticate.map(|v| ("www-authenticate", v)));
-        headers.extend(answer.dpop_nonce.map(|v| ("dpop-nonce", v)));
-        headers
+        message
     }
 
     /// The HTTP answer.

@@ -47,6 +47,15 @@ impl From<Error> for Failure {
     }
 }
 
+/// What an issuer's metadata said, fetched by [`Validator::discovered`].
+pub(crate) struct Discovered {
+    /// The metadata is OpenID Connect discovery (not only RFC 8414 metadata).
+    #[cfg_attr(not(feature = "utoipa"), allow(dead_code))]
+    pub(crate) openid: bool,
+    /// Its token endpoint, checked; or why there is none.
+    pub(crate) token_endpoint: Result<Url, Error>,
+}
+
 /// Validates access tokens for one or more issuers.
 ///
 /// Build it once with [`Validator::builder`] and share it: it is cheap to clone (an `Arc`
@@ -268,10 +277,11 @@ impl Validator {
         self.entry(issuer).and_then(|entry| entry.keys.jwks_uri())
     }
 
-    /// The OpenID Connect discovery document of `issuer` (as configured):
-    /// `<issuer>/.well-known/openid-configuration`, when its keys are found by discovery.
-    /// `None` for keys from a JWKS URL or inline, an issuer template, or an issuer that is
-    /// not one of [`issuers`](Self::issuers).
+    /// Where OpenID Connect discovery of `issuer` (as configured) is looked for first:
+    /// `<issuer>/.well-known/openid-configuration`, when its keys are found by discovery. A
+    /// provider may publish only RFC 8414 metadata instead: [`discovered`](Self::discovered)
+    /// says which answered. `None` for keys from a JWKS URL or inline, an issuer template, or an
+    /// issuer that is not one of [`issuers`](Self::issuers).
     pub fn discovery_url(&self, issuer: &str) -> Option<Url> {
         let entry = self.entry(issuer)?;
         if !entry.keys.is_discovered() {
@@ -284,9 +294,16 @@ impl Validator {
 
     /// Fetches the metadata of `issuer` (as configured; its keys must be found by discovery)
     /// with the validator's HTTP client, and returns its `token_endpoint`, checked by the same
-    /// URL policy as every URL a document names. [`ErrorKind::Fetch`] when the issuer is not
-    /// discovered, the metadata can't be fetched or names no usable token endpoint.
+    /// URL policy as every URL a document names. An error when the issuer's keys are not
+    /// found by discovery or the metadata names no usable token endpoint
+    /// ([`ErrorKind::Fetch`]), or the server can't be reached
+    /// ([`ErrorKind::KeysUnavailable`]).
     pub async fn token_endpoint(&self, issuer: &str) -> Result<Url, Error> {
+        self.discovered(issuer).await?.token_endpoint
+    }
+
+    /// Fetches the metadata of `issuer` now: where it was found and its token endpoint.
+    pub(crate) async fn discovered(&self, issuer: &str) -> Result<Discovered, Error> {
         let Some(entry) = self
             .entry(issuer)
             .filter(|entry| entry.keys.is_discovered())
@@ -297,8 +314,13 @@ impl Validator {
             ));
         };
         let fetcher = entry.keys.fetcher();
-        let metadata = discovery::discover_metadata(fetcher, issuer).await?;
-        metadata.endpoint(fetcher, Endpoint::Token)
+        let (metadata, at) = discovery::discover_metadata_at(fetcher, issuer).await?;
+        Ok(Discovered {
+            openid: self
+                .discovery_url(issuer)
+                .is_some_and(|openid| openid == at),
+            token_endpoint: metadata.endpoint(fetcher, Endpoint::Token),
+        })
     }
 
     fn entry(&self, issuer: &str) -> Option<&super::config::IssuerEntry> {
