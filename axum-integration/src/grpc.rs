@@ -41,7 +41,8 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rejection::{AuthRejection, is_grpc, respond};
+use crate::guard::call_checked;
+use crate::rejection::AuthRejection;
 
 /// `rejection` as a `tonic::Status`: its gRPC code and message, and `www-authenticate` (and
 /// `dpop-nonce`) in the metadata.
@@ -203,13 +204,7 @@ where
                 }),
             None => Ok(()),
         };
-        match checked {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(rejection) => {
-                let response = respond(rejection, is_grpc(&request));
-                Box::pin(async move { Ok(response) })
-            }
-        }
+        call_checked(&mut self.inner, request, checked)
     }
 }
 

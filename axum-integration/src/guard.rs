@@ -11,7 +11,7 @@ use axum_core::response::Response;
 use http::Request;
 use http::request::Parts;
 use jwtguard_core::__private::StaticRequirement;
-use jwtguard_core::{RequestAuth, Requirement};
+use jwtguard_core::{Rejection, RequestAuth, Requirement};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -109,12 +109,28 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match RequestAuth::check(request.extensions().get(), &self.requirement) {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(rejection) => {
-                let response = respond(rejection, is_grpc(&request));
-                Box::pin(async move { Ok(response) })
-            }
+        let checked = RequestAuth::check(request.extensions().get(), &self.requirement);
+        call_checked(&mut self.inner, request, checked)
+    }
+}
+
+/// The future of a guard's service: `inner` with `request` when `checked` passed, else the
+/// refusal (in gRPC form for a gRPC call).
+pub(crate) fn call_checked<S, B>(
+    inner: &mut S,
+    request: Request<B>,
+    checked: Result<(), Rejection>,
+) -> Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>
+where
+    S: Service<Request<B>, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    match checked {
+        Ok(()) => Box::pin(inner.call(request)),
+        Err(rejection) => {
+            let response = respond(rejection, is_grpc(&request));
+            Box::pin(async move { Ok(response) })
         }
     }
 }

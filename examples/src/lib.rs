@@ -121,6 +121,29 @@ pub async fn start_up() -> (ServerArgs, Authenticator) {
     }
 }
 
+/// Serves `app` on `args.bind` until Ctrl-C, as the axum-based servers do; `name` is the
+/// server's name for the terminal. Exits with a clear message when it can't listen.
+pub async fn serve_axum(args: &ServerArgs, app: Router, name: &str) {
+    let listener = match tokio::net::TcpListener::bind(args.bind).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("could not listen on {}: {err}", args.bind);
+            std::process::exit(1);
+        }
+    };
+    eprintln!("{name} listening on http://{}", args.bind);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        eprintln!("server error: {err}");
+        std::process::exit(1);
+    }
+}
+
 /// Why the servers could not start: what to print, and the exit code (2 for a bad command
 /// line or file, 1 for an issuer that can't be reached or used).
 #[derive(Debug, Clone, PartialEq, Eq)]

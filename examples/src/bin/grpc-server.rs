@@ -4,27 +4,10 @@
 //! `example.Account`: `WhoAmI` (unary) and `Count` (server streaming, scope `read`), over
 //! HTTP/2 without TLS (h2c).
 
-use jwtguard_examples::{grpc_app, start_up};
+use jwtguard_examples::{grpc_app, serve_axum, start_up};
 
 #[tokio::main]
 async fn main() {
     let (args, authenticator) = start_up().await;
-    let listener = match tokio::net::TcpListener::bind(args.bind).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("could not listen on {}: {err}", args.bind);
-            std::process::exit(1);
-        }
-    };
-    eprintln!("grpc-server listening on http://{} (h2c)", args.bind);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    if let Err(err) = axum::serve(listener, grpc_app(authenticator))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        eprintln!("server error: {err}");
-        std::process::exit(1);
-    }
+    serve_axum(&args, grpc_app(authenticator), "grpc-server (h2c)").await;
 }
