@@ -198,6 +198,7 @@ async fn both_frameworks_answer_every_request_identically() {
         case("five segments", "/me", Some(format!("{good}.a.b")), 401),
         case("not a token at all", "/me", Some("abc.def.ghi".into()), 401),
         case("over the size cap", "/me", Some(token().claim("padding", "x".repeat(9000)).sign()), 401),
+        case("sub through a typed Claims<T>", "/sub", Some(token().sign()), 200),
         case("admin with the role", "/admin", Some(token().claim("roles", json!(["admin"])).sign()), 200),
         case("admin with a Keycloak realm role", "/admin", Some(token().claim("realm_access", json!({"roles": ["admin"]})).sign()), 200),
         case("admin without the role", "/admin", Some(token().claim("roles", json!(["user"])).sign()), 403),

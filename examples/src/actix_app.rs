@@ -9,7 +9,7 @@ use jwtguard::actix::{Claims, JwtAuth, require_role, require_scope};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use crate::OpenApiJson;
+use crate::{OpenApiJson, Subject};
 
 /// A running actix-web example server.
 pub struct ActixServer {
@@ -27,6 +27,7 @@ pub struct ActixServer {
 /// | `GET /health` | none | 200 |
 /// | `GET /openapi.json` | none | 200, the OpenAPI 3.1 document of these routes and their security |
 /// | `GET /me` | valid credential | 200, the token's claims as JSON (an API key's: `sub`, `roles`, `scope`) |
+/// | `GET /sub` | valid credential | 200, the token's `sub` as plain text, through a typed `Claims<T>` |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 ///
@@ -60,6 +61,7 @@ pub fn actix_server_on(
                 web::scope("")
                     .wrap(JwtAuth::new(authenticator.clone()))
                     .route("/me", web::get().to(me))
+                    .route("/sub", web::get().to(sub))
                     .route("/admin", web::get().to(admin))
                     .route("/scoped", web::get().to(scoped)),
             )
@@ -76,7 +78,7 @@ pub fn actix_server_on(
 /// The routes of [`actix_server`], for its OpenAPI document (the same as axum's).
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, me, admin, scoped),
+    paths(health, me, sub, admin, scoped),
     info(
         title = "jwtguard example API",
         description = "The example servers' routes."
@@ -107,6 +109,19 @@ async fn health() -> &'static str {
 )]
 async fn me(Claims(claims): Claims<Value>) -> HttpResponse {
     HttpResponse::Ok().json(claims)
+}
+
+/// The caller's `sub`.
+#[utoipa::path(
+    get,
+    path = "/sub",
+    responses(
+        (status = 200, description = "The credential's sub, as plain text"),
+        (status = 401, description = "No valid credential"),
+    )
+)]
+async fn sub(Claims(subject): Claims<Subject>) -> String {
+    subject.sub
 }
 
 /// For administrators.

@@ -19,7 +19,7 @@ use jwtguard::dpop::{DpopMode, DpopVerifier, NonceSource};
 use jwtguard::introspection::Introspector;
 use jwtguard::openapi::OpenApiSecurity;
 use jwtguard::provider::ClientAuth;
-use jwtguard::{ApiKeyLocation, Authenticator, TokenRouting, Validator};
+use jwtguard::{ApiKeyLocation, Authenticator, TokenCacheConfig, TokenRouting, Validator};
 use serde_json::Value;
 use utoipa::OpenApi;
 
@@ -27,7 +27,7 @@ use utoipa::OpenApi;
 #[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
 #[command(
     version,
-    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /admin (role admin), /scoped (scope write); on gRPC, example.Account (WhoAmI, Count with scope read)."
+    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /sub, /admin (role admin), /scoped (scope write); on gRPC, example.Account (WhoAmI, Count with scope read)."
 )]
 pub struct ServerArgs {
     /// The issuer to trust (discovery at URL/.well-known/openid-configuration).
@@ -59,6 +59,10 @@ pub struct ServerArgs {
     /// DPoP proofs must carry a server nonce (RFC 9449 §8). Default: off.
     #[arg(long)]
     pub dpop_nonce: bool,
+    /// Keep validated tokens, so that a token seen again skips the signature check (until
+    /// its exp, at most 5 minutes, 32 MiB of tokens). Default: off.
+    #[arg(long)]
+    pub token_cache: bool,
 }
 
 /// A client id and secret given as `CLIENT_ID:CLIENT_SECRET`. Its `Debug` shows the id only.
@@ -164,6 +168,9 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
     let mut builder = Validator::builder()
         .issuer(&args.issuer)
         .audience(&args.audience);
+    if args.token_cache {
+        builder = builder.token_cache(TokenCacheConfig::default());
+    }
     if let Some(url) = &args.redis {
         let cache = jwtguard::keys::RedisKeyCache::new(url)
             .map_err(|err| fail(2)(format!("--redis {url}: {err}")))?;
@@ -224,6 +231,7 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
 /// | `GET /health` | none | 200 |
 /// | `GET /openapi.json` | none | 200, the OpenAPI 3.1 document of these routes and their security |
 /// | `GET /me` | valid credential | 200, the token's claims as JSON (an API key's: `sub`, `roles`, `scope`) |
+/// | `GET /sub` | valid credential | 200, the token's `sub` as plain text, through a typed `Claims<T>` |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
@@ -231,6 +239,7 @@ pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
     let document = OpenApiJson::new(authenticator.clone(), <AxumApi as OpenApi>::openapi());
     let protected = Router::new()
         .route("/me", get(me))
+        .route("/sub", get(sub))
         .route("/admin", get(admin))
         .route("/scoped", get(scoped))
         .layer(JwtLayer::new(authenticator));
@@ -254,13 +263,20 @@ pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
 /// The routes of [`axum_app`], for its OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, me, admin, scoped),
+    paths(health, me, sub, admin, scoped),
     info(
         title = "jwtguard example API",
         description = "The example servers' routes."
     )
 )]
 struct AxumApi;
+
+/// Who the caller is: what `/sub` reads of the claims.
+#[derive(serde::Deserialize)]
+pub struct Subject {
+    /// The token's `sub`.
+    pub sub: String,
+}
 
 /// An OpenAPI document with the security of an authenticator, made on request (the token URL
 /// comes from the issuer's metadata) and kept once that metadata has been had.
@@ -326,6 +342,19 @@ async fn me(Claims(claims): Claims<Value>) -> Json<Value> {
     Json(claims)
 }
 
+/// The caller's `sub`.
+#[utoipa::path(
+    get,
+    path = "/sub",
+    responses(
+        (status = 200, description = "The credential's sub, as plain text"),
+        (status = 401, description = "No valid credential"),
+    )
+)]
+async fn sub(Claims(subject): Claims<Subject>) -> String {
+    subject.sub
+}
+
 /// For administrators.
 #[require_role("admin")]
 #[utoipa::path(
@@ -380,6 +409,12 @@ mod tests {
         assert_eq!(args.redis, None);
         assert_eq!(args.api_keys, None);
         assert_eq!((args.public_url.as_deref(), args.dpop_nonce), (None, false));
+        assert!(!args.token_cache);
+        assert!(
+            parse(&["--issuer", "i", "--audience", "a", "--token-cache"])
+                .unwrap()
+                .token_cache
+        );
         let dpop = parse(&[
             "--issuer",
             "i",

@@ -82,7 +82,7 @@ pub struct ValidatorBuilder {
     access: AccessPaths,
     sync_checks: Vec<SyncCheck>,
     async_checks: Vec<AsyncCheck>,
-    token_cache: Option<TokenCacheConfig>,
+    pub(super) token_cache: Option<TokenCacheConfig>,
 }
 
 impl Default for ValidatorBuilder {

@@ -11,6 +11,9 @@
 //! | `REDIS_URL` | the Redis for `JWKS_CACHE_TYPE=redis` | required with `redis` |
 //! | `JWKS_ENABLE_BACKGROUND_REFRESH` | `true` or `false`: refresh keys in a background task | `false` |
 //! | `JWKS_REFRESH_INTERVAL_SECONDS` | the background task's interval | [`BACKGROUND_REFRESH_INTERVAL`](crate::defaults::BACKGROUND_REFRESH_INTERVAL) (300) |
+//! | `JWT_TOKEN_CACHE` | `true` or `false`: keep validated tokens ([`TokenCacheConfig`](super::TokenCacheConfig)) | `false` |
+//! | `JWT_TOKEN_CACHE_MAX_BYTES` | with the cache: at most this many bytes of tokens | [`TOKEN_CACHE_MAX_BYTES`](crate::defaults::TOKEN_CACHE_MAX_BYTES) (32 MiB) |
+//! | `JWT_TOKEN_CACHE_MAX_TTL_SECONDS` | with the cache: no entry lives longer, whatever its `exp` | [`TOKEN_CACHE_MAX_TTL`](crate::defaults::TOKEN_CACHE_MAX_TTL) (300) |
 //!
 //! A bad value is a [`ErrorKind::Config`] error that names the variable.
 
@@ -18,6 +21,7 @@ use std::time::Duration;
 
 use super::builder::ValidatorBuilder;
 use super::pipeline::Validator;
+use super::token_cache::TokenCacheConfig;
 use crate::defaults;
 use crate::error::{Error, ErrorKind};
 use crate::jose::Algorithm;
@@ -124,6 +128,48 @@ impl ValidatorBuilder {
                 ));
             }
         }
+        let mut cache = TokenCacheConfig::default();
+        let mut cache_set = false;
+        if let Some(bytes) = var("JWT_TOKEN_CACHE_MAX_BYTES") {
+            cache.max_bytes = match bytes.parse::<u64>() {
+                Ok(b) if b > 0 => b,
+                _ => {
+                    return Err(bad(
+                        "JWT_TOKEN_CACHE_MAX_BYTES",
+                        "not a positive number of bytes",
+                    ));
+                }
+            };
+            cache_set = true;
+        }
+        if let Some(seconds) = var("JWT_TOKEN_CACHE_MAX_TTL_SECONDS") {
+            cache.max_ttl = match seconds.parse::<u64>() {
+                Ok(s) if s > 0 => Duration::from_secs(s),
+                _ => {
+                    return Err(bad(
+                        "JWT_TOKEN_CACHE_MAX_TTL_SECONDS",
+                        "not a positive number of seconds",
+                    ));
+                }
+            };
+            cache_set = true;
+        }
+        match var("JWT_TOKEN_CACHE").as_deref() {
+            None if cache_set => {
+                return Err(bad(
+                    "JWT_TOKEN_CACHE",
+                    "the cache's settings are given but the cache is not on: set JWT_TOKEN_CACHE=true",
+                ));
+            }
+            None | Some("false" | "0" | "no") => {}
+            Some("true" | "1" | "yes") => builder = builder.token_cache(cache),
+            Some(other) => {
+                return Err(bad(
+                    "JWT_TOKEN_CACHE",
+                    &format!("{other:?} is neither true nor false"),
+                ));
+            }
+        }
         Ok(builder)
     }
 }
@@ -182,6 +228,27 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(extra);
         vars
+    }
+
+    #[test]
+    fn the_token_cache_is_opt_in_and_its_settings_need_it() {
+        assert!(from(&BASE).unwrap().token_cache.is_none());
+        let on = from(&with(("JWT_TOKEN_CACHE", "true"))).unwrap();
+        let config = on.token_cache.expect("the cache is on");
+        assert_eq!(config.max_bytes, defaults::TOKEN_CACHE_MAX_BYTES);
+        let mut vars = with(("JWT_TOKEN_CACHE", "1"));
+        vars.push(("JWT_TOKEN_CACHE_MAX_BYTES", "1048576"));
+        vars.push(("JWT_TOKEN_CACHE_MAX_TTL_SECONDS", "60"));
+        let config = from(&vars).unwrap().token_cache.expect("on");
+        assert_eq!(
+            (config.max_bytes, config.max_ttl),
+            (1_048_576, Duration::from_secs(60))
+        );
+        assert!(error_of(&with(("JWT_TOKEN_CACHE_MAX_BYTES", "1024"))).contains("JWT_TOKEN_CACHE"));
+        let mut zero = with(("JWT_TOKEN_CACHE", "true"));
+        zero.push(("JWT_TOKEN_CACHE_MAX_TTL_SECONDS", "0"));
+        assert!(error_of(&zero).contains("JWT_TOKEN_CACHE_MAX_TTL_SECONDS"));
+        assert!(error_of(&with(("JWT_TOKEN_CACHE", "maybe"))).contains("JWT_TOKEN_CACHE"));
     }
 
     #[test]
