@@ -8,8 +8,10 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpMessage, ResponseError};
-use jwtguard_core::request::HeaderLookup;
-use jwtguard_core::{Anonymous, Authenticator};
+use futures_util::TryFutureExt as _;
+use futures_util::future::{Either, MapOk};
+use jwtguard_core::request::{HeaderLookup, RequestView};
+use jwtguard_core::{Anonymous, Authenticator, Rejection};
 
 use crate::rejection::AuthError;
 
@@ -97,6 +99,24 @@ pub struct JwtAuthService<S> {
     anonymous: Anonymous,
 }
 
+/// The view of a request the core reads: its headers, query, method, path and peer.
+fn view_of(request: &ServiceRequest) -> impl RequestView + '_ {
+    let headers = request.headers();
+    HeaderLookup::new(|name| headers.get_all(name).map(HeaderValue::as_bytes).collect())
+        .with_query(Some(request.query_string()).filter(|query| !query.is_empty()))
+        .with_target(request.method().as_str(), request.path())
+        .with_peer(request.peer_addr().map(|addr| addr.ip()))
+}
+
+/// The answer of [`JwtAuthService`] when the inner service answers: its body on the left.
+type Answered<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
+
+/// `request` refused with `rejection`.
+fn refused<B>(request: ServiceRequest, rejection: Rejection) -> ServiceResponse<EitherBody<B>> {
+    let response = AuthError::from(rejection).error_response();
+    request.into_response(response).map_into_right_body()
+}
+
 impl<S, B> Service<ServiceRequest> for JwtAuthService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
@@ -104,34 +124,50 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    /// The inner service's future at once when the request was decided without waiting
+    /// ([`Authenticator::authenticate_now`]), or a refusal, or the boxed wait.
+    type Future = Either<
+        MapOk<S::Future, Answered<B>>,
+        Either<
+            Ready<Result<Self::Response, Self::Error>>,
+            LocalBoxFuture<Result<Self::Response, Self::Error>>,
+        >,
+    >;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let authenticator = self.authenticator.clone();
-        let anonymous = self.anonymous;
-        Box::pin(async move {
-            let headers = request.headers();
-            let view = HeaderLookup::new(|name| {
-                headers.get_all(name).map(HeaderValue::as_bytes).collect()
-            })
-            .with_query(Some(request.query_string()).filter(|query| !query.is_empty()))
-            .with_target(request.method().as_str(), request.path())
-            .with_peer(request.peer_addr().map(|addr| addr.ip()));
-            let auth = match authenticator.authenticate(&view, anonymous).await {
-                Ok(auth) => auth,
-                Err(rejection) => {
-                    let response = AuthError::from(rejection).error_response();
-                    return Ok(request.into_response(response).map_into_right_body());
-                }
-            };
-            request.extensions_mut().insert(auth);
-            service
-                .call(request)
-                .await
-                .map(ServiceResponse::map_into_left_body)
-        })
+        let decided = self
+            .authenticator
+            .authenticate_now(&view_of(&request), self.anonymous);
+        match decided {
+            Some(Ok(auth)) => {
+                request.extensions_mut().insert(auth);
+                let answered: Answered<B> = ServiceResponse::map_into_left_body;
+                Either::Left(self.service.call(request).map_ok(answered))
+            }
+            Some(Err(rejection)) => {
+                Either::Right(Either::Left(ready(Ok(refused(request, rejection)))))
+            }
+            None => {
+                let service = Rc::clone(&self.service);
+                let authenticator = self.authenticator.clone();
+                let anonymous = self.anonymous;
+                Either::Right(Either::Right(Box::pin(async move {
+                    let decided = authenticator
+                        .authenticate(&view_of(&request), anonymous)
+                        .await;
+                    let auth = match decided {
+                        Ok(auth) => auth,
+                        Err(rejection) => return Ok(refused(request, rejection)),
+                    };
+                    request.extensions_mut().insert(auth);
+                    service
+                        .call(request)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
+                })))
+            }
+        }
     }
 }

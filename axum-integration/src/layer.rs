@@ -1,12 +1,13 @@
 //! The tower layer that validates the bearer token of every request.
 
-use std::future::Future;
+use std::future::{Future, Ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum_core::response::Response;
+use futures_util::future::Either;
 use http::{HeaderValue, Request};
-use jwtguard_core::request::{ClientAddr, HeaderLookup};
+use jwtguard_core::request::{ClientAddr, HeaderLookup, RequestView};
 use jwtguard_core::{Anonymous, Authenticator};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -83,6 +84,28 @@ pub struct JwtService<S> {
     anonymous: Anonymous,
 }
 
+/// The view of a request the core reads: its headers, query, method, path and peer.
+fn view_of<B>(request: &Request<B>) -> impl RequestView + '_ {
+    let headers = request.headers();
+    HeaderLookup::new(|name| {
+        headers
+            .get_all(name)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect()
+    })
+    .with_query(request.uri().query())
+    .with_target(request.method().as_str(), request.uri().path())
+    .with_peer(request.extensions().get::<ClientAddr>().map(|addr| addr.0))
+}
+
+/// The future of [`JwtService`]: the inner service's, at once when the request was decided
+/// without waiting ([`Authenticator::authenticate_now`]), or a refusal, or the boxed wait.
+type JwtFuture<F, E> =
+    Either<F, Either<Ready<Result<Response, E>>, BoxFuture<Result<Response, E>>>>;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 impl<S, B> Service<Request<B>> for JwtService<S>
 where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
@@ -91,38 +114,44 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = JwtFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // The clone is the one that is ready; keep a fresh clone for the next call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let authenticator = self.authenticator.clone();
-        let anonymous = self.anonymous;
         let grpc = is_grpc(&request);
-        Box::pin(async move {
-            let headers = request.headers();
-            let view = HeaderLookup::new(|name| {
-                headers
-                    .get_all(name)
-                    .iter()
-                    .map(HeaderValue::as_bytes)
-                    .collect()
-            })
-            .with_query(request.uri().query())
-            .with_target(request.method().as_str(), request.uri().path())
-            .with_peer(request.extensions().get::<ClientAddr>().map(|addr| addr.0));
-            match authenticator.authenticate(&view, anonymous).await {
-                Ok(auth) => {
-                    request.extensions_mut().insert(auth);
-                    inner.call(request).await
-                }
-                Err(rejection) => Ok(respond(rejection, grpc)),
+        let decided = self
+            .authenticator
+            .authenticate_now(&view_of(&request), self.anonymous);
+        match decided {
+            Some(Ok(auth)) => {
+                request.extensions_mut().insert(auth);
+                Either::Left(self.inner.call(request))
             }
-        })
+            Some(Err(rejection)) => Either::Right(Either::Left(std::future::ready(Ok(respond(
+                rejection, grpc,
+            ))))),
+            None => {
+                // The clone is the one that is ready; keep a fresh clone for the next call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let authenticator = self.authenticator.clone();
+                let anonymous = self.anonymous;
+                Either::Right(Either::Right(Box::pin(async move {
+                    let decided = authenticator
+                        .authenticate(&view_of(&request), anonymous)
+                        .await;
+                    match decided {
+                        Ok(auth) => {
+                            request.extensions_mut().insert(auth);
+                            inner.call(request).await
+                        }
+                        Err(rejection) => Ok(respond(rejection, grpc)),
+                    }
+                })))
+            }
+        }
     }
 }

@@ -627,3 +627,43 @@ async fn a_forged_cache_entry_is_ignored_with_a_cache_secret() {
     );
     assert!(sealed.validate(&issuer.token().sign()).await.is_ok());
 }
+
+#[tokio::test]
+async fn validate_now_answers_what_validate_answers_or_says_it_must_wait() {
+    let issuer = Issuer::start().await;
+    let validator = validator_for(&issuer).await;
+    let valid = issuer.token().sign();
+    let now = validator
+        .validate_now(&valid)
+        .expect("no waiting for a known key");
+    assert_eq!(
+        now.expect("valid").claims(),
+        validator.validate(&valid).await.expect("valid").claims()
+    );
+    let expired = issuer.token().claim("exp", 1_600_000_000u64).sign();
+    let refused = validator.validate_now(&expired).expect("no waiting");
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Expired);
+    // A kid the key set lacks: the refresh that may bring it is awaited by `validate` only.
+    let stranger = TestKey::rsa("not-published-yet");
+    let unknown = stranger
+        .token()
+        .claim("iss", issuer.url())
+        .claim("aud", DEFAULT_AUDIENCE)
+        .claim("exp", 4_000_000_000u64)
+        .sign();
+    assert!(validator.validate_now(&unknown).is_none());
+    assert_eq!(
+        validator.validate(&unknown).await.unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
+    // With an asynchronous check, nothing is decided without waiting.
+    let checked = Validator::builder()
+        .issuer(issuer.url())
+        .audience(DEFAULT_AUDIENCE)
+        .check_async(|_| async { Ok(()) })
+        .build()
+        .await
+        .unwrap();
+    assert!(checked.validate_now(&valid).is_none());
+    assert!(checked.validate(&valid).await.is_ok());
+}

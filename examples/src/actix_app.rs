@@ -49,11 +49,27 @@ pub fn actix_server_on(
     listener: std::net::TcpListener,
     workers: usize,
 ) -> std::io::Result<ActixServer> {
-    let authenticator: Authenticator = authenticator.into();
     let addr = listener.local_addr()?;
-    let document = OpenApiJson::new(authenticator.clone(), <ActixApi as OpenApi>::openapi());
-    let server = HttpServer::new(move || {
-        App::new()
+    let routes = actix_routes(authenticator);
+    let server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(workers.max(1))
+        .disable_signals()
+        .listen(listener)?;
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok(ActixServer { addr, handle })
+}
+
+/// The routes of [`actix_server`], for `App::configure`: the same app in process (in benches
+/// and tests, through `actix_web::test`).
+pub fn actix_routes(
+    authenticator: impl Into<Authenticator>,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    let authenticator: Authenticator = authenticator.into();
+    let document = OpenApiJson::new(authenticator.clone(), <ActixApi as OpenApi>::openapi);
+    move |config: &mut web::ServiceConfig| {
+        config
             .app_data(web::Data::new(document.clone()))
             .route("/health", web::get().to(health))
             .route("/openapi.json", web::get().to(openapi_json))
@@ -64,15 +80,8 @@ pub fn actix_server_on(
                     .route("/sub", web::get().to(sub))
                     .route("/admin", web::get().to(admin))
                     .route("/scoped", web::get().to(scoped)),
-            )
-    })
-    .workers(workers.max(1))
-    .disable_signals()
-    .listen(listener)?;
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    Ok(ActixServer { addr, handle })
+            );
+    }
 }
 
 /// The routes of [`actix_server`], for its OpenAPI document (the same as axum's).

@@ -4,7 +4,7 @@
 mod actix_app;
 pub mod grpc;
 
-pub use actix_app::{ActixServer, actix_server, actix_server_on};
+pub use actix_app::{ActixServer, actix_routes, actix_server, actix_server_on};
 pub use grpc::grpc_app;
 
 use std::net::SocketAddr;
@@ -236,7 +236,7 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
 pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
     let authenticator: Authenticator = authenticator.into();
-    let document = OpenApiJson::new(authenticator.clone(), <AxumApi as OpenApi>::openapi());
+    let document = OpenApiJson::new(authenticator.clone(), <AxumApi as OpenApi>::openapi);
     let protected = Router::new()
         .route("/me", get(me))
         .route("/sub", get(sub))
@@ -283,17 +283,19 @@ pub struct Subject {
 #[derive(Clone)]
 pub struct OpenApiJson {
     authenticator: Authenticator,
-    routes: Arc<utoipa::openapi::OpenApi>,
+    /// Makes the routes' document: only when it is asked for, so that a server that is never
+    /// asked keeps none of it in memory.
+    routes: fn() -> utoipa::openapi::OpenApi,
     made: Arc<std::sync::OnceLock<String>>,
 }
 
 impl OpenApiJson {
-    /// The document of `routes` (a utoipa document of the routes and their guards), with the
-    /// schemes `authenticator` accepts.
-    pub fn new(authenticator: Authenticator, routes: utoipa::openapi::OpenApi) -> Self {
+    /// The document `routes` makes (a utoipa document of the routes and their guards, such
+    /// as `<Api as utoipa::OpenApi>::openapi`), with the schemes `authenticator` accepts.
+    pub fn new(authenticator: Authenticator, routes: fn() -> utoipa::openapi::OpenApi) -> Self {
         Self {
             authenticator,
-            routes: Arc::new(routes),
+            routes,
             made: Arc::default(),
         }
     }
@@ -305,7 +307,7 @@ impl OpenApiJson {
             return made.clone();
         }
         let security = OpenApiSecurity::discover(&self.authenticator).await;
-        let mut document = (*self.routes).clone();
+        let mut document = (self.routes)();
         security.apply(&mut document);
         let json = document.to_pretty_json().unwrap_or_else(|err| {
             serde_json::json!({"error": format!("the document can't be written: {err}")})

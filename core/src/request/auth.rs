@@ -278,6 +278,57 @@ impl Authenticator {
         find_token(&self.inner.locations, request)
     }
 
+    /// [`authenticate`](Self::authenticate) without waiting, when the request needs none: no
+    /// credential, a malformed one, or a bearer JWT checked with the current keys (cache
+    /// included). `None` when it would wait: an unknown `kid`, introspection, an API key, a
+    /// DPoP proof (its replay record), or asynchronous checks; then call `authenticate`, which
+    /// gives the same answer. The adapters answer most requests this way, without a future of
+    /// their own.
+    pub fn authenticate_now(
+        &self,
+        request: &dyn RequestView,
+        anonymous: Anonymous,
+    ) -> Option<Result<RequestAuth, Rejection>> {
+        let presented = match self.presented(request) {
+            Ok(presented) => presented,
+            Err((error, about)) => return Some(Err(self.reject_about(error, about))),
+        };
+        let verified = match presented {
+            Some(Presented::Token(token)) => {
+                let routed_to_validator = match &self.inner.introspection {
+                    None | Some((_, TokenRouting::JwtOnly)) => true,
+                    Some((_, TokenRouting::Both)) => shaped_like_jws(&token),
+                    Some((_, TokenRouting::OpaqueOnly | TokenRouting::IntrospectIssuerJwts)) => {
+                        false
+                    }
+                };
+                if !routed_to_validator {
+                    return None;
+                }
+                self.bearer_allowed().and_then(|()| {
+                    let checked = self.inner.validator.validate_now(&token);
+                    checked
+                        .map(|verified| verified.and_then(|v| dpop::unbound(&v).map(|()| v)))
+                        .transpose()
+                        .map_err(|error| (error, Some(Scheme::Bearer)))
+                })
+            }
+            Some(Presented::Dpop(_) | Presented::ApiKey(_)) => return None,
+            None if anonymous == Anonymous::Allowed => {
+                return Some(Ok(RequestAuth::new(None, self.clone())));
+            }
+            None => Err((
+                Error::new(ErrorKind::MissingToken, "no credential in the request"),
+                None,
+            )),
+        };
+        Some(match verified {
+            Ok(Some(token)) => Ok(RequestAuth::new(Some(token), self.clone())),
+            Ok(None) => return None,
+            Err((error, about)) => Err(self.reject_about(error, about)),
+        })
+    }
+
     /// What an adapter's middleware does for each request: finds the credential (a bearer
     /// token, or an API key when they are accepted) and verifies it. A request without one
     /// passes anonymously only under [`Anonymous::Allowed`]; a present but bad credential is
@@ -412,20 +463,24 @@ impl Authenticator {
     /// Verifies a token that came with the Bearer scheme (or another location): it must not be
     /// DPoP-bound, and DPoP must not be required.
     async fn verify_bearer(&self, token: &str) -> Result<VerifiedToken, (Error, Option<Scheme>)> {
-        if let Some(verifier) = &self.inner.dpop
-            && verifier.mode() == DpopMode::Required
-        {
-            return Err((
+        self.bearer_allowed()?;
+        self.verify(token)
+            .await
+            .map_err(|error| (error, Some(Scheme::Bearer)))
+    }
+
+    /// A token with the Bearer scheme (or another location) is refused when DPoP is required.
+    fn bearer_allowed(&self) -> Result<(), (Error, Option<Scheme>)> {
+        match &self.inner.dpop {
+            Some(verifier) if verifier.mode() == DpopMode::Required => Err((
                 Error::new(
                     ErrorKind::InvalidDpopProof,
                     "DPoP is required: send the token with the DPoP scheme and a proof",
                 ),
                 self.inner.dpop_scheme.clone(),
-            ));
+            )),
+            _ => Ok(()),
         }
-        self.verify(token)
-            .await
-            .map_err(|error| (error, Some(Scheme::Bearer)))
     }
 
     /// Verifies a token that came with the DPoP scheme, and its proof.

@@ -10,7 +10,7 @@ use url::Url;
 use super::config::Inner;
 use super::status::{IssuerStatus, ValidatorStatus};
 use super::token::VerifiedToken;
-use super::token_cache::{CachedToken, TokenCache};
+use super::token_cache::CachedToken;
 use crate::claims::registered::{Field, check_raw};
 use crate::claims::scan::scan_claims;
 use crate::error::{Error, ErrorKind};
@@ -45,6 +45,19 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         Failure::Final(error)
     }
+}
+
+/// Counts a validation's outcome. Literal labels: the counter's key is then static and costs
+/// no allocation.
+fn count(result: &Result<VerifiedToken, Error>) {
+    let counter = match result {
+        Ok(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "valid"),
+        Err(err) if err.is_unavailable() => {
+            metrics::counter!("jwtguard_validations_total", "outcome" => "unavailable")
+        }
+        Err(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "invalid"),
+    };
+    counter.increment(1);
 }
 
 /// What an issuer's metadata said, fetched by [`Validator::discovered`].
@@ -95,37 +108,76 @@ impl Validator {
     /// [`ErrorKind::KeysUnavailable`] (503), not as an invalid token.
     pub async fn validate(&self, token: &str) -> Result<VerifiedToken, Error> {
         let result = self.run(token).await;
-        // Literal labels: the counter's key is then static and costs no allocation.
-        let counter = match &result {
-            Ok(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "valid"),
-            Err(err) if err.is_unavailable() => {
-                metrics::counter!("jwtguard_validations_total", "outcome" => "unavailable")
-            }
-            Err(_) => metrics::counter!("jwtguard_validations_total", "outcome" => "invalid"),
-        };
-        counter.increment(1);
+        count(&result);
         result
     }
 
+    /// [`validate`](Self::validate) without waiting, when it needs no waiting: `None` when
+    /// the token's key is not in the current key set (a refresh may bring it: then
+    /// `validate` waits for it) or asynchronous checks are configured. The same checks, the
+    /// same cache, the same answers; a server answers most requests this way without a
+    /// future of its own.
+    pub fn validate_now(&self, token: &str) -> Option<Result<VerifiedToken, Error>> {
+        if !self.inner.config.async_checks.is_empty() {
+            return None;
+        }
+        let result = self.check_now(token)?;
+        count(&result);
+        Some(result)
+    }
+
     async fn run(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let verified = match self.check_now(token) {
+            Some(checked) => checked?,
+            // An unknown `kid`: wait for the refresh that may bring its key.
+            None => {
+                let (verified, placed) = self.verify(token).await?;
+                self.admit(token, self.cache_key(token), verified, placed)?
+            }
+        };
+        self.run_async_checks(&verified).await?;
+        Ok(verified)
+    }
+
+    /// The cache's key for `token`, when there is a cache and the token is not over the size
+    /// cap (which the full check refuses before anything is hashed).
+    fn cache_key(&self, token: &str) -> Option<[u8; 32]> {
         let config = &self.inner.config;
-        // A token over the size cap is refused by the full check before anything is hashed.
-        let cache = (config.token_cache.as_ref())
+        (config.token_cache.as_ref())
             .filter(|_| token.len() <= config.max_token_size)
-            .map(|cache| (cache, TokenCache::key(token)));
-        if let Some((cache, key)) = &cache
+            .map(|cache| cache.key(token))
+    }
+
+    /// Everything but the asynchronous checks, without waiting: a usable cached token, else
+    /// the full check with the current keys. `None` for an unknown `kid`.
+    fn check_now(&self, token: &str) -> Option<Result<VerifiedToken, Error>> {
+        let key = self.cache_key(token);
+        if let (Some(cache), Some(key)) = (&self.inner.config.token_cache, &key)
             && let Some(hit) = cache.get(key)
         {
             if self.still_usable(&hit) {
-                self.run_sync_checks(&hit.token)?;
-                self.run_async_checks(&hit.token).await?;
-                return Ok(hit.token.clone());
+                return Some(self.run_sync_checks(&hit.token).map(|()| hit.token.clone()));
             }
             cache.forget(key);
         }
-        let (verified, (issuer, key_set)) = self.verify(token).await?;
+        match self.verify_now(token) {
+            Err(Failure::UnknownKey { .. }) => None,
+            Err(failure) => Some(Err(failure.into_error())),
+            Ok((verified, placed)) => Some(self.admit(token, key, verified, placed)),
+        }
+    }
+
+    /// A token that passed the check: the user's synchronous checks, then into the cache.
+    fn admit(
+        &self,
+        token: &str,
+        key: Option<[u8; 32]>,
+        verified: VerifiedToken,
+        (issuer, key_set): (usize, Arc<KeySet>),
+    ) -> Result<VerifiedToken, Error> {
+        let config = &self.inner.config;
         self.run_sync_checks(&verified)?;
-        if let Some((cache, key)) = cache {
+        if let (Some(cache), Some(key)) = (&config.token_cache, key) {
             cache.insert(
                 key,
                 &verified,
@@ -136,7 +188,6 @@ impl Validator {
                 config.policy.max_age,
             );
         }
-        self.run_async_checks(&verified).await?;
         Ok(verified)
     }
 
