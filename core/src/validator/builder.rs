@@ -510,7 +510,7 @@ impl ValidatorBuilder {
             access: Arc::new(self.access),
             sync_checks: self.sync_checks,
             async_checks: self.async_checks,
-            token_cache: self.token_cache.map(TokenCache::new).transpose()?,
+            token_cache: self.token_cache.map(TokenCache::new),
             headers: HeaderCache::new(),
         };
         tracing::info!(issuers = issuers.len(), "validator ready");
