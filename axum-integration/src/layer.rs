@@ -130,9 +130,15 @@ where
                 request.extensions_mut().insert(auth);
                 Either::Left(self.inner.call(request))
             }
-            Some(Err(rejection)) => Either::Right(Either::Left(std::future::ready(Ok(respond(
-                rejection, grpc,
-            ))))),
+            Some(Err(rejection)) => {
+                // The ready service is not called: a fresh clone takes its place, so that what
+                // its readiness holds (a permit, a slot) goes now.
+                let clone = self.inner.clone();
+                drop(std::mem::replace(&mut self.inner, clone));
+                Either::Right(Either::Left(std::future::ready(Ok(respond(
+                    rejection, grpc,
+                )))))
+            }
             None => {
                 // The clone is the one that is ready; keep a fresh clone for the next call.
                 let clone = self.inner.clone();

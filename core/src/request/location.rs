@@ -372,7 +372,7 @@ where
         None => (value, &[][..]),
     };
     if !named.eq_ignore_ascii_case(scheme.as_bytes()) {
-        if !value.is_ascii() {
+        if std::str::from_utf8(value).is_err() {
             return Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "Authorization is not ASCII",
@@ -386,7 +386,7 @@ where
     let start = token.iter().position(|&b| b != b' ').unwrap_or(token.len());
     let token = &token[start..];
     if !is_b64token(token) {
-        let kind_of = if token.is_ascii() {
+        let kind_of = if std::str::from_utf8(token).is_ok() {
             "the token is empty or has characters outside b64token"
         } else {
             "Authorization is not ASCII"
@@ -426,6 +426,28 @@ const fn is_b64token_char(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_scheme_is_missing_token_when_it_is_text_and_malformed_when_it_is_not() {
+        let other = "Digest username=\"Jos\u{e9}\"";
+        assert!(
+            scheme_token([other.as_bytes()], "bearer")
+                .unwrap_err()
+                .is_missing_token()
+        );
+        let not_text: &[u8] = b"Digest \xff";
+        assert!(
+            scheme_token([not_text], "bearer")
+                .unwrap_err()
+                .is_invalid_request()
+        );
+        let non_ascii_token = "Bearer abc\u{e9}";
+        assert!(
+            scheme_token([non_ascii_token.as_bytes()], "bearer")
+                .unwrap_err()
+                .is_invalid_request()
+        );
+    }
 
     #[test]
     fn b64token_is_exactly_the_rfc_6750_grammar() {
