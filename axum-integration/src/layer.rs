@@ -21,7 +21,8 @@ use crate::rejection::{is_grpc, respond};
 ///
 /// By default a request without a valid token is answered at once (401, or 400/503, see
 /// [`AuthRejection`](crate::AuthRejection)); a gRPC call (a tonic service behind the layer)
-/// gets the gRPC status instead, in a trailers-only response with `www-authenticate`. With [`JwtLayer::optional`], requests without any token go through
+/// gets the gRPC status instead, in a trailers-only response with `www-authenticate`. With
+/// [`JwtLayer::optional`], requests without any token go through
 /// anonymously (`Option<Claims<T>>` is `None`), while a bad token is still refused.
 ///
 /// ```no_run
@@ -121,7 +122,6 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let grpc = is_grpc(&request);
         let decided = self
             .authenticator
             .authenticate_now(&view_of(&request), self.anonymous);
@@ -135,9 +135,8 @@ where
                 // its readiness holds (a permit, a slot) goes now.
                 let clone = self.inner.clone();
                 drop(std::mem::replace(&mut self.inner, clone));
-                Either::Right(Either::Left(std::future::ready(Ok(respond(
-                    rejection, grpc,
-                )))))
+                let response = respond(rejection, is_grpc(&request));
+                Either::Right(Either::Left(std::future::ready(Ok(response))))
             }
             None => {
                 // The clone is the one that is ready; keep a fresh clone for the next call.
@@ -154,7 +153,7 @@ where
                             request.extensions_mut().insert(auth);
                             inner.call(request).await
                         }
-                        Err(rejection) => Ok(respond(rejection, grpc)),
+                        Err(rejection) => Ok(respond(rejection, is_grpc(&request))),
                     }
                 })))
             }

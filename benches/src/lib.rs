@@ -187,3 +187,48 @@ pub fn floor_verifier(case: &Case) -> Verify {
     };
     Box::new(move |m, s| parsed.verify_sig(m, s).is_ok())
 }
+
+/// The limit's key: the first RSA key of a JWKS, parsed once for RS256.
+pub fn limit_key(
+    jwks: &serde_json::Value,
+) -> Result<aws_lc_rs::signature::ParsedPublicKey, String> {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use base64::Engine as _;
+    let key = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|key| key["kty"] == "RSA"))
+        .ok_or("the JWKS has no RSA key")?;
+    let member = |name: &str| {
+        key[name]
+            .as_str()
+            .and_then(|text| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(text)
+                    .ok()
+            })
+            .ok_or(format!("the RSA key has no usable {name}"))
+    };
+    let (n, e) = (member("n")?, member("e")?);
+    RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .map_err(|_| "the RSA key can't be parsed".to_owned())
+}
+
+/// The limit's check of a request: the RS256 signature of the token in `Authorization: Bearer`
+/// (the header's value), and nothing else: no claims, no `kid`, no header parsing.
+pub fn limit_check(
+    key: &aws_lc_rs::signature::ParsedPublicKey,
+    authorization: Option<&[u8]>,
+) -> bool {
+    let Some(token) = authorization
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (input, signature) = split(token);
+    key.verify_sig(input.as_bytes(), &signature).is_ok()
+}

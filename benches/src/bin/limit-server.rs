@@ -12,55 +12,12 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwtguard_benches::{limit_check, limit_key};
 
 const USAGE: &str = "usage: limit-server --bind ADDR [--jwks FILE]";
-
-/// The first RSA key of a JWKS, parsed for RS256.
-fn rsa_key(jwks: &str) -> Result<ParsedPublicKey, String> {
-    let jwks: serde_json::Value =
-        serde_json::from_str(jwks).map_err(|err| format!("the JWKS is not JSON: {err}"))?;
-    let key = jwks["keys"]
-        .as_array()
-        .and_then(|keys| keys.iter().find(|key| key["kty"] == "RSA"))
-        .ok_or("the JWKS has no RSA key")?;
-    let member = |name: &str| {
-        key[name]
-            .as_str()
-            .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
-            .ok_or(format!("the RSA key has no usable {name}"))
-    };
-    let (n, e) = (member("n")?, member("e")?);
-    RsaPublicKeyComponents {
-        n: &n[..],
-        e: &e[..],
-    }
-    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-    .map_err(|_| "the RSA key can't be parsed".to_owned())
-}
-
-/// The signature check, and nothing else.
-fn signature_holds(key: &ParsedPublicKey, headers: &HeaderMap) -> bool {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let Some((input, signature)) = token.rsplit_once('.') else {
-        return false;
-    };
-    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
-        return false;
-    };
-    key.verify_sig(input.as_bytes(), &signature).is_ok()
-}
 
 #[tokio::main]
 async fn main() {
@@ -86,7 +43,11 @@ async fn main() {
         Some(path) => {
             let key = std::fs::read_to_string(&path)
                 .map_err(|err| format!("{path}: {err}"))
-                .and_then(|jwks| rsa_key(&jwks))
+                .and_then(|jwks| {
+                    serde_json::from_str(&jwks)
+                        .map_err(|err| format!("the JWKS is not JSON: {err}"))
+                })
+                .and_then(|jwks| limit_key(&jwks))
                 .unwrap_or_else(|err| {
                     eprintln!("{err}");
                     std::process::exit(2);
@@ -95,7 +56,8 @@ async fn main() {
             Router::new().fallback(get(move |headers: HeaderMap| {
                 let key = Arc::clone(&key);
                 async move {
-                    if signature_holds(&key, &headers) {
+                    let authorization = headers.get(header::AUTHORIZATION);
+                    if limit_check(&key, authorization.map(|value| value.as_bytes())) {
                         Ok("user-1")
                     } else {
                         Err(StatusCode::UNAUTHORIZED)

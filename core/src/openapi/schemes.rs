@@ -80,9 +80,6 @@ impl OpenApiSecurity {
         let dpop_required = authenticator
             .dpop_verifier()
             .is_some_and(|dpop| dpop.mode() == DpopMode::Required);
-        let dpop_note = || {
-            dpop_required.then(|| [("x-dpop-required".to_owned(), serde_json::Value::Bool(true))])
-        };
         let mut schemes = Vec::new();
         let discovered = validator
             .issuers()
@@ -93,7 +90,9 @@ impl OpenApiSecurity {
                 url.to_string(),
                 "OpenID Connect: an access token from this provider".to_owned(),
             );
-            scheme.extensions = dpop_note().map(|note| note.into_iter().collect());
+            scheme.extensions = dpop_required
+                .then(|| extensions([("x-dpop-required", true.into())]))
+                .flatten();
             schemes.push(NamedScheme {
                 name: numbered("openid", index),
                 lists: Lists::Scopes,

@@ -47,6 +47,20 @@ impl From<Error> for Failure {
     }
 }
 
+/// What [`Validator::check_now`] found without waiting.
+enum Checked {
+    /// The answer, the user's synchronous checks included.
+    Done(Result<VerifiedToken, Error>),
+    /// The token's `kid` is not in the current key set of this issuer (its index); `key` is
+    /// the cache's key for the token, for when the key is found.
+    UnknownKey {
+        issuer: usize,
+        error: Error,
+        kid: Option<String>,
+        key: Option<[u8; 32]>,
+    },
+}
+
 /// Counts a validation's outcome. Literal labels: the counter's key is then static and costs
 /// no allocation.
 fn count(result: &Result<VerifiedToken, Error>) {
@@ -121,18 +135,30 @@ impl Validator {
         if !self.inner.config.async_checks.is_empty() {
             return None;
         }
-        let result = self.check_now(token)?;
+        let result = match self.check_now(token) {
+            Checked::Done(result) => result,
+            Checked::UnknownKey { .. } => return None,
+        };
         count(&result);
         Some(result)
     }
 
     async fn run(&self, token: &str) -> Result<VerifiedToken, Error> {
         let verified = match self.check_now(token) {
-            Some(checked) => checked?,
-            // An unknown `kid`: wait for the refresh that may bring its key.
-            None => {
-                let (verified, placed) = self.verify(token).await?;
-                self.admit(token, self.cache_key(token), verified, placed)?
+            Checked::Done(result) => result?,
+            // An unknown `kid`: wait for the refresh that may bring its key, then check again.
+            Checked::UnknownKey {
+                issuer,
+                error,
+                kid,
+                key,
+            } => {
+                self.inner.issuers[issuer]
+                    .keys
+                    .wait_for_unknown_kid(error, kid.as_deref())
+                    .await?;
+                let (verified, placed) = self.verify_now(token).map_err(Failure::into_error)?;
+                self.admit(token, key, verified, placed)?
             }
         };
         self.run_async_checks(&verified).await?;
@@ -149,21 +175,26 @@ impl Validator {
     }
 
     /// Everything but the asynchronous checks, without waiting: a usable cached token, else
-    /// the full check with the current keys. `None` for an unknown `kid`.
-    fn check_now(&self, token: &str) -> Option<Result<VerifiedToken, Error>> {
+    /// the full check with the current keys, else the unknown `kid` to wait for.
+    fn check_now(&self, token: &str) -> Checked {
         let key = self.cache_key(token);
         if let (Some(cache), Some(key)) = (&self.inner.config.token_cache, &key)
             && let Some(hit) = cache.get(key)
         {
             if self.still_usable(&hit) {
-                return Some(self.run_sync_checks(&hit.token).map(|()| hit.token.clone()));
+                return Checked::Done(self.run_sync_checks(&hit.token).map(|()| hit.token.clone()));
             }
             cache.forget(key);
         }
         match self.verify_now(token) {
-            Err(Failure::UnknownKey { .. }) => None,
-            Err(failure) => Some(Err(failure.into_error())),
-            Ok((verified, placed)) => Some(self.admit(token, key, verified, placed)),
+            Err(Failure::UnknownKey { issuer, error, kid }) => Checked::UnknownKey {
+                issuer,
+                error,
+                kid,
+                key,
+            },
+            Err(failure) => Checked::Done(Err(failure.into_error())),
+            Ok((verified, placed)) => Checked::Done(self.admit(token, key, verified, placed)),
         }
     }
 
@@ -216,22 +247,6 @@ impl Validator {
             check(token.clone()).await?;
         }
         Ok(())
-    }
-
-    /// Everything but the user's checks: returns the token, and which issuer's keys verified
-    /// it with which key set. Runs without waiting, except once after an unknown `kid`, for
-    /// the refresh that may bring its key.
-    async fn verify(&self, token: &str) -> Result<(VerifiedToken, (usize, Arc<KeySet>)), Error> {
-        match self.verify_now(token) {
-            Err(Failure::UnknownKey { issuer, error, kid }) => {
-                self.inner.issuers[issuer]
-                    .keys
-                    .wait_for_unknown_kid(error, kid.as_deref())
-                    .await?;
-                self.verify_now(token).map_err(Failure::into_error)
-            }
-            other => other.map_err(Failure::into_error),
-        }
     }
 
     /// The whole check of a token against the current key sets, without waiting.
