@@ -10,7 +10,7 @@ use url::Url;
 use super::config::Inner;
 use super::status::{IssuerStatus, ValidatorStatus};
 use super::token::VerifiedToken;
-use super::token_cache::CachedToken;
+use super::token_cache::{CachedToken, TokenCache};
 use crate::claims::registered::{Field, check_raw};
 use crate::claims::scan::scan_claims;
 use crate::error::{Error, ErrorKind};
@@ -51,13 +51,11 @@ impl From<Error> for Failure {
 enum Checked {
     /// The answer, the user's synchronous checks included.
     Done(Result<VerifiedToken, Error>),
-    /// The token's `kid` is not in the current key set of this issuer (its index); `key` is
-    /// the cache's key for the token, for when the key is found.
+    /// The token's `kid` is not in the current key set of this issuer (its index).
     UnknownKey {
         issuer: usize,
         error: Error,
         kid: Option<String>,
-        key: Option<[u8; 32]>,
     },
 }
 
@@ -147,54 +145,43 @@ impl Validator {
         let verified = match self.check_now(token) {
             Checked::Done(result) => result?,
             // An unknown `kid`: wait for the refresh that may bring its key, then check again.
-            Checked::UnknownKey {
-                issuer,
-                error,
-                kid,
-                key,
-            } => {
+            Checked::UnknownKey { issuer, error, kid } => {
                 self.inner.issuers[issuer]
                     .keys
                     .wait_for_unknown_kid(error, kid.as_deref())
                     .await?;
                 let (verified, placed) = self.verify_now(token).map_err(Failure::into_error)?;
-                self.admit(token, key, verified, placed)?
+                self.admit(token, verified, placed)?
             }
         };
         self.run_async_checks(&verified).await?;
         Ok(verified)
     }
 
-    /// The cache's key for `token`, when there is a cache and the token is not over the size
-    /// cap (which the full check refuses before anything is hashed).
-    fn cache_key(&self, token: &str) -> Option<[u8; 32]> {
+    /// The token cache, when there is one and `token` is not over the size cap (which the full
+    /// check refuses before anything is hashed).
+    fn token_cache_for(&self, token: &str) -> Option<&TokenCache> {
         let config = &self.inner.config;
-        (config.token_cache.as_ref())
-            .filter(|_| token.len() <= config.max_token_size)
-            .map(|cache| cache.key(token))
+        (config.token_cache.as_ref()).filter(|_| token.len() <= config.max_token_size)
     }
 
     /// Everything but the asynchronous checks, without waiting: a usable cached token, else
     /// the full check with the current keys, else the unknown `kid` to wait for.
     fn check_now(&self, token: &str) -> Checked {
-        let key = self.cache_key(token);
-        if let (Some(cache), Some(key)) = (&self.inner.config.token_cache, &key)
-            && let Some(hit) = cache.get(key)
+        if let Some(cache) = self.token_cache_for(token)
+            && let Some(hit) = cache.get(token)
         {
             if self.still_usable(&hit) {
                 return Checked::Done(self.run_sync_checks(&hit.token).map(|()| hit.token.clone()));
             }
-            cache.forget(key);
+            cache.forget(token);
         }
         match self.verify_now(token) {
-            Err(Failure::UnknownKey { issuer, error, kid }) => Checked::UnknownKey {
-                issuer,
-                error,
-                kid,
-                key,
-            },
+            Err(Failure::UnknownKey { issuer, error, kid }) => {
+                Checked::UnknownKey { issuer, error, kid }
+            }
             Err(failure) => Checked::Done(Err(failure.into_error())),
-            Ok((verified, placed)) => Checked::Done(self.admit(token, key, verified, placed)),
+            Ok((verified, placed)) => Checked::Done(self.admit(token, verified, placed)),
         }
     }
 
@@ -202,20 +189,17 @@ impl Validator {
     fn admit(
         &self,
         token: &str,
-        key: Option<[u8; 32]>,
         verified: VerifiedToken,
-        (issuer, key_set): (usize, Arc<KeySet>),
+        placed: (usize, Arc<KeySet>),
     ) -> Result<VerifiedToken, Error> {
         let config = &self.inner.config;
         self.run_sync_checks(&verified)?;
-        if let (Some(cache), Some(key)) = (&config.token_cache, key) {
+        if let Some(cache) = self.token_cache_for(token) {
             cache.insert(
-                key,
+                token,
                 &verified,
                 config.clock.unix_seconds(),
-                issuer,
-                key_set,
-                token.len(),
+                placed,
                 config.policy.max_age,
             );
         }
