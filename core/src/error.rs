@@ -19,8 +19,16 @@ struct Inner {
     kind: ErrorKind,
     detail: Cow<'static, str>,
     scope: Option<String>,
+    step_up: Option<StepUp>,
     nonce: Option<String>,
     source: Option<BoxError>,
+}
+
+/// What a step-up challenge asks for (RFC 9470 §3).
+#[derive(Clone)]
+struct StepUp {
+    acr_values: Option<String>,
+    max_age: Option<u64>,
 }
 
 /// What went wrong. Each kind maps to one RFC 6750 meaning (see [`ErrorKind::status`]).
@@ -78,6 +86,10 @@ pub enum ErrorKind {
     UseDpopNonce,
     /// The token is valid but lacks a required role or scope. 403.
     InsufficientScope,
+    /// The token is valid, but the user's authentication behind it is not the one required:
+    /// another `acr`, or an `auth_time` too long ago (RFC 9470). 401
+    /// `insufficient_user_authentication`, with `acr_values` and/or `max_age` in the challenge.
+    InsufficientUserAuthentication,
     /// The keys needed to check the token can't be had right now (the IdP is unreachable, or
     /// the API key store failed). 503.
     KeysUnavailable,
@@ -105,6 +117,9 @@ enum Class {
     NonceNeeded,
     /// A valid token without the role or scope: 403 `insufficient_scope`.
     Forbidden,
+    /// A valid token from a weaker or older authentication: 401
+    /// `insufficient_user_authentication` (RFC 9470).
+    StepUp,
     /// The server is wired or configured wrongly: 500.
     ServerFault,
     /// The token can't be checked right now: 503.
@@ -140,6 +155,7 @@ impl ErrorKind {
             Self::InvalidDpopProof => Class::BadProof,
             Self::UseDpopNonce => Class::NonceNeeded,
             Self::InsufficientScope => Class::Forbidden,
+            Self::InsufficientUserAuthentication => Class::StepUp,
             Self::Config | Self::Misconfigured => Class::ServerFault,
             Self::KeysUnavailable | Self::Fetch => Class::Unavailable,
         }
@@ -155,7 +171,11 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self.class() {
             Class::BadRequest => 400,
-            Class::NoToken | Class::BadToken | Class::BadProof | Class::NonceNeeded => 401,
+            Class::NoToken
+            | Class::BadToken
+            | Class::BadProof
+            | Class::NonceNeeded
+            | Class::StepUp => 401,
             Class::Forbidden => 403,
             Class::ServerFault => 500,
             Class::Unavailable => 503,
@@ -174,7 +194,8 @@ impl ErrorKind {
             | Class::NoToken
             | Class::BadToken
             | Class::BadProof
-            | Class::NonceNeeded => 16,
+            | Class::NonceNeeded
+            | Class::StepUp => 16,
             Class::Forbidden => 7,
             Class::ServerFault => 13,
             Class::Unavailable => 14,
@@ -192,6 +213,7 @@ impl ErrorKind {
             Class::BadProof => Some("invalid_dpop_proof"),
             Class::NonceNeeded => Some("use_dpop_nonce"),
             Class::Forbidden => Some("insufficient_scope"),
+            Class::StepUp => Some("insufficient_user_authentication"),
             Class::NoToken | Class::ServerFault | Class::Unavailable => None,
         }
     }
@@ -206,6 +228,7 @@ impl ErrorKind {
             Class::BadProof => "invalid_dpop_proof",
             Class::NonceNeeded => "use_dpop_nonce",
             Class::Forbidden => "insufficient_scope",
+            Class::StepUp => "insufficient_user_authentication",
             Class::ServerFault => "server_error",
             Class::Unavailable => "temporarily_unavailable",
         }
@@ -239,6 +262,9 @@ impl ErrorKind {
             Self::InvalidDpopProof => "the DPoP proof is missing or not acceptable",
             Self::UseDpopNonce => "the DPoP proof must carry the server's nonce",
             Self::InsufficientScope => "the credential lacks a required role or scope",
+            Self::InsufficientUserAuthentication => {
+                "a different or more recent authentication is required"
+            }
             Self::KeysUnavailable | Self::Fetch => "the credential can't be checked right now",
             Self::Config | Self::Misconfigured => "the server is misconfigured",
         }
@@ -253,6 +279,7 @@ impl Error {
                 kind,
                 detail: detail.into(),
                 scope: None,
+                step_up: None,
                 nonce: None,
                 source: None,
             }),
@@ -275,6 +302,33 @@ impl Error {
     pub fn insufficient_scope(detail: impl Into<Cow<'static, str>>, scope: Option<String>) -> Self {
         let mut err = Self::new(ErrorKind::InsufficientScope, detail);
         err.inner.scope = scope;
+        err
+    }
+
+    /// An [`ErrorKind::InsufficientUserAuthentication`] error (RFC 9470): `acr_values`, the
+    /// acceptable `acr` values space-separated, and `max_age`, the most seconds since the
+    /// user's authentication, are sent in the challenge.
+    ///
+    /// ```
+    /// let err = jwtguard_core::Error::insufficient_user_authentication(
+    ///     "acr mfa",
+    ///     Some("mfa".into()),
+    ///     Some(300),
+    /// );
+    /// assert_eq!(err.status(), 401);
+    /// assert_eq!(err.bearer_code(), Some("insufficient_user_authentication"));
+    /// assert_eq!((err.required_acr_values(), err.required_max_age()), (Some("mfa"), Some(300)));
+    /// ```
+    pub fn insufficient_user_authentication(
+        detail: impl Into<Cow<'static, str>>,
+        acr_values: Option<String>,
+        max_age: Option<u64>,
+    ) -> Self {
+        let mut err = Self::new(ErrorKind::InsufficientUserAuthentication, detail);
+        err.inner.step_up = Some(StepUp {
+            acr_values,
+            max_age,
+        });
         err
     }
 
@@ -307,6 +361,7 @@ impl Error {
     pub(crate) fn duplicate(&self) -> Self {
         let mut copy = Self::new(self.inner.kind, self.inner.detail.clone());
         copy.inner.scope.clone_from(&self.inner.scope);
+        copy.inner.step_up.clone_from(&self.inner.step_up);
         copy.inner.nonce.clone_from(&self.inner.nonce);
         copy
     }
@@ -335,6 +390,18 @@ impl Error {
     /// The scopes that would have satisfied a failed scope requirement, space-separated.
     pub fn required_scope(&self) -> Option<&str> {
         self.inner.scope.as_deref()
+    }
+
+    /// The `acr` values that would have satisfied a failed step-up requirement (RFC 9470),
+    /// space-separated.
+    pub fn required_acr_values(&self) -> Option<&str> {
+        self.inner.step_up.as_ref()?.acr_values.as_deref()
+    }
+
+    /// The most seconds since the user's authentication that a failed step-up requirement
+    /// allows (RFC 9470 `max_age`).
+    pub fn required_max_age(&self) -> Option<u64> {
+        self.inner.step_up.as_ref()?.max_age
     }
 
     /// The request had no token.
@@ -370,6 +437,12 @@ impl Error {
     /// A role or scope requirement failed (403).
     pub fn is_insufficient_scope(&self) -> bool {
         self.kind() == ErrorKind::InsufficientScope
+    }
+
+    /// The user's authentication behind a valid token is too weak or too old (401
+    /// `insufficient_user_authentication`, RFC 9470).
+    pub fn is_insufficient_user_authentication(&self) -> bool {
+        self.kind() == ErrorKind::InsufficientUserAuthentication
     }
 
     /// The keys or the IdP can't be reached: try again later (503).
@@ -440,6 +513,15 @@ mod tests {
             Some("invalid_token")
         );
         assert_eq!(ErrorKind::UnknownApiKey.body_code(), "invalid_token");
+        let step_up = ErrorKind::InsufficientUserAuthentication;
+        assert_eq!((step_up.status(), step_up.grpc_code()), (401, 16));
+        assert_eq!(
+            (step_up.bearer_code(), step_up.body_code()),
+            (
+                Some("insufficient_user_authentication"),
+                "insufficient_user_authentication"
+            )
+        );
     }
 
     #[test]

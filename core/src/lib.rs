@@ -16,7 +16,11 @@
 //! - [`introspection`]: opaque tokens verified by the authorization server (RFC 7662);
 //! - [`api_key`]: API keys, kept as SHA-256 digests in a store, checked through a cache;
 //! - [`request`]: one HTTP request: where its token is, requirements, the decision
-//!   ([`RequestAuth`]) and the RFC 6750 answer ([`Rejection`]).
+//!   ([`RequestAuth`]) and the RFC 6750 answer ([`Rejection`]);
+//! - [`resource_metadata`]: the resource's metadata for clients (RFC 9728), from an
+//!   [`Authenticator`];
+//! - `openapi` (feature `utoipa`): the security of an OpenAPI document, from an
+//!   [`Authenticator`] and the guards.
 //!
 //! Web adapters (`jwtguard-axum`, `jwtguard-actix`) hold an [`Authenticator`], call
 //! [`Authenticator::authenticate`] for each request, and answer with [`Rejection::render`].
@@ -38,6 +42,7 @@ pub mod keys;
 pub mod openapi;
 pub mod provider;
 pub mod request;
+pub mod resource_metadata;
 pub mod validator;
 
 pub use api_key::{

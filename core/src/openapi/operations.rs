@@ -5,12 +5,17 @@
 //!
 //! ```text
 //! "jwtguard:<n>" = ["<role|scope>", "<any|all>", "<value>", ...]
+//! "jwtguard:<n>" = ["authentication", "<max age in seconds, or empty>", "<acr>", ...]
 //! ```
+//!
+//! Roles and scopes become the schemes' lists; an authentication requirement (RFC 9470) has
+//! no place there, and is only among the words of `x-jwtguard-requirements`.
 //!
 //! `<n>` tells stacked guards apart. [`apply_guards`] takes these entries out and writes the
 //! alternatives of the document's schemes in their place.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::extensions::Extensions;
@@ -53,6 +58,15 @@ fn decode(values: &[String]) -> Option<Requirement> {
     let kind = match kind.as_str() {
         "role" => AccessKind::Role,
         "scope" => AccessKind::Scope,
+        // `["authentication", "<max age in seconds, or empty>", acr values..]`.
+        "authentication" => {
+            let max_age = match mode.as_str() {
+                "" => None,
+                seconds => Some(Duration::from_secs(seconds.parse().ok()?)),
+            };
+            return (max_age.is_some() || !values.is_empty())
+                .then(|| Requirement::step_up(values.iter().cloned(), max_age));
+        }
         _ => return None,
     };
     let mode = match mode.as_str() {
@@ -68,6 +82,10 @@ fn decode(values: &[String]) -> Option<Requirement> {
 fn alternatives(requirements: &[Requirement]) -> Option<Vec<Alternative>> {
     let mut ways = vec![Alternative::default()];
     for requirement in requirements {
+        // Only roles and scopes are listed per scheme; the rest is in the words.
+        if !matches!(requirement.kind(), AccessKind::Role | AccessKind::Scope) {
+            continue;
+        }
         let picks: Vec<Vec<&String>> = match requirement.mode() {
             Match::All => vec![requirement.values().iter().collect()],
             Match::Any => requirement.values().iter().map(|v| vec![v]).collect(),
@@ -81,7 +99,7 @@ fn alternatives(requirements: &[Requirement]) -> Option<Vec<Alternative>> {
                 let mut way = way.clone();
                 let set = match requirement.kind() {
                     AccessKind::Role => &mut way.roles,
-                    AccessKind::Scope => &mut way.scopes,
+                    _ => &mut way.scopes,
                 };
                 set.extend(pick.iter().map(|v| (*v).clone()));
                 next.insert(way);

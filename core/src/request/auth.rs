@@ -50,7 +50,7 @@ pub struct Authenticator {
 struct Inner {
     validator: Validator,
     locations: Vec<TokenLocation>,
-    response: ResponseOptions,
+    response: Arc<ResponseOptions>,
     introspection: Option<(Introspector, TokenRouting)>,
     api_keys: Option<(ApiKeys, ApiKeyLocation)>,
     order: CredentialOrder,
@@ -124,7 +124,7 @@ impl Authenticator {
             inner: Arc::new(Inner {
                 validator,
                 locations: vec![TokenLocation::Bearer],
-                response: ResponseOptions::default(),
+                response: Arc::default(),
                 introspection: None,
                 api_keys: None,
                 order: CredentialOrder::OneOnly,
@@ -231,7 +231,7 @@ impl Authenticator {
 
     /// How refusals are rendered. Default terse: no `error_description`, no realm.
     pub fn response_options(mut self, options: ResponseOptions) -> Self {
-        Arc::make_mut(&mut self.inner).response = options;
+        Arc::make_mut(&mut self.inner).response = Arc::new(options);
         self
     }
 
@@ -240,19 +240,27 @@ impl Authenticator {
         &self.inner.validator
     }
 
+    /// Names the resource's metadata (RFC 9728, see
+    /// [`ResourceMetadata`](crate::resource_metadata::ResourceMetadata)) as
+    /// `resource_metadata` in every `Bearer` and `DPoP` challenge, keeping the other response
+    /// options. Default: not named.
+    pub fn resource_metadata_url(mut self, url: impl Into<String>) -> Self {
+        let options = Arc::make_mut(&mut Arc::make_mut(&mut self.inner).response);
+        options.resource_metadata = Some(url.into());
+        self
+    }
+
     /// How refusals are rendered.
     pub fn options(&self) -> &ResponseOptions {
         &self.inner.response
     }
 
     /// Where tokens are looked for, in order.
-    #[cfg(feature = "utoipa")]
     pub(crate) fn locations(&self) -> &[TokenLocation] {
         &self.inner.locations
     }
 
     /// Where API keys are looked for, when API keys are accepted.
-    #[cfg(feature = "utoipa")]
     pub(crate) fn api_key_location(&self) -> Option<&ApiKeyLocation> {
         self.inner.api_keys.as_ref().map(|(_, location)| location)
     }
@@ -267,7 +275,6 @@ impl Authenticator {
     }
 
     /// The DPoP proof check, when DPoP is on.
-    #[cfg(feature = "utoipa")]
     pub(crate) fn dpop_verifier(&self) -> Option<&DpopVerifier> {
         self.inner.dpop.as_ref()
     }
@@ -565,7 +572,7 @@ impl Authenticator {
     fn reject_about(&self, error: Error, about: Option<Scheme>) -> Rejection {
         Rejection::with_schemes(
             error,
-            &self.inner.response,
+            Arc::clone(&self.inner.response),
             Arc::clone(&self.inner.accepted),
             about,
         )

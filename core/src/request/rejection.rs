@@ -40,6 +40,10 @@ pub struct ResponseOptions {
     pub describe: bool,
     /// A `realm` for the challenge. Default none.
     pub realm: Option<String>,
+    /// The URL of the resource's metadata (RFC 9728), sent as `resource_metadata` in every
+    /// `Bearer` and `DPoP` challenge, so that a client can find the authorization server on
+    /// its own. Default none.
+    pub resource_metadata: Option<String>,
     /// Renders the body instead of the default JSON. Default none.
     pub body: Option<BodyRenderer>,
 }
@@ -54,6 +58,24 @@ impl ResponseOptions {
     /// Sends a `realm` in the challenge.
     pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
+        self
+    }
+
+    /// Names the resource's metadata (RFC 9728) in every `Bearer` and `DPoP` challenge.
+    ///
+    /// ```
+    /// use jwtguard_core::{Error, ErrorKind, ErrorResponse, ResponseOptions};
+    ///
+    /// let options = ResponseOptions::default()
+    ///     .with_resource_metadata("https://api.example.com/.well-known/oauth-protected-resource");
+    /// let answer = ErrorResponse::for_error(&Error::new(ErrorKind::MissingToken, ""), &options);
+    /// assert_eq!(
+    ///     answer.www_authenticate.as_deref(),
+    ///     Some(r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#)
+    /// );
+    /// ```
+    pub fn with_resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
         self
     }
 
@@ -72,6 +94,7 @@ impl fmt::Debug for ResponseOptions {
         f.debug_struct("ResponseOptions")
             .field("describe", &self.describe)
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
             .field("body", &self.body.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -151,23 +174,30 @@ impl ErrorResponse {
                     }
                 }
                 if let Some(scope) = error.required_scope() {
-                    params.push(format!("scope=\"{}\"", quoted(scope)));
+                    params.push(format!("scope={}", quoted(scope)));
+                }
+                if let Some(acr_values) = error.required_acr_values() {
+                    params.push(format!("acr_values={}", quoted(acr_values)));
+                }
+                if let Some(max_age) = error.required_max_age() {
+                    params.push(format!("max_age=\"{max_age}\""));
                 }
                 let realm = options.realm.as_deref();
+                let metadata = options.resource_metadata.as_deref();
                 let challenges: Vec<String> = match about {
                     Some(scheme) if !error.is_missing_token() => {
                         // A DPoP refusal names Bearer too, when it is accepted (RFC 9449 §7.1).
                         let bearer = (matches!(scheme, Scheme::Dpop(_))
                             && accepted.contains(&Scheme::Bearer))
-                        .then(|| Scheme::Bearer.challenge(realm, &[]));
+                        .then(|| Scheme::Bearer.challenge(realm, metadata, &[]));
                         bearer
                             .into_iter()
-                            .chain([scheme.challenge(realm, &params)])
+                            .chain([scheme.challenge(realm, metadata, &params)])
                             .collect()
                     }
                     _ => accepted
                         .iter()
-                        .map(|scheme| scheme.challenge(realm, &params))
+                        .map(|scheme| scheme.challenge(realm, metadata, &params))
                         .collect(),
                 };
                 Some(challenges.join(", "))
@@ -207,21 +237,30 @@ pub(crate) enum Scheme {
 }
 
 impl Scheme {
-    /// The challenge: the scheme, then `realm`, the scheme's own parameters, and `params`.
-    fn challenge(&self, realm: Option<&str>, params: &[String]) -> String {
-        let (name, own) = match self {
-            Self::Bearer => ("Bearer", Vec::new()),
-            Self::ApiKey(location) => location.challenge(),
-            Self::Dpop(algs) => ("DPoP", vec![("algs", &**algs)]),
+    /// The challenge: the scheme, then `realm`, the scheme's own parameters, `params`, and
+    /// `resource_metadata` for the OAuth schemes (RFC 9728 §5.1).
+    fn challenge(&self, realm: Option<&str>, metadata: Option<&str>, params: &[String]) -> String {
+        let (name, own, oauth) = match self {
+            Self::Bearer => ("Bearer", Vec::new(), true),
+            Self::ApiKey(location) => {
+                let (name, own) = location.challenge();
+                (name, own, false)
+            }
+            Self::Dpop(algs) => ("DPoP", vec![("algs", &**algs)], true),
         };
         let all: Vec<String> = realm
-            .map(|realm| format!("realm=\"{}\"", quoted(realm)))
+            .map(|realm| format!("realm={}", quoted(realm)))
             .into_iter()
             .chain(
                 own.into_iter()
-                    .map(|(key, value)| format!("{key}=\"{}\"", quoted(value))),
+                    .map(|(key, value)| format!("{key}={}", quoted(value))),
             )
             .chain(params.iter().cloned())
+            .chain(
+                metadata
+                    .filter(|_| oauth)
+                    .map(|url| format!("resource_metadata={}", quoted(url))),
+            )
             .collect();
         if all.is_empty() {
             name.to_owned()
@@ -245,12 +284,20 @@ fn grpc_percent_encoded(message: &str) -> String {
     encoded
 }
 
-/// RFC 6750 attribute values allow %x20-21 / %x23-5B / %x5D-7E: drop anything else.
+/// `value` as an RFC 9110 quoted-string (§5.6.4): in quotes, with `"` and `\` escaped by a
+/// backslash. Characters a header can't carry (controls, and anything outside ASCII, which
+/// RFC 6750 attributes don't allow) are dropped.
 fn quoted(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| matches!(*c, ' '..='~') && *c != '"' && *c != '\\')
-        .collect()
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars().filter(|c| matches!(*c, ' '..='~')) {
+        if matches!(c, '"' | '\\') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// An error together with how it is rendered: what the adapters' rejections carry, so that
@@ -266,7 +313,7 @@ fn quoted(value: &str) -> String {
 #[derive(Debug)]
 pub struct Rejection {
     error: Error,
-    options: ResponseOptions,
+    options: Arc<ResponseOptions>,
     accepted: Arc<[Scheme]>,
     about: Option<Scheme>,
 }
@@ -276,7 +323,7 @@ impl Rejection {
     pub fn new(error: Error, options: &ResponseOptions) -> Self {
         Self {
             error,
-            options: options.clone(),
+            options: Arc::new(options.clone()),
             accepted: Arc::from([Scheme::Bearer]),
             about: Some(Scheme::Bearer),
         }
@@ -286,13 +333,13 @@ impl Rejection {
     /// `about` (none: about no credential, or two).
     pub(crate) fn with_schemes(
         error: Error,
-        options: &ResponseOptions,
+        options: Arc<ResponseOptions>,
         accepted: Arc<[Scheme]>,
         about: Option<Scheme>,
     ) -> Self {
         Self {
             error,
-            options: options.clone(),
+            options,
             accepted,
             about,
         }
@@ -416,6 +463,70 @@ mod tests {
     }
 
     #[test]
+    fn step_up_names_the_acr_values_and_the_max_age() {
+        let r = render(
+            Error::insufficient_user_authentication("acr", Some("mfa phr".into()), Some(300)),
+            &ResponseOptions::default(),
+        );
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some(
+                r#"Bearer error="insufficient_user_authentication", acr_values="mfa phr", max_age="300""#
+            )
+        );
+        assert_eq!(r.body, r#"{"error":"insufficient_user_authentication"}"#);
+    }
+
+    #[test]
+    fn every_oauth_challenge_names_the_resource_metadata() {
+        let url = "https://api.example.test/.well-known/oauth-protected-resource";
+        let options = ResponseOptions::default().with_resource_metadata(url);
+        let metadata = format!(r#"resource_metadata="{url}""#);
+        let missing = render(Error::new(ErrorKind::MissingToken, ""), &options);
+        assert_eq!(missing.www_authenticate, Some(format!("Bearer {metadata}")));
+        let expired = render(Error::new(ErrorKind::Expired, "exp"), &options);
+        assert_eq!(
+            expired.www_authenticate,
+            Some(format!(r#"Bearer error="invalid_token", {metadata}"#))
+        );
+        let scope = render(
+            Error::insufficient_scope("s", Some("write".into())),
+            &options,
+        );
+        assert_eq!(
+            scope.www_authenticate,
+            Some(format!(
+                r#"Bearer error="insufficient_scope", scope="write", {metadata}"#
+            ))
+        );
+        let api_key = ApiKeyLocation::default();
+        let schemes: Arc<[Scheme]> = Arc::from([
+            Scheme::Bearer,
+            Scheme::Dpop("ES256".into()),
+            Scheme::ApiKey(api_key),
+        ]);
+        let all = ErrorResponse::render(
+            &Error::new(ErrorKind::MissingToken, ""),
+            &options,
+            &schemes,
+            None,
+        );
+        let challenge = all.www_authenticate.unwrap();
+        assert!(challenge.starts_with(&format!(
+            r#"Bearer {metadata}, DPoP algs="ES256", {metadata}, "#
+        )));
+        assert!(!challenge.ends_with(&metadata), "{challenge}");
+        // A quote or backslash is escaped, never ends the value (RFC 9110 §5.6.4).
+        let odd = ResponseOptions::default().with_resource_metadata(r#"https://x/"\"#);
+        let odd = render(Error::new(ErrorKind::MissingToken, ""), &odd);
+        assert_eq!(
+            odd.www_authenticate.as_deref(),
+            Some(r#"Bearer resource_metadata="https://x/\"\\""#)
+        );
+    }
+
+    #[test]
     fn unavailable_has_no_challenge() {
         let r = render(
             Error::new(ErrorKind::KeysUnavailable, "idp down"),
@@ -435,7 +546,7 @@ mod tests {
         assert_eq!(
             r.www_authenticate.as_deref(),
             Some(
-                r#"Bearer realm="api x", error="invalid_token", error_description="the token has expired""#
+                r#"Bearer realm="api \"x\"", error="invalid_token", error_description="the token has expired""#
             )
         );
         assert!(!r.body.contains("internal detail"));

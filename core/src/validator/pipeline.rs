@@ -314,6 +314,24 @@ impl Validator {
             .map(|entry| entry.matcher.as_str())
     }
 
+    /// The audiences a token must name (one of them), in configuration order.
+    pub fn audiences(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .config
+            .policy
+            .audiences
+            .iter()
+            .map(String::as_str)
+    }
+
+    /// The trusted issuers named exactly, in configuration order: [`issuers`](Self::issuers)
+    /// without the templates.
+    pub(crate) fn exact_issuers(&self) -> impl Iterator<Item = &str> {
+        (self.inner.issuers.iter())
+            .filter(|entry| matches!(entry.matcher, super::config::IssuerMatch::Exact(_)))
+            .map(|entry| entry.matcher.as_str())
+    }
+
     /// The current key set of `issuer` (as configured: an issuer, or an issuer template), or
     /// `None` when it is not one of [`issuers`](Self::issuers).
     pub fn key_set(&self, issuer: &str) -> Option<Arc<KeySet>> {
