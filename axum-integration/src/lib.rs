@@ -39,11 +39,13 @@ mod extract;
 pub mod grpc;
 mod guard;
 mod layer;
+mod metadata;
 mod rejection;
 
 pub use extract::{Authenticated, Claims};
 pub use guard::{RequireLayer, RequireService};
 pub use layer::{JwtLayer, JwtService};
+pub use metadata::resource_metadata_router;
 pub use rejection::AuthRejection;
 
 /// Requires a role on an axum handler: `#[require_role("admin")]`,
@@ -63,6 +65,28 @@ pub use jwtguard_macros::require_role_axum as require_role;
 /// Requires a scope on an axum handler: `#[require_scope("orders:write")]`, with `any(..)` and
 /// `all(..)` as for [`require_role`].
 pub use jwtguard_macros::require_scope_axum as require_scope;
+
+/// Requires the user to have authenticated with an `acr` (RFC 9470):
+/// `#[require_acr("mfa")]` or `#[require_acr(any("mfa", "hwk"))]`. A failure answers 401
+/// `insufficient_user_authentication` with `acr_values`, so that the client can have the user
+/// authenticate again. With [`require_auth_age`] on the same handler, the two make one
+/// requirement, and the challenge names both.
+pub use jwtguard_macros::require_acr_axum as require_acr;
+
+/// Requires the user to have authenticated at most this many seconds ago (the token's
+/// `auth_time`, RFC 9470): `#[require_auth_age(300)]`. A token without `auth_time` counts as
+/// too old. A failure answers 401 `insufficient_user_authentication` with `max_age`.
+///
+/// ```
+/// use jwtguard_axum::{require_acr, require_auth_age};
+///
+/// #[require_acr("mfa")]
+/// #[require_auth_age(300)]
+/// async fn transfer() -> &'static str {
+///     "done"
+/// }
+/// ```
+pub use jwtguard_macros::require_auth_age_axum as require_auth_age;
 
 #[doc(hidden)]
 pub mod __private {

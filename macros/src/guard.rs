@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Ident, ItemFn, LitStr, Token, parse2};
+use syn::{Ident, ItemFn, LitInt, LitStr, Token, parse2};
 
 #[derive(Clone, Copy)]
 pub(crate) enum Framework {
@@ -119,7 +119,31 @@ fn try_expand(
             format!("a {} can't be empty", kind.name()),
         ));
     }
-    let mut function: ItemFn = parse2(item).map_err(|e| {
+    let function = handler(item, &attribute)?;
+    let kind_name = kind.name();
+    let mode_name = if spec.any { "any" } else { "all" };
+    let values = &spec.values;
+    let kind_path = match kind {
+        AccessKind::Role => quote!(AccessKind::Role),
+        AccessKind::Scope => quote!(AccessKind::Scope),
+    };
+    let mode = if spec.any {
+        quote!(Match::Any)
+    } else {
+        quote!(Match::All)
+    };
+    Ok(guarded(
+        framework,
+        function,
+        kind_name,
+        quote!(Requirement::new(#kind_path, #mode, [#(#values),*])),
+        quote!(#kind_name, #mode_name, #(#values),*),
+    ))
+}
+
+/// The handler under a guard attribute: a free `async fn`.
+fn handler(item: TokenStream, attribute: &str) -> syn::Result<ItemFn> {
+    let function: ItemFn = parse2(item).map_err(|e| {
         syn::Error::new(e.span(), format!("{attribute} goes on an async fn handler"))
     })?;
     if function.sig.asyncness.is_none() {
@@ -134,7 +158,19 @@ fn try_expand(
             format!("{attribute} goes on a free async fn handler, not a method"),
         ));
     }
+    Ok(function)
+}
 
+/// `function` with a guard in front of its arguments: a marker type whose requirement is
+/// `requirement` (an expression on the adapter's `__private`, which the `private` path stands
+/// for in it), and the OpenAPI entry `entry` (the values of the guard's placeholder).
+fn guarded(
+    framework: Framework,
+    mut function: ItemFn,
+    kind_name: &str,
+    requirement: TokenStream,
+    entry: TokenStream,
+) -> TokenStream {
     let krate = adapter_path(framework);
     let private = quote!(#krate::__private);
     // Guards can be stacked: each needs its own marker type.
@@ -151,25 +187,15 @@ fn try_expand(
     let marker = format_ident!(
         "__jwtguard_requirement_{}_{}_{}",
         function.sig.ident,
-        kind.name(),
+        kind_name,
         stacked
     );
-    let kind_path = match kind {
-        AccessKind::Role => quote!(#private::AccessKind::Role),
-        AccessKind::Scope => quote!(#private::AccessKind::Scope),
-    };
-    let mode = if spec.any {
-        quote!(#private::Match::Any)
-    } else {
-        quote!(#private::Match::All)
-    };
-    let values = &spec.values;
-    note_in_openapi(&mut function, stacked, kind, &spec);
+    note_in_openapi(&mut function, stacked, entry);
     let vis = &function.vis;
     let guard: syn::FnArg = syn::parse_quote!(_: #private::Guard<#marker>);
     function.sig.inputs.insert(0, guard);
 
-    Ok(quote! {
+    quote! {
         #[allow(non_camel_case_types)]
         #[doc(hidden)]
         #vis struct #marker;
@@ -177,28 +203,170 @@ fn try_expand(
         impl #private::StaticRequirement for #marker {
             fn requirement() -> &'static #private::Requirement {
                 static REQUIREMENT: ::std::sync::OnceLock<#private::Requirement> = ::std::sync::OnceLock::new();
-                #private::once(&REQUIREMENT, || #private::Requirement::new(#kind_path, #mode, [#(#values),*]))
+                #private::once(&REQUIREMENT, || { use #private::*; #requirement })
             }
         }
 
         #function
-    })
+    }
+}
+
+/// One of the step-up guards (RFC 9470).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepUp {
+    /// `#[require_acr("mfa")]`, `#[require_acr(any("mfa", "hwk"))]`.
+    Acr,
+    /// `#[require_auth_age(300)]`: seconds.
+    AuthAge,
+}
+
+impl StepUp {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Acr => "require_acr",
+            Self::AuthAge => "require_auth_age",
+        }
+    }
+}
+
+/// What the step-up guards of one handler ask for.
+#[derive(Default)]
+struct StepUpSpec {
+    acr: Option<Vec<LitStr>>,
+    max_age: Option<u64>,
+}
+
+impl StepUpSpec {
+    fn add(&mut self, guard: StepUp, args: TokenStream, span: Span) -> syn::Result<()> {
+        let twice = || {
+            syn::Error::new(
+                span,
+                format!(
+                    "#[{}] twice on one handler; for several acr values write any(\"a\", \"b\")",
+                    guard.name()
+                ),
+            )
+        };
+        match guard {
+            StepUp::Acr => {
+                if args.is_empty() {
+                    return Err(syn::Error::new(
+                        span,
+                        "#[require_acr] needs the acr: #[require_acr(\"mfa\")] or #[require_acr(any(\"mfa\", \"hwk\"))]",
+                    ));
+                }
+                let spec: Spec = parse2(args)?;
+                if !spec.any && spec.values.len() > 1 {
+                    return Err(syn::Error::new(
+                        span,
+                        "a token has one acr: write any(\"a\", \"b\"), not all(..)",
+                    ));
+                }
+                if let Some(empty) = spec.values.iter().find(|v| v.value().trim().is_empty()) {
+                    return Err(syn::Error::new(empty.span(), "an acr can't be empty"));
+                }
+                if self.acr.replace(spec.values).is_some() {
+                    return Err(twice());
+                }
+            }
+            StepUp::AuthAge => {
+                let seconds: LitInt = parse2(args).map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "#[require_auth_age] needs the most seconds since the user authenticated: #[require_auth_age(300)]",
+                    )
+                })?;
+                let seconds: u64 = seconds.base10_parse()?;
+                if self.max_age.replace(seconds).is_some() {
+                    return Err(twice());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a step-up guard that joined the one above it is left with: it expands to the handler
+/// as it is (its path stays, so that its `use` is still used).
+const JOINED: &str = "__jwtguard_joined";
+
+/// `#[require_acr]` and `#[require_auth_age]`. The step-up guards below this one on the same
+/// handler join it, so that one requirement, and one challenge, names both the `acr` values
+/// and the `max_age`.
+pub(crate) fn expand_step_up(
+    framework: Framework,
+    guard: StepUp,
+    args: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
+    if args.to_string() == JOINED {
+        return item;
+    }
+    let expanded = (|| {
+        let mut spec = StepUpSpec::default();
+        spec.add(guard, args, Span::call_site())?;
+        let mut function = handler(item, &format!("#[{}]", guard.name()))?;
+        let mut kept = Vec::with_capacity(function.attrs.len());
+        for mut attr in std::mem::take(&mut function.attrs) {
+            let below = [StepUp::Acr, StepUp::AuthAge].into_iter().find(|guard| {
+                attr.path()
+                    .segments
+                    .last()
+                    .is_some_and(|last| last.ident == guard.name())
+            });
+            if let Some(below) = below {
+                let args = match &attr.meta {
+                    syn::Meta::List(list) => list.tokens.clone(),
+                    _ => TokenStream::new(),
+                };
+                spec.add(below, args, Span::call_site())?;
+                let path = attr.path().clone();
+                let joined = Ident::new(JOINED, Span::call_site());
+                attr.meta = syn::parse_quote!(#path(#joined));
+            }
+            kept.push(attr);
+        }
+        function.attrs = kept;
+        let acr = spec.acr.unwrap_or_default();
+        let (max_age, max_age_entry) = match spec.max_age {
+            Some(seconds) => (
+                quote!(::std::option::Option::Some(::std::time::Duration::from_secs(#seconds))),
+                LitStr::new(&seconds.to_string(), Span::call_site()),
+            ),
+            None => (
+                quote!(::std::option::Option::None),
+                LitStr::new("", Span::call_site()),
+            ),
+        };
+        Ok::<_, syn::Error>(guarded(
+            framework,
+            function,
+            "authentication",
+            {
+                let count = acr.len();
+                quote!({
+                    let acr: [&str; #count] = [#(#acr),*];
+                    Requirement::step_up(acr, #max_age)
+                })
+            },
+            quote!("authentication", #max_age_entry, #(#acr),*),
+        ))
+    })();
+    expanded.unwrap_or_else(|err| err.to_compile_error())
 }
 
 /// With the feature `utoipa`: leaves the requirement in the `security` of a
-/// `#[utoipa::path(..)]` (or `#[path(..)]`, also inside `#[cfg_attr(..)]`) below the guard, as the entry `"jwtguard:<n>" = ["<role|scope>", "<any|all>", values..]`,
-/// all the guards' entries in one requirement object. `jwtguard_core::openapi` reads them
-/// back and writes the document's schemes in their place. A guard above no such attribute
-/// changes nothing.
-fn note_in_openapi(function: &mut ItemFn, index: usize, kind: AccessKind, spec: &Spec) {
+/// `#[utoipa::path(..)]` (or `#[path(..)]`, also inside `#[cfg_attr(..)]`) below the guard,
+/// as the entry `"jwtguard:<n>" = [values..]` (`["<role|scope>", "<any|all>", names..]`, or
+/// `["authentication", "<max age>", acr values..]`), all the guards' entries in one
+/// requirement object. `jwtguard_core::openapi` reads them back and writes the document's
+/// schemes in their place. A guard above no such attribute changes nothing.
+fn note_in_openapi(function: &mut ItemFn, index: usize, values: TokenStream) {
     if !cfg!(feature = "utoipa") {
         return;
     }
     let name = LitStr::new(&format!("jwtguard:{index}"), Span::call_site());
-    let kind = kind.name();
-    let mode = if spec.any { "any" } else { "all" };
-    let values = &spec.values;
-    let entry = quote!(#name = [#kind, #mode, #(#values),*]);
+    let entry = quote!(#name = [#values]);
     for attr in &mut function.attrs {
         if let Some(list) = utoipa_path(&mut attr.meta) {
             list.tokens = with_entry(std::mem::take(&mut list.tokens), entry);
