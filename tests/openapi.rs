@@ -157,6 +157,16 @@ async fn both_servers_describe_their_security_from_the_configuration_and_the_gua
         assert_eq!(lists(&admin["security"], scheme), vec![json!(["admin"])]);
     }
     assert_eq!(admin["x-jwtguard-requirements"], json!(["role admin"]));
+    // A step-up requirement (RFC 9470) names no scope: any scheme will do, and the words say
+    // what the login must be.
+    let stepup = &document["paths"]["/stepup"]["get"];
+    for scheme in ["openid", "oauth2", "bearer", "dpop", "api_key"] {
+        assert_eq!(lists(&stepup["security"], scheme), vec![json!([])]);
+    }
+    assert_eq!(
+        stepup["x-jwtguard-requirements"],
+        json!(["acr mfa, authenticated within 300 s"])
+    );
     let no_placeholder = document.to_string();
     assert!(!no_placeholder.contains("jwtguard:"), "{no_placeholder}");
 
@@ -185,9 +195,10 @@ async fn both_servers_describe_their_security_from_the_configuration_and_the_gua
             .await
             .unwrap();
         assert_eq!(refused.status(), 403, "{base}");
+        // The server's metadata (RFC 9728) is named, at the default public URL.
         assert_eq!(
             refused.headers()["www-authenticate"],
-            r#"Bearer error="insufficient_scope", scope="write""#
+            r#"Bearer error="insufficient_scope", scope="write", resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource""#
         );
     }
     actix.handle.stop(true).await;

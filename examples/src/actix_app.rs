@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use jwtguard::Authenticator;
-use jwtguard::actix::{Claims, JwtAuth, require_role, require_scope};
+use jwtguard::actix::{
+    Claims, JwtAuth, require_acr, require_auth_age, require_role, require_scope,
+};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use crate::{OpenApiJson, Subject};
+use crate::{OpenApiJson, Subject, resource_metadata};
 
 /// A running actix-web example server.
 pub struct ActixServer {
@@ -30,8 +32,10 @@ pub struct ActixServer {
 /// | `GET /sub` | valid credential | 200, the token's `sub` as plain text, through a typed `Claims<T>` |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
+/// | `GET /stepup` | `acr` `mfa`, `auth_time` within 300 s | 200; 401 `insufficient_user_authentication` otherwise |
+/// | `GET /.well-known/oauth-protected-resource` | none | the resource's metadata (RFC 9728), see [`resource_metadata`] |
 ///
-/// `/admin` and `/scoped` are guarded with the attribute macros, as on axum: the OpenAPI
+/// `/admin`, `/scoped` and `/stepup` are guarded with the attribute macros, as on axum: the OpenAPI
 /// document takes each route's requirement from them. The server runs in a task of the current tokio
 /// runtime; the returned handle stops it.
 pub fn actix_server(
@@ -68,7 +72,11 @@ pub fn actix_routes(
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     let authenticator: Authenticator = authenticator.into();
     let document = OpenApiJson::new(authenticator.clone(), <ActixApi as OpenApi>::openapi);
+    let metadata = resource_metadata(&authenticator);
     move |config: &mut web::ServiceConfig| {
+        if let Some(metadata) = &metadata {
+            config.service(jwtguard::actix::resource_metadata_service(metadata));
+        }
         config
             .app_data(web::Data::new(document.clone()))
             .route("/health", web::get().to(health))
@@ -79,7 +87,8 @@ pub fn actix_routes(
                     .route("/me", web::get().to(me))
                     .route("/sub", web::get().to(sub))
                     .route("/admin", web::get().to(admin))
-                    .route("/scoped", web::get().to(scoped)),
+                    .route("/scoped", web::get().to(scoped))
+                    .route("/stepup", web::get().to(stepup)),
             );
     }
 }
@@ -87,7 +96,7 @@ pub fn actix_routes(
 /// The routes of [`actix_server`], for its OpenAPI document (the same as axum's).
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, me, sub, admin, scoped),
+    paths(health, me, sub, admin, scoped, stepup),
     info(
         title = "jwtguard example API",
         description = "The example servers' routes."
@@ -161,4 +170,19 @@ async fn admin() -> HttpResponse {
 )]
 async fn scoped() -> HttpResponse {
     HttpResponse::Ok().json(json!({"write": true}))
+}
+
+/// For a recent login with a second factor.
+#[require_acr("mfa")]
+#[require_auth_age(300)]
+#[utoipa::path(
+    get,
+    path = "/stepup",
+    responses(
+        (status = 200, description = "Allowed"),
+        (status = 401, description = "No valid credential, or not a login with acr mfa within 300 s"),
+    )
+)]
+async fn stepup() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"step_up": true}))
 }

@@ -1,5 +1,6 @@
 //! The example servers' shared parts: the command line and the routes of the contract
-//! (`/health`, `/openapi.json`, `/me`, `/admin`, `/scoped`), on axum and on actix-web.
+//! (`/health`, `/openapi.json`, `/me`, `/sub`, `/admin`, `/scoped`, `/stepup`, and the
+//! resource's metadata), on axum and on actix-web.
 
 mod actix_app;
 pub mod grpc;
@@ -14,11 +15,14 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use jwtguard::api_key::{ApiKeys, FileApiKeyStore};
-use jwtguard::axum::{Claims, JwtLayer, require_role, require_scope};
+use jwtguard::axum::{
+    Claims, JwtLayer, require_acr, require_auth_age, require_role, require_scope,
+};
 use jwtguard::dpop::{DpopMode, DpopVerifier, NonceSource};
 use jwtguard::introspection::Introspector;
 use jwtguard::openapi::OpenApiSecurity;
 use jwtguard::provider::ClientAuth;
+use jwtguard::resource_metadata::{ResourceMetadata, WELL_KNOWN_PATH};
 use jwtguard::{ApiKeyLocation, Authenticator, TokenCacheConfig, TokenRouting, Validator};
 use serde_json::Value;
 use utoipa::OpenApi;
@@ -27,7 +31,7 @@ use utoipa::OpenApi;
 #[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
 #[command(
     version,
-    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /sub, /admin (role admin), /scoped (scope write); on gRPC, example.Account (WhoAmI, Count with scope read)."
+    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /sub, /admin (role admin), /scoped (scope write), /stepup (acr mfa within 300 s), /.well-known/oauth-protected-resource; on gRPC, example.Account (WhoAmI, Count with scope read)."
 )]
 pub struct ServerArgs {
     /// The issuer to trust (discovery at URL/.well-known/openid-configuration).
@@ -52,8 +56,8 @@ pub struct ServerArgs {
     /// no API keys.
     #[arg(long, value_name = "FILE")]
     pub api_keys: Option<std::path::PathBuf>,
-    /// The URL clients address the server by, for DPoP proofs' htu. Default: http:// and the
-    /// bind address.
+    /// The URL clients address the server by: for DPoP proofs' htu, and the base of the
+    /// resource metadata's URL named in every 401. Default: http:// and the bind address.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// DPoP proofs must carry a server nonce (RFC 9449 §8). Default: off.
@@ -206,10 +210,7 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
             .api_keys(keys, ApiKeyLocation::default())
             .map_err(|err| fail(2)(format!("--api-keys: {err}")))?;
     }
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.bind));
+    let public_url = public_url(args);
     let mut dpop = DpopVerifier::builder()
         .public_url(&public_url)
         .mode(DpopMode::Allowed);
@@ -221,7 +222,49 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
     let dpop = dpop
         .build()
         .map_err(|err| fail(2)(format!("--public-url {public_url}: {err}")))?;
-    Ok(authenticator.dpop(dpop))
+    let authenticator = authenticator.dpop(dpop);
+    // RFC 9728 wants the resource to be an https URL (http on loopback): another audience
+    // ("account", say) gets no metadata.
+    if let Err(err) = ResourceMetadata::new(&args.audience) {
+        eprintln!(
+            "no resource metadata is served: the audience {}: {err}",
+            args.audience
+        );
+        return Ok(authenticator);
+    }
+    let metadata_url = format!("{}{WELL_KNOWN_PATH}", public_url.trim_end_matches('/'));
+    ResourceMetadata::new(&args.audience)
+        .and_then(|metadata| metadata.served_at(&metadata_url))
+        .map_err(|err| fail(2)(format!("--public-url {public_url}: {err}")))?;
+    Ok(authenticator.resource_metadata_url(metadata_url))
+}
+
+/// The URL clients address the server by: `--public-url`, else `http://` and `--bind`.
+pub fn public_url(args: &ServerArgs) -> String {
+    args.public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.bind))
+}
+
+/// The scopes the example API uses, as its metadata lists them.
+pub const SCOPES: [&str; 2] = ["read", "write"];
+
+/// The example servers' resource metadata (RFC 9728), when `authenticator`'s challenges name
+/// one (see [`authenticator_for`]): `resource` = the first audience, `authorization_servers` =
+/// the trusted issuers, `scopes_supported` = [`SCOPES`], the bearer methods and DPoP as the
+/// authenticator is configured, served at the URL the challenges name.
+pub fn resource_metadata(authenticator: &Authenticator) -> Option<ResourceMetadata> {
+    let url = authenticator.options().resource_metadata.as_deref()?;
+    let audience = authenticator.validator().audiences().next()?;
+    let metadata = ResourceMetadata::for_authenticator(audience, authenticator)
+        .and_then(|metadata| metadata.served_at(url));
+    match metadata {
+        Ok(metadata) => Some(metadata.scopes_supported(SCOPES)),
+        Err(err) => {
+            tracing::warn!(%err, "no resource metadata is served");
+            None
+        }
+    }
 }
 
 /// The contract's routes on axum (see [`actix_server`] for actix-web):
@@ -234,16 +277,24 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
 /// | `GET /sub` | valid credential | 200, the token's `sub` as plain text, through a typed `Claims<T>` |
 /// | `GET /admin` | role `admin` | 200; 403 without the role |
 /// | `GET /scoped` | scope `write` | 200; 403 without the scope |
+/// | `GET /stepup` | `acr` `mfa`, `auth_time` within 300 s | 200; 401 `insufficient_user_authentication` otherwise |
+/// | `GET /.well-known/oauth-protected-resource` | none | the resource's metadata (RFC 9728), see [`resource_metadata`] |
 pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
     let authenticator: Authenticator = authenticator.into();
     let document = OpenApiJson::new(authenticator.clone(), <AxumApi as OpenApi>::openapi);
+    let metadata = resource_metadata(&authenticator);
     let protected = Router::new()
         .route("/me", get(me))
         .route("/sub", get(sub))
         .route("/admin", get(admin))
         .route("/scoped", get(scoped))
+        .route("/stepup", get(stepup))
         .layer(JwtLayer::new(authenticator));
-    Router::new()
+    let public = match &metadata {
+        Some(metadata) => jwtguard::axum::resource_metadata_router(metadata),
+        None => Router::new(),
+    };
+    public
         .route("/health", get(health))
         .route(
             "/openapi.json",
@@ -263,7 +314,7 @@ pub fn axum_app(authenticator: impl Into<Authenticator>) -> Router {
 /// The routes of [`axum_app`], for its OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, me, sub, admin, scoped),
+    paths(health, me, sub, admin, scoped, stepup),
     info(
         title = "jwtguard example API",
         description = "The example servers' routes."
@@ -385,6 +436,21 @@ async fn admin() -> Json<Value> {
 )]
 async fn scoped() -> Json<Value> {
     Json(serde_json::json!({"write": true}))
+}
+
+/// For a recent login with a second factor.
+#[require_acr("mfa")]
+#[require_auth_age(300)]
+#[utoipa::path(
+    get,
+    path = "/stepup",
+    responses(
+        (status = 200, description = "Allowed"),
+        (status = 401, description = "No valid credential, or not a login with acr mfa within 300 s"),
+    )
+)]
+async fn stepup() -> Json<Value> {
+    Json(serde_json::json!({"step_up": true}))
 }
 
 #[cfg(test)]
