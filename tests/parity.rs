@@ -389,6 +389,193 @@ async fn both_frameworks_answer_opaque_tokens_identically() {
     assert_eq!(me["roles"], json!(["admin"]));
 }
 
+#[tokio::test]
+async fn both_frameworks_publish_the_metadata_and_ask_for_step_up_identically() {
+    use jwtguard_examples::{ServerArgs, authenticator_for};
+
+    // The servers as started from their command line, addressed as https://api.example.test.
+    let kit = Issuer::start().await;
+    let args = ServerArgs::from_args(
+        [
+            "--issuer",
+            kit.url(),
+            "--audience",
+            DEFAULT_AUDIENCE,
+            "--public-url",
+            "https://api.example.test",
+        ]
+        .map(str::to_owned),
+    )
+    .unwrap();
+    let authenticator = authenticator_for(&args).await.unwrap();
+    let axum_base = serve(axum_app(authenticator.clone())).await;
+    let actix = actix_server(authenticator, ([127, 0, 0, 1], 0).into(), 1).unwrap();
+    let actix_base = format!("http://{}", actix.addr);
+
+    const METADATA: &str =
+        r#"resource_metadata="https://api.example.test/.well-known/oauth-protected-resource""#;
+    let named = |challenge: &str| Some(format!("{challenge}, {METADATA}"));
+    let step_up = named(
+        r#"Bearer error="insufficient_user_authentication", acr_values="mfa", max_age="300""#,
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let login = |acr: Option<&str>, auth_time: Option<u64>| {
+        let mut token = kit.token();
+        if let Some(acr) = acr {
+            token = token.claim("acr", acr);
+        }
+        if let Some(auth_time) = auth_time {
+            token = token.claim("auth_time", auth_time);
+        }
+        Some(token.sign())
+    };
+    let expect = |mut case: Case, challenge: Option<String>| {
+        case.challenge = challenge;
+        case
+    };
+    let cases = [
+        // Every challenge names the metadata: DPoP's too, since the servers accept it.
+        expect(
+            raw(
+                "no token",
+                "/me",
+                vec![],
+                401,
+                None,
+                Some(r#"{"error":"missing_token"}"#),
+            ),
+            Some(format!(
+                r#"Bearer {METADATA}, DPoP algs="ES256 RS256 PS256 EdDSA", {METADATA}"#
+            )),
+        ),
+        expect(
+            case(
+                "expired",
+                "/me",
+                Some(
+                    kit.token()
+                        .claim("exp", 1_600_000_000u64)
+                        .claim("iat", 1_599_999_000u64)
+                        .sign(),
+                ),
+                401,
+            ),
+            named(r#"Bearer error="invalid_token""#),
+        ),
+        expect(
+            case(
+                "scoped without the scope",
+                "/scoped",
+                login(None, None),
+                403,
+            ),
+            named(r#"Bearer error="insufficient_scope", scope="write""#),
+        ),
+        case(
+            "stepup: mfa just now",
+            "/stepup",
+            login(Some("mfa"), Some(now)),
+            200,
+        ),
+        case(
+            "stepup: mfa 299 s ago",
+            "/stepup",
+            login(Some("mfa"), Some(now - 299)),
+            200,
+        ),
+        expect(
+            case(
+                "stepup: a password login",
+                "/stepup",
+                login(Some("pwd"), Some(now)),
+                401,
+            ),
+            step_up.clone(),
+        ),
+        expect(
+            case(
+                "stepup: mfa 10 minutes ago",
+                "/stepup",
+                login(Some("mfa"), Some(now - 600)),
+                401,
+            ),
+            step_up.clone(),
+        ),
+        expect(
+            case(
+                "stepup: no auth_time",
+                "/stepup",
+                login(Some("mfa"), None),
+                401,
+            ),
+            step_up.clone(),
+        ),
+        expect(
+            case("stepup: no acr", "/stepup", login(None, Some(now)), 401),
+            step_up.clone(),
+        ),
+        expect(
+            raw(
+                "stepup: no token",
+                "/stepup",
+                vec![],
+                401,
+                None,
+                Some(r#"{"error":"missing_token"}"#),
+            ),
+            Some(format!(
+                r#"Bearer {METADATA}, DPoP algs="ES256 RS256 PS256 EdDSA", {METADATA}"#
+            )),
+        ),
+    ];
+    // A step-up refusal's body names its own code.
+    let cases = cases.map(|mut case| {
+        if case.challenge.as_ref() == step_up.as_ref() {
+            case.body = Some(r#"{"error":"insufficient_user_authentication"}"#);
+        }
+        case
+    });
+    let client = reqwest::Client::new();
+    check_cases(
+        &client,
+        "metadata and step-up",
+        &axum_base,
+        &actix_base,
+        &cases,
+    )
+    .await;
+
+    // The metadata itself: the same bytes from both, with no token.
+    let mut documents = Vec::new();
+    for base in [&axum_base, &actix_base] {
+        let response = client
+            .get(format!("{base}/.well-known/oauth-protected-resource"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+        documents.push(response.text().await.unwrap());
+    }
+    assert_eq!(documents[0], documents[1]);
+    let document: serde_json::Value = serde_json::from_str(&documents[0]).unwrap();
+    assert_eq!(
+        document,
+        json!({
+            "resource": DEFAULT_AUDIENCE,
+            "authorization_servers": [kit.url()],
+            "scopes_supported": ["read", "write"],
+            "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
+        })
+    );
+    actix.handle.stop(true).await;
+}
+
 /// Sends each key to each of `bases` at once, and answers the statuses.
 async fn flood(client: &reqwest::Client, bases: [&String; 2], keys: &[String]) -> Vec<u16> {
     let mut requests = tokio::task::JoinSet::new();
