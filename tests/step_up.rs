@@ -175,7 +175,13 @@ async fn answer(
 }
 
 /// A request (name, path, token) and the answer expected (status, challenge).
-type Case = (&'static str, &'static str, Option<String>, u16, Option<String>);
+type Case = (
+    &'static str,
+    &'static str,
+    Option<String>,
+    u16,
+    Option<String>,
+);
 
 fn step_up(acr_values: Option<&str>, max_age: u64, metadata: &str) -> Option<String> {
     let acr = acr_values.map_or(String::new(), |values| {

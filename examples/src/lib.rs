@@ -4,9 +4,11 @@
 
 mod actix_app;
 pub mod grpc;
+pub mod mcp;
 
 pub use actix_app::{ActixServer, actix_routes, actix_server, actix_server_on};
 pub use grpc::grpc_app;
+pub use mcp::mcp_app;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use utoipa::OpenApi;
 #[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
 #[command(
     version,
-    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /sub, /admin (role admin), /scoped (scope write), /stepup (acr mfa within 300 s), /.well-known/oauth-protected-resource; on gRPC, example.Account (WhoAmI, Count with scope read)."
+    about = "A jwtguard-protected example API: /health, /openapi.json, /me, /sub, /admin (role admin), /scoped (scope write), /stepup (acr mfa within 300 s), /.well-known/oauth-protected-resource; on gRPC, example.Account (WhoAmI, Count with scope read); on MCP, the tool whoami at /mcp."
 )]
 pub struct ServerArgs {
     /// The issuer to trust (discovery at URL/.well-known/openid-configuration).
