@@ -36,7 +36,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind};
 use crate::provider::http::is_loopback;
-use crate::request::{ApiKeyLocation, Authenticator, TokenLocation};
+use crate::request::{Authenticator, TokenLocation};
 
 /// The well-known path of the metadata (RFC 9728 §3).
 pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -68,11 +68,12 @@ pub struct ResourceMetadata {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     dpop_bound_access_tokens_required: bool,
     #[serde(skip)]
-    url: String,
+    url: Url,
 }
 
-/// An absolute `https` URL (or `http` on loopback) without a fragment: what RFC 9728 allows
-/// for the resource and its metadata.
+/// An absolute `https` URL (or `http` on loopback) without user information, query or
+/// fragment: what RFC 9728 allows for the resource (it only advises against a query), and what
+/// can be routed and named in a challenge for the metadata.
 fn checked_url(value: &str, what: &str) -> Result<Url, Error> {
     let config = |detail: String| Error::new(ErrorKind::Config, detail);
     let url = Url::parse(value).map_err(|err| config(format!("the {what} is not a URL: {err}")))?;
@@ -85,8 +86,13 @@ fn checked_url(value: &str, what: &str) -> Result<Url, Error> {
             )));
         }
     }
-    if url.fragment().is_some() {
-        return Err(config(format!("the {what} must not have a fragment")));
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(config(format!("the {what} must not name a user")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(config(format!(
+            "the {what} must not have a query or a fragment"
+        )));
     }
     Ok(url)
 }
@@ -99,7 +105,7 @@ impl ResourceMetadata {
     /// [`served_at`](Self::served_at) for another).
     ///
     /// Fails with [`ErrorKind::Config`] unless `resource` is an `https` URL (`http` on a
-    /// loopback host) without a query or fragment.
+    /// loopback host) without user information, a query or a fragment.
     ///
     /// ```
     /// use jwtguard_core::resource_metadata::ResourceMetadata;
@@ -117,13 +123,9 @@ impl ResourceMetadata {
     pub fn new(resource: impl Into<String>) -> Result<Self, Error> {
         let resource = resource.into();
         let parsed = checked_url(&resource, "resource")?;
-        if parsed.query().is_some() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the resource must not have a query",
-            ));
-        }
         let mut url = parsed.clone();
+        // The resource's own path follows the well-known path, without a trailing slash; the
+        // root adds nothing.
         let path = parsed.path().trim_end_matches('/');
         url.set_path(&format!("{WELL_KNOWN_PATH}{path}"));
         Ok(Self {
@@ -136,39 +138,41 @@ impl ResourceMetadata {
             resource_documentation: None,
             dpop_signing_alg_values_supported: Vec::new(),
             dpop_bound_access_tokens_required: false,
-            url: url.into(),
+            url,
         })
     }
 
     /// The metadata of `resource` as `authenticator` is configured:
     /// - `authorization_servers`: the validator's trusted issuers (issuer templates, which
     ///   name no one server, are left out);
-    /// - `bearer_methods_supported`: `header` when a token may come in a header
-    ///   (`Authorization` or another), `query` when an API key may come in the query (a
-    ///   cookie has no value here);
+    /// - `bearer_methods_supported`: `header` when tokens are read from `Authorization` (as
+    ///   `Bearer` or `DPoP`), the only one of RFC 6750's methods jwtguard reads (a cookie or
+    ///   another header has no value here, and API keys are not OAuth tokens);
     /// - with DPoP: `dpop_signing_alg_values_supported`, the proof algorithms, and
     ///   `dpop_bound_access_tokens_required` when DPoP is required.
+    ///
+    /// Fails with [`ErrorKind::Config`] as [`new`](Self::new) does, and when the validator
+    /// checks audiences and `resource` is none of them: its tokens would all be refused.
     pub fn for_authenticator(
         resource: impl Into<String>,
         authenticator: &Authenticator,
     ) -> Result<Self, Error> {
         let mut metadata = Self::new(resource)?;
-        metadata.authorization_servers = (authenticator.validator().exact_issuers())
-            .map(str::to_owned)
-            .collect();
-        let header =
-            authenticator.locations().iter().any(|location| {
-                matches!(location, TokenLocation::Bearer | TokenLocation::Header(_))
-            }) || authenticator.dpop_verifier().is_some();
-        let query = matches!(
-            authenticator.api_key_location(),
-            Some(ApiKeyLocation::Query(_))
-        );
-        metadata.bearer_methods_supported = [(header, "header"), (query, "query")]
-            .into_iter()
-            .filter(|(supported, _)| *supported)
-            .map(|(_, method)| method.to_owned())
-            .collect();
+        let validator = authenticator.validator();
+        let mut audiences = validator.audiences().peekable();
+        if audiences.peek().is_some() && !audiences.any(|audience| audience == metadata.resource) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the resource is none of the validator's audiences: tokens for it would be refused",
+            ));
+        }
+        metadata.authorization_servers = validator.exact_issuers().map(str::to_owned).collect();
+        let header = (authenticator.locations().iter())
+            .any(|location| matches!(location, TokenLocation::Bearer))
+            || authenticator.dpop_verifier().is_some();
+        if header {
+            metadata.bearer_methods_supported = vec!["header".to_owned()];
+        }
         if let Some(dpop) = authenticator.dpop_verifier() {
             metadata.dpop_signing_alg_values_supported = (dpop.algorithms().iter())
                 .map(|algorithm| algorithm.as_str().to_owned())
@@ -181,13 +185,12 @@ impl ResourceMetadata {
 
     /// Serves the metadata at `url` instead of the URL derived from the resource: when the
     /// resource identifier is not where the server is reached (an audience such as
-    /// `https://api.example.test` for a server on `http://127.0.0.1:8080`). Fails with
-    /// [`ErrorKind::Config`] unless `url` is an `https` URL (`http` on loopback) without a
-    /// fragment.
-    pub fn served_at(mut self, url: impl Into<String>) -> Result<Self, Error> {
-        let url = url.into();
-        checked_url(&url, "metadata URL")?;
-        self.url = url;
+    /// `https://api.example.test` for a server on `http://127.0.0.1:8080`). A client that
+    /// follows RFC 9728 §3.3 to the letter checks that `resource` names the server it called,
+    /// so prefer a resource that does. Fails with [`ErrorKind::Config`] unless `url` is an
+    /// `https` URL (`http` on loopback) without user information, a query or a fragment.
+    pub fn served_at(mut self, url: &str) -> Result<Self, Error> {
+        self.url = checked_url(url, "metadata URL")?;
         Ok(self)
     }
 
@@ -247,15 +250,12 @@ impl ResourceMetadata {
 
     /// Where the metadata is served: what `resource_metadata` in the challenges names.
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.as_str()
     }
 
     /// The path of [`url`](Self::url), for routing it.
     pub fn path(&self) -> &str {
-        // The URL was checked when it was set, so it parses.
-        let after_scheme = self.url.split_once("://").map_or("", |(_, rest)| rest);
-        let path = after_scheme.find('/').map_or("/", |at| &after_scheme[at..]);
-        path.split(['?', '#']).next().unwrap_or(path)
+        self.url.path()
     }
 
     /// The document, as JSON.
@@ -267,9 +267,11 @@ impl ResourceMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Validator;
+    use crate::api_key::{ApiKeys, MemoryApiKeyStore};
     use crate::dpop::{DpopMode, DpopVerifier};
     use crate::keys::KeySet;
+    use crate::request::ApiKeyLocation;
+    use crate::validator::Validator;
 
     fn keys() -> KeySet {
         KeySet::from_jwks(
@@ -325,6 +327,7 @@ mod tests {
             "http://api.example.com",
             "https://api.example.com/#top",
             "https://api.example.com/?tenant=a",
+            "https://user:secret@api.example.com/",
             "ftp://api.example.com",
         ] {
             let err = ResourceMetadata::new(refused).unwrap_err();
@@ -335,11 +338,25 @@ mod tests {
             .served_at("http://127.0.0.1:8080/.well-known/oauth-protected-resource")
             .unwrap();
         assert_eq!(moved.path(), WELL_KNOWN_PATH);
-        assert!(
-            ResourceMetadata::new("https://api.example.test")
+        for refused in [
+            "http://10.0.0.1/x",
+            "https://h.example/?x=/a",
+            "https://h.example/#a",
+            "https://u@h.example/",
+        ] {
+            let moved = ResourceMetadata::new("https://api.example.test")
                 .unwrap()
-                .served_at("http://10.0.0.1/x")
-                .is_err()
+                .served_at(refused);
+            assert!(moved.is_err(), "{refused}");
+        }
+        // Dot segments are resolved as a URL parser does, and the path routed is the one the
+        // URL names.
+        let odd = ResourceMetadata::new("https://api.example.com/a/../mcp/").unwrap();
+        assert_eq!(odd.path(), "/.well-known/oauth-protected-resource/mcp");
+        let ipv6 = ResourceMetadata::new("http://[::1]:8080/mcp").unwrap();
+        assert_eq!(
+            ipv6.url(),
+            "http://[::1]:8080/.well-known/oauth-protected-resource/mcp"
         );
     }
 
@@ -378,7 +395,7 @@ mod tests {
             .dpop(dpop);
         let authenticator = authenticator
             .api_keys(
-                crate::ApiKeys::new(std::sync::Arc::new(crate::MemoryApiKeyStore::new())),
+                ApiKeys::new(std::sync::Arc::new(MemoryApiKeyStore::new())),
                 query,
             )
             .unwrap();
@@ -386,9 +403,11 @@ mod tests {
             ResourceMetadata::for_authenticator("https://api.example.com/mcp", &authenticator)
                 .unwrap();
         let json: serde_json::Value = serde_json::from_str(&metadata.to_json()).unwrap();
+        // Tokens only in a cookie, but DPoP reads `Authorization`; an API key in the query is
+        // no bearer method.
         assert_eq!(
             json["bearer_methods_supported"],
-            serde_json::json!(["header", "query"])
+            serde_json::json!(["header"])
         );
         assert_eq!(
             json["dpop_signing_alg_values_supported"],
@@ -396,5 +415,15 @@ mod tests {
         );
         assert_eq!(json["dpop_bound_access_tokens_required"], true);
         assert!(json.get("resource_signing_alg_values_supported").is_none());
+        let elsewhere =
+            ResourceMetadata::for_authenticator("https://other.example.com", &authenticator);
+        assert_eq!(elsewhere.unwrap_err().kind(), ErrorKind::Config);
+        let cookie_only = Authenticator::new(authenticator.validator().clone())
+            .token_locations([TokenLocation::Cookie("session".into())])
+            .unwrap();
+        let metadata =
+            ResourceMetadata::for_authenticator("https://api.example.com/mcp", &cookie_only)
+                .unwrap();
+        assert!(!metadata.to_json().contains("bearer_methods_supported"));
     }
 }

@@ -261,6 +261,7 @@ impl Authenticator {
     }
 
     /// Where API keys are looked for, when API keys are accepted.
+    #[cfg(feature = "utoipa")]
     pub(crate) fn api_key_location(&self) -> Option<&ApiKeyLocation> {
         self.inner.api_keys.as_ref().map(|(_, location)| location)
     }
@@ -736,7 +737,7 @@ impl RequestAuth {
             .map_err(|error| self.reject(error))
     }
 
-    /// Checks a role or scope requirement ([`ErrorKind::InsufficientScope`] when it fails,
+    /// Checks a requirement (when it fails, the error its kind says: see [`Requirement`];
     /// [`ErrorKind::MissingToken`] for an anonymous request).
     pub fn require(&self, requirement: &Requirement) -> Result<(), Rejection> {
         requirement

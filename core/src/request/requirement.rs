@@ -130,19 +130,22 @@ impl Requirement {
 
     /// The user must have authenticated at most `max_age` ago (the token's `auth_time`, RFC
     /// 9470). A token without `auth_time` counts as too old. Whole seconds: a fraction is
-    /// dropped.
+    /// dropped, and less than a second is one second (with `auth_time` in whole seconds, no
+    /// login could be recent enough for zero).
     pub fn auth_age(max_age: Duration) -> Self {
         Self::step_up(Vec::<String>::new(), Some(max_age))
     }
 
     /// Both at once, so that one challenge names both: one of `acr_values` (none: any `acr`)
-    /// and, with `max_age`, an `auth_time` at most that long ago.
+    /// and, with `max_age`, an `auth_time` at most that long ago (whole seconds, at least one,
+    /// as for [`auth_age`](Self::auth_age)). The `acr` is one value, so the values are always
+    /// any-of.
     pub fn step_up<I: IntoIterator<Item: Into<String>>>(
         acr_values: I,
         max_age: Option<Duration>,
     ) -> Self {
         let mut requirement = Self::new(AccessKind::Authentication, Match::Any, acr_values);
-        requirement.max_auth_age = max_age.map(|age| Duration::from_secs(age.as_secs()));
+        requirement.max_auth_age = max_age.map(|age| Duration::from_secs(age.as_secs().max(1)));
         requirement
     }
 
@@ -187,7 +190,13 @@ impl Requirement {
 
     fn check_audience(&self, token: &VerifiedToken) -> Result<(), Error> {
         let aud = token.registered().aud;
-        if self.values.iter().any(|audience| aud.contains(audience)) {
+        let named = |audience: &String| aud.contains(audience);
+        let ok = !self.values.is_empty()
+            && match self.mode {
+                Match::Any => self.values.iter().any(named),
+                Match::All => self.values.iter().all(named),
+            };
+        if ok {
             return Ok(());
         }
         Err(Error::new(
@@ -319,6 +328,12 @@ mod tests {
         }
         let age_only = Requirement::auth_age(Duration::from_millis(60_900));
         assert_eq!(age_only.max_auth_age(), Some(Duration::from_secs(60)));
+        let zero = Requirement::auth_age(Duration::ZERO);
+        assert_eq!(zero.max_auth_age(), Some(Duration::from_secs(1)));
+        assert!(
+            zero.check_at(&token(json!({"auth_time": NOW - 1})), NOW)
+                .is_ok()
+        );
         assert!(
             age_only
                 .check_at(&token(json!({"auth_time": NOW - 60})), NOW)
@@ -363,6 +378,13 @@ mod tests {
         assert!(orders.check(&both).is_ok());
         let one = VerifiedToken::for_tests(json!({"aud": "https://orders.example"}));
         assert!(orders.check(&one).is_ok());
+        let both_needed = Requirement::new(
+            AccessKind::Audience,
+            Match::All,
+            ["https://billing.example", "https://orders.example"],
+        );
+        assert!(both_needed.check(&both).is_ok());
+        assert!(both_needed.check(&one).is_err());
     }
 
     #[test]
