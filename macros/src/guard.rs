@@ -277,6 +277,12 @@ impl StepUpSpec {
                     )
                 })?;
                 let seconds: u64 = seconds.base10_parse()?;
+                if seconds == 0 {
+                    return Err(syn::Error::new(
+                        span,
+                        "#[require_auth_age(0)] can't be met: auth_time is in whole seconds; write 1 or more",
+                    ));
+                }
                 if self.max_age.replace(seconds).is_some() {
                     return Err(twice());
                 }
@@ -300,7 +306,17 @@ pub(crate) fn expand_step_up(
     item: TokenStream,
 ) -> TokenStream {
     if args.to_string() == JOINED {
-        return item;
+        // Only where a step-up guard above has taken this one's requirement in.
+        let joined = item.to_string().contains("__jwtguard_requirement_")
+            && item.to_string().contains("_authentication_");
+        if joined {
+            return item;
+        }
+        return syn::Error::new(
+            Span::call_site(),
+            format!("`{JOINED}` is jwtguard's own marker, not a requirement"),
+        )
+        .to_compile_error();
     }
     let expanded = (|| {
         let mut spec = StepUpSpec::default();

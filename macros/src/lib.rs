@@ -13,7 +13,9 @@
 //! ```
 //!
 //! `#[require_acr]` and `#[require_auth_age]` on one handler make one requirement, so that a
-//! refusal (401 `insufficient_user_authentication`) names both `acr_values` and `max_age`.
+//! refusal (401 `insufficient_user_authentication`) names both `acr_values` and `max_age`. The
+//! upper one finds the other by its name: imported under another name, the two stay two
+//! requirements, and a client may be asked twice.
 //!
 //! The guard adds an extractor in front of the handler's own arguments: it reads the outcome
 //! of the adapter's middleware (`JwtLayer` / `JwtAuth`) and answers 403 `insufficient_scope`
