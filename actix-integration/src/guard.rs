@@ -15,9 +15,10 @@ use jwtguard_core::{RequestAuth, Requirement};
 
 use crate::rejection::AuthError;
 
-/// Refuses requests whose token does not meet a [`Requirement`] with 403
-/// `insufficient_scope`. Wrap it inside [`JwtAuth`](crate::JwtAuth) (`JwtAuth` on the app,
-/// `Require` on a scope).
+/// Refuses requests whose token does not meet a [`Requirement`], as the requirement's
+/// kind says: 403 `insufficient_scope` for a role or scope, 401 `invalid_token` for another
+/// audience, 401 `insufficient_user_authentication` for a weaker or older login (RFC 9470).
+/// Wrap it inside [`JwtAuth`](crate::JwtAuth) (`JwtAuth` on the app, `Require` on a scope).
 ///
 /// ```
 /// use actix_web::{App, web};

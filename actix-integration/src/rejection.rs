@@ -15,6 +15,7 @@ use jwtguard_core::{Error, Rejection};
 /// | malformed request (two tokens, bad header) | 400 | `Bearer error="invalid_request"` |
 /// | bad token (expired, forged, wrong audience, ...) | 401 | `Bearer error="invalid_token"` |
 /// | missing role or scope | 403 | `Bearer error="insufficient_scope"` |
+/// | a weaker or older login than required (RFC 9470) | 401 | `Bearer error="insufficient_user_authentication"`, `acr_values`, `max_age` |
 /// | keys unavailable (IdP unreachable) | 503 | none |
 /// | extractor or guard without [`JwtAuth`](crate::JwtAuth) | 500 | none |
 ///

@@ -17,9 +17,11 @@ use tower_service::Service;
 
 use crate::rejection::{AuthRejection, is_grpc, respond};
 
-/// Refuses requests whose token does not meet a [`Requirement`] with 403
-/// `insufficient_scope` (a gRPC call: status 7, `PERMISSION_DENIED`). Goes inside [`JwtLayer`](crate::JwtLayer) (add it to the routes
-/// first, then `JwtLayer` to the router).
+/// Refuses requests whose token does not meet a [`Requirement`], as the requirement's kind
+/// says (a gRPC call: status 7 or 16): 403 `insufficient_scope` for a role or scope, 401 `invalid_token` for another
+/// audience, 401 `insufficient_user_authentication` for a weaker or older login (RFC 9470).
+/// Goes inside [`JwtLayer`](crate::JwtLayer) (add it to the routes first, then `JwtLayer` to
+/// the router).
 ///
 /// ```
 /// use axum::{Router, routing::get};
