@@ -65,7 +65,8 @@ async fn an_mcp_client_finds_the_authorization_server_and_calls_the_tool() {
     let idp = Idp::start().await;
     let mcp = start(&idp).await;
     let base = mcp.trim_end_matches("/mcp").to_owned();
-    let metadata_url = format!("{base}/.well-known/oauth-protected-resource");
+    // RFC 9728 §3.1: the well-known path, then the resource's path.
+    let metadata_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
     let challenge = format!(r#"resource_metadata="{metadata_url}""#);
     let http = reqwest::Client::new();
 

@@ -672,7 +672,14 @@ async fn both_frameworks_answer_api_keys_identically() {
         .max_entries(10)
         .max_misses(1_000)
         .build();
-    // As the servers are: DPoP allowed beside bearer tokens.
+    // As the servers are: DPoP allowed beside bearer tokens, the metadata named (at the
+    // default public URL).
+    let metadata_url = (from_command_line.options().resource_metadata.clone())
+        .expect("the servers name their metadata");
+    assert_eq!(
+        metadata_url,
+        "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
+    );
     let counted = Authenticator::new(from_command_line.validator().clone())
         .api_keys(counted_keys, ApiKeyLocation::default())
         .unwrap()
@@ -681,7 +688,10 @@ async fn both_frameworks_answer_api_keys_identically() {
                 .public_url("http://127.0.0.1:8080")
                 .build()
                 .unwrap(),
-        );
+        )
+        .resource_metadata_url(&metadata_url);
+    // The OAuth schemes' challenges name it; the API key's does not.
+    let named = format!(r#"resource_metadata="{metadata_url}""#);
 
     let key = |value: &str| vec![("x-api-key", value.to_owned())];
     let with_key = |mut case: Case, value: &str| {
@@ -743,9 +753,9 @@ async fn both_frameworks_answer_api_keys_identically() {
                 "/me",
                 vec![format!("Bearer {token}")],
                 400,
-                Some(
-                    r#"Bearer error="invalid_request", DPoP algs="ES256 RS256 PS256 EdDSA", error="invalid_request", ApiKey in="header", name="X-API-Key", error="invalid_request""#,
-                ),
+                Some(&format!(
+                    r#"Bearer error="invalid_request", {named}, DPoP algs="ES256 RS256 PS256 EdDSA", error="invalid_request", {named}, ApiKey in="header", name="X-API-Key", error="invalid_request""#,
+                )),
                 Some(r#"{"error":"invalid_request"}"#),
             ),
             ADMIN_KEY,
@@ -755,9 +765,9 @@ async fn both_frameworks_answer_api_keys_identically() {
             "/me",
             vec![],
             401,
-            Some(
-                r#"Bearer, DPoP algs="ES256 RS256 PS256 EdDSA", ApiKey in="header", name="X-API-Key""#,
-            ),
+            Some(&format!(
+                r#"Bearer {named}, DPoP algs="ES256 RS256 PS256 EdDSA", {named}, ApiKey in="header", name="X-API-Key""#,
+            )),
             Some(r#"{"error":"missing_token"}"#),
         ),
         raw(
@@ -765,9 +775,9 @@ async fn both_frameworks_answer_api_keys_identically() {
             &format!("/me?api_key={ADMIN_KEY}"),
             vec![],
             401,
-            Some(
-                r#"Bearer, DPoP algs="ES256 RS256 PS256 EdDSA", ApiKey in="header", name="X-API-Key""#,
-            ),
+            Some(&format!(
+                r#"Bearer {named}, DPoP algs="ES256 RS256 PS256 EdDSA", {named}, ApiKey in="header", name="X-API-Key""#,
+            )),
             Some(r#"{"error":"missing_token"}"#),
         ),
         Case {

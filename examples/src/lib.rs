@@ -225,20 +225,34 @@ pub async fn authenticator_for(args: &ServerArgs) -> Result<Authenticator, Start
         .build()
         .map_err(|err| fail(2)(format!("--public-url {public_url}: {err}")))?;
     let authenticator = authenticator.dpop(dpop);
-    // RFC 9728 wants the resource to be an https URL (http on loopback): another audience
-    // ("account", say) gets no metadata.
-    if let Err(err) = ResourceMetadata::new(&args.audience) {
-        eprintln!(
-            "no resource metadata is served: the audience {}: {err}",
-            args.audience
-        );
-        return Ok(authenticator);
+    match metadata_url(&args.audience, &public_url) {
+        Ok(url) => Ok(authenticator.resource_metadata_url(url)),
+        Err(err) => {
+            eprintln!("no resource metadata is served: {err}");
+            Ok(authenticator)
+        }
     }
-    let metadata_url = format!("{}{WELL_KNOWN_PATH}", public_url.trim_end_matches('/'));
-    ResourceMetadata::new(&args.audience)
-        .and_then(|metadata| metadata.served_at(&metadata_url))
-        .map_err(|err| fail(2)(format!("--public-url {public_url}: {err}")))?;
-    Ok(authenticator.resource_metadata_url(metadata_url))
+}
+
+/// Where the example servers serve the resource's metadata (RFC 9728) for `audience`: at the
+/// URL RFC 9728 derives from the audience when the audience is on the public URL's origin (an
+/// MCP server's `http://127.0.0.1:8080/mcp`: `/.well-known/oauth-protected-resource/mcp`),
+/// else at the public URL's `/.well-known/oauth-protected-resource`. Fails when the audience
+/// is not a URL RFC 9728 allows for a resource (`https`, or `http` on loopback: not
+/// `account`, say), or the public URL is not one to serve metadata at (plain `http` off
+/// loopback: `--bind 0.0.0.0:8080` without `--public-url`).
+pub fn metadata_url(audience: &str, public_url: &str) -> Result<String, String> {
+    let derived =
+        ResourceMetadata::new(audience).map_err(|err| format!("the audience {audience}: {err}"))?;
+    let origin = |url: &str| url::Url::parse(url).ok().map(|url| url.origin());
+    if origin(audience).is_some() && origin(audience) == origin(public_url) {
+        return Ok(derived.url().to_owned());
+    }
+    let url = format!("{}{WELL_KNOWN_PATH}", public_url.trim_end_matches('/'));
+    derived
+        .served_at(&url)
+        .map(|metadata| metadata.url().to_owned())
+        .map_err(|err| format!("--public-url {public_url}: {err}"))
 }
 
 /// The URL clients address the server by: `--public-url`, else `http://` and `--bind`.

@@ -53,7 +53,9 @@ impl Tools {
         let mut parts = parts;
         let Claims(caller) = Claims::<Caller>::from_request_parts(&mut parts, &())
             .await
-            .map_err(|rejection| ErrorData::invalid_request(rejection.to_string(), None))?;
+            .map_err(|_| {
+                ErrorData::invalid_request("the access token's claims are not usable", None)
+            })?;
         let scopes: Vec<&str> = caller.scope.split_whitespace().collect();
         Ok(serde_json::json!({"sub": caller.sub, "scopes": scopes}).to_string())
     }
