@@ -239,12 +239,13 @@ struct StepUpSpec {
 impl StepUpSpec {
     fn add(&mut self, guard: StepUp, args: TokenStream, span: Span) -> syn::Result<()> {
         let twice = || {
+            let hint = match guard {
+                StepUp::Acr => "for several acr values write any(\"a\", \"b\")",
+                StepUp::AuthAge => "keep the shorter age",
+            };
             syn::Error::new(
                 span,
-                format!(
-                    "#[{}] twice on one handler; for several acr values write any(\"a\", \"b\")",
-                    guard.name()
-                ),
+                format!("#[{}] twice on one handler; {hint}", guard.name()),
             )
         };
         match guard {
