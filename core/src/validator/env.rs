@@ -11,7 +11,7 @@
 //! | `REDIS_URL` | the Redis for `JWKS_CACHE_TYPE=redis` | required with `redis` |
 //! | `JWKS_ENABLE_BACKGROUND_REFRESH` | `true` or `false`: refresh keys in a background task | `false` |
 //! | `JWKS_REFRESH_INTERVAL_SECONDS` | the background task's interval | [`BACKGROUND_REFRESH_INTERVAL`](crate::defaults::BACKGROUND_REFRESH_INTERVAL) (300) |
-//! | `JWT_TOKEN_CACHE` | `true` or `false`: keep validated tokens ([`TokenCacheConfig`](super::TokenCacheConfig)) | `false` |
+//! | `JWT_TOKEN_CACHE` | `true` or `false`: keep validated tokens ([`TokenCacheConfig`]) | `false` |
 //! | `JWT_TOKEN_CACHE_MAX_BYTES` | with the cache: at most this many bytes of tokens | [`TOKEN_CACHE_MAX_BYTES`](crate::defaults::TOKEN_CACHE_MAX_BYTES) (32 MiB) |
 //! | `JWT_TOKEN_CACHE_MAX_TTL_SECONDS` | with the cache: no entry lives longer, whatever its `exp` | [`TOKEN_CACHE_MAX_TTL`](crate::defaults::TOKEN_CACHE_MAX_TTL) (300) |
 //!

@@ -347,7 +347,7 @@ impl Validator {
 
     /// Where OpenID Connect discovery of `issuer` (as configured) is looked for first:
     /// `<issuer>/.well-known/openid-configuration`, when its keys are found by discovery. A
-    /// provider may publish only RFC 8414 metadata instead: [`discovered`](Self::discovered)
+    /// provider may publish only RFC 8414 metadata instead: `discovered`
     /// says which answered. `None` for keys from a JWKS URL or inline, an issuer template, or an
     /// issuer that is not one of [`issuers`](Self::issuers).
     pub fn discovery_url(&self, issuer: &str) -> Option<Url> {
