@@ -102,7 +102,7 @@ pub struct JwtAuthService<S> {
 /// The view of a request the core reads: its headers, query, method, path and peer.
 fn view_of(request: &ServiceRequest) -> impl RequestView + '_ {
     let headers = request.headers();
-    HeaderLookup::new(|name| headers.get_all(name).map(HeaderValue::as_bytes).collect())
+    HeaderLookup::new(|name| headers.get_all(name).map(HeaderValue::as_bytes))
         .with_query(Some(request.query_string()).filter(|query| !query.is_empty()))
         .with_target(request.method().as_str(), request.path())
         .with_peer(request.peer_addr().map(|addr| addr.ip()))

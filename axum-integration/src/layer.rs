@@ -88,16 +88,10 @@ pub struct JwtService<S> {
 /// The view of a request the core reads: its headers, query, method, path and peer.
 fn view_of<B>(request: &Request<B>) -> impl RequestView + '_ {
     let headers = request.headers();
-    HeaderLookup::new(|name| {
-        headers
-            .get_all(name)
-            .iter()
-            .map(HeaderValue::as_bytes)
-            .collect()
-    })
-    .with_query(request.uri().query())
-    .with_target(request.method().as_str(), request.uri().path())
-    .with_peer(request.extensions().get::<ClientAddr>().map(|addr| addr.0))
+    HeaderLookup::new(|name| headers.get_all(name).into_iter().map(HeaderValue::as_bytes))
+        .with_query(request.uri().query())
+        .with_target(request.method().as_str(), request.uri().path())
+        .with_peer(request.extensions().get::<ClientAddr>().map(|addr| addr.0))
 }
 
 /// The future of [`JwtService`]: the inner service's, at once when the request was decided

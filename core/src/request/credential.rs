@@ -118,16 +118,15 @@ fn authorization_key<'r>(
     request: &'r dyn RequestView,
     scheme: &str,
 ) -> Result<Option<Cow<'r, str>>, Error> {
-    let values = request.header_values("authorization");
-    let [value] = values.as_slice() else {
-        return if values.is_empty() {
-            Ok(None)
-        } else {
-            Err(Error::new(
+    let value = match request.first_two_header_values("authorization") {
+        [None, _] => return Ok(None),
+        [Some(value), None] => value,
+        [Some(_), Some(_)] => {
+            return Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "more than one Authorization header",
-            ))
-        };
+            ));
+        }
     };
     let Ok(value) = std::str::from_utf8(value) else {
         return Err(Error::new(

@@ -22,7 +22,8 @@ pub(super) fn scheme(verifier: &DpopVerifier) -> Scheme {
 
 /// The token of `Authorization: DPoP <token>`, or `None` for another scheme or none.
 pub(super) fn dpop_token<'r>(request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
-    match scheme_token(request.header_values("authorization"), "dpop") {
+    let authorization = request.first_two_header_values("authorization");
+    match scheme_token(authorization.into_iter().flatten(), "dpop") {
         Ok(token) => Ok(Some(Cow::Borrowed(token))),
         Err(error) if error.is_missing_token() => Ok(None),
         Err(error) => Err(error),
@@ -31,10 +32,9 @@ pub(super) fn dpop_token<'r>(request: &'r dyn RequestView) -> Result<Option<Cow<
 
 /// The request's one `DPoP` header, or `None`. Several are [`ErrorKind::InvalidRequest`].
 pub(super) fn proof(request: &dyn RequestView) -> Result<Option<&str>, Error> {
-    let values = request.header_values("dpop");
-    match values.as_slice() {
-        [] => Ok(None),
-        [value] => std::str::from_utf8(value)
+    match request.first_two_header_values("dpop") {
+        [None, _] => Ok(None),
+        [Some(value), None] => std::str::from_utf8(value)
             .map(|proof| Some(proof.trim()))
             .map_err(|_| Error::new(ErrorKind::InvalidDpopProof, "the DPoP header is not text")),
         _ => Err(Error::new(

@@ -15,6 +15,15 @@ pub trait RequestView {
     /// The values of every header with this name (matched case-insensitively), in order.
     fn header_values(&self, name: &str) -> Vec<&[u8]>;
 
+    /// The first two values of the header `name`, in order: enough to tell none, one and
+    /// several apart for a header that may come once (`Authorization`, `DPoP`), read on every
+    /// request. Default: from [`header_values`](Self::header_values); implement it to read
+    /// them without a `Vec`, as [`HeaderLookup`] does.
+    fn first_two_header_values(&self, name: &str) -> [Option<&[u8]>; 2] {
+        let mut values = self.header_values(name).into_iter();
+        [values.next(), values.next()]
+    }
+
     /// The query string, without the `?`; `None` when the target has none. Read only by
     /// locations that opt in to the query string ([`ApiKeyLocation::Query`]). Default `None`.
     ///
@@ -72,11 +81,13 @@ pub struct HeaderLookup<'h, F> {
     headers: PhantomData<&'h [u8]>,
 }
 
-impl<'h, F> HeaderLookup<'h, F>
+impl<'h, F, I> HeaderLookup<'h, F>
 where
-    F: Fn(&str) -> Vec<&'h [u8]>,
+    F: Fn(&str) -> I,
+    I: IntoIterator<Item = &'h [u8]>,
 {
-    /// A view whose header values come from `lookup`.
+    /// A view whose header values come from `lookup`: a `Vec`, or better an iterator over the
+    /// framework's header map, so that a header read once per request costs no allocation.
     pub fn new(lookup: F) -> Self {
         Self {
             lookup,
@@ -109,12 +120,18 @@ where
     }
 }
 
-impl<'h, F> RequestView for HeaderLookup<'h, F>
+impl<'h, F, I> RequestView for HeaderLookup<'h, F>
 where
-    F: Fn(&str) -> Vec<&'h [u8]>,
+    F: Fn(&str) -> I,
+    I: IntoIterator<Item = &'h [u8]>,
 {
     fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        (self.lookup)(name)
+        (self.lookup)(name).into_iter().collect()
+    }
+
+    fn first_two_header_values(&self, name: &str) -> [Option<&[u8]>; 2] {
+        let mut values = (self.lookup)(name).into_iter();
+        [values.next(), values.next()]
     }
 
     fn query(&self) -> Option<&str> {
@@ -178,13 +195,23 @@ impl<'h> HeaderPairs<'h> {
     }
 }
 
-impl RequestView for HeaderPairs<'_> {
-    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+impl HeaderPairs<'_> {
+    fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s [u8]> + use<'s, 'n> {
         self.headers
             .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_bytes())
-            .collect()
+    }
+}
+
+impl RequestView for HeaderPairs<'_> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.values(name).collect()
+    }
+
+    fn first_two_header_values(&self, name: &str) -> [Option<&[u8]>; 2] {
+        let mut values = self.values(name);
+        [values.next(), values.next()]
     }
 
     fn query(&self) -> Option<&str> {
@@ -229,7 +256,11 @@ impl TokenLocation {
 
     fn find<'r>(&self, request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
         match self {
-            Self::Bearer => match bearer_token(request.header_values("authorization")) {
+            Self::Bearer => match bearer_token(
+                (request.first_two_header_values("authorization"))
+                    .into_iter()
+                    .flatten(),
+            ) {
                 Ok(token) => Ok(Some(Cow::Borrowed(token))),
                 Err(err) if err.is_missing_token() => Ok(None),
                 Err(err) => Err(err),
@@ -260,10 +291,9 @@ pub(super) fn single_header<'r>(
     name: &str,
     what: &str,
 ) -> Result<Option<&'r str>, Error> {
-    let values = request.header_values(name);
-    match values.as_slice() {
-        [] => Ok(None),
-        [value] => std::str::from_utf8(value)
+    match request.first_two_header_values(name) {
+        [None, _] => Ok(None),
+        [Some(value), None] => std::str::from_utf8(value)
             .ok()
             .map(str::trim)
             .filter(|v| !v.is_empty())
