@@ -23,7 +23,7 @@ pub(super) fn scheme(verifier: &DpopVerifier) -> Scheme {
 /// The token of `Authorization: DPoP <token>`, or `None` for another scheme or none.
 pub(super) fn dpop_token<'r>(request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
     let authorization = request.first_two_header_values("authorization");
-    match scheme_token(authorization.into_iter().flatten(), "dpop") {
+    match scheme_token(authorization.into_iter().map_while(|value| value), "dpop") {
         Ok(token) => Ok(Some(Cow::Borrowed(token))),
         Err(error) if error.is_missing_token() => Ok(None),
         Err(error) => Err(error),

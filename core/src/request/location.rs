@@ -17,7 +17,7 @@ pub trait RequestView {
 
     /// The first two values of the header `name`, in order: enough to tell none, one and
     /// several apart for a header that may come once (`Authorization`, `DPoP`), read on every
-    /// request. Default: from [`header_values`](Self::header_values); implement it to read
+    /// request. A `None` first means no value, whatever follows it. Default: from [`header_values`](Self::header_values); implement it to read
     /// them without a `Vec`, as [`HeaderLookup`] does.
     fn first_two_header_values(&self, name: &str) -> [Option<&[u8]>; 2] {
         let mut values = self.header_values(name).into_iter();
@@ -67,9 +67,9 @@ pub struct ClientAddr(pub IpAddr);
 /// let view = HeaderLookup::new(|name: &str| {
 ///     headers
 ///         .iter()
-///         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+///         .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
 ///         .map(|(_, v)| v.as_bytes())
-///         .collect()
+///         .collect::<Vec<_>>()
 /// });
 /// assert_eq!(find_token(&[TokenLocation::Bearer], &view).unwrap(), "a.b.c");
 /// ```
@@ -259,7 +259,7 @@ impl TokenLocation {
             Self::Bearer => match bearer_token(
                 (request.first_two_header_values("authorization"))
                     .into_iter()
-                    .flatten(),
+                    .map_while(|value| value),
             ) {
                 Ok(token) => Ok(Some(Cow::Borrowed(token))),
                 Err(err) if err.is_missing_token() => Ok(None),
