@@ -307,9 +307,21 @@ pub(crate) fn expand_step_up(
     item: TokenStream,
 ) -> TokenStream {
     if args.to_string() == JOINED {
-        // Only where a step-up guard above has taken this one's requirement in.
-        let joined = item.to_string().contains("__jwtguard_requirement_")
-            && item.to_string().contains("_authentication_");
+        // Only where a step-up guard above has taken this one's requirement in: the handler
+        // has that guard's argument.
+        let joined = parse2::<ItemFn>(item.clone()).is_ok_and(|function| {
+            let marker = format!(
+                "__jwtguard_requirement_{}_authentication_",
+                function.sig.ident
+            );
+            function.sig.inputs.iter().any(|input| {
+                let syn::FnArg::Typed(typed) = input else {
+                    return false;
+                };
+                let ty = &typed.ty;
+                quote!(#ty).to_string().replace(' ', "").contains(&marker)
+            })
+        });
         if joined {
             return item;
         }
