@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
-use super::location::{RequestView, single_header};
+use super::location::{RequestView, one_header_value, single_header};
 use crate::api_key::ApiKeyPrincipal;
 use crate::api_key::principal::is_scope_token;
 use crate::claims::{AccessPaths, ClaimPath};
@@ -118,15 +118,8 @@ fn authorization_key<'r>(
     request: &'r dyn RequestView,
     scheme: &str,
 ) -> Result<Option<Cow<'r, str>>, Error> {
-    let value = match request.first_two_header_values("authorization") {
-        [None, _] => return Ok(None),
-        [Some(value), None] => value,
-        [Some(_), Some(_)] => {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                "more than one Authorization header",
-            ));
-        }
+    let Some(value) = one_header_value(request, "authorization", "Authorization")? else {
+        return Ok(None);
     };
     let Ok(value) = std::str::from_utf8(value) else {
         return Err(Error::new(

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::location::{RequestView, scheme_token};
+use super::location::{RequestView, authorization_token, one_header_value};
 use super::rejection::Scheme;
 use crate::dpop::DpopVerifier;
 use crate::error::{Error, ErrorKind};
@@ -22,8 +22,7 @@ pub(super) fn scheme(verifier: &DpopVerifier) -> Scheme {
 
 /// The token of `Authorization: DPoP <token>`, or `None` for another scheme or none.
 pub(super) fn dpop_token<'r>(request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
-    let authorization = request.first_two_header_values("authorization");
-    match scheme_token(authorization.into_iter().map_while(|value| value), "dpop") {
+    match authorization_token(request, "dpop") {
         Ok(token) => Ok(Some(Cow::Borrowed(token))),
         Err(error) if error.is_missing_token() => Ok(None),
         Err(error) => Err(error),
@@ -32,16 +31,12 @@ pub(super) fn dpop_token<'r>(request: &'r dyn RequestView) -> Result<Option<Cow<
 
 /// The request's one `DPoP` header, or `None`. Several are [`ErrorKind::InvalidRequest`].
 pub(super) fn proof(request: &dyn RequestView) -> Result<Option<&str>, Error> {
-    match request.first_two_header_values("dpop") {
-        [None, _] => Ok(None),
-        [Some(value), None] => std::str::from_utf8(value)
-            .map(|proof| Some(proof.trim()))
-            .map_err(|_| Error::new(ErrorKind::InvalidDpopProof, "the DPoP header is not text")),
-        _ => Err(Error::new(
-            ErrorKind::InvalidRequest,
-            "more than one DPoP header",
-        )),
-    }
+    let Some(value) = one_header_value(request, "dpop", "DPoP")? else {
+        return Ok(None);
+    };
+    std::str::from_utf8(value)
+        .map(|proof| Some(proof.trim()))
+        .map_err(|_| Error::new(ErrorKind::InvalidDpopProof, "the DPoP header is not text"))
 }
 
 /// What the proof check needs of a request, read before anything waits (the request view

@@ -256,11 +256,7 @@ impl TokenLocation {
 
     fn find<'r>(&self, request: &'r dyn RequestView) -> Result<Option<Cow<'r, str>>, Error> {
         match self {
-            Self::Bearer => match bearer_token(
-                (request.first_two_header_values("authorization"))
-                    .into_iter()
-                    .map_while(|value| value),
-            ) {
+            Self::Bearer => match authorization_token(request, "bearer") {
                 Ok(token) => Ok(Some(Cow::Borrowed(token))),
                 Err(err) if err.is_missing_token() => Ok(None),
                 Err(err) => Err(err),
@@ -283,6 +279,32 @@ impl fmt::Debug for TokenLocation {
     }
 }
 
+/// The one value of the header `name`, as sent: `None` without one; the header sent twice is
+/// [`ErrorKind::InvalidRequest`]. `what` names the header in the error.
+pub(super) fn one_header_value<'r>(
+    request: &'r dyn RequestView,
+    name: &str,
+    what: &str,
+) -> Result<Option<&'r [u8]>, Error> {
+    match request.first_two_header_values(name) {
+        [None, _] => Ok(None),
+        [Some(value), None] => Ok(Some(value)),
+        [Some(_), Some(_)] => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!("more than one {what} header"),
+        )),
+    }
+}
+
+/// The token of `Authorization: <scheme> <token>` in `request` ([`bearer_token`]'s rules).
+pub(super) fn authorization_token<'r>(
+    request: &'r dyn RequestView,
+    scheme: &str,
+) -> Result<&'r str, Error> {
+    let values = request.first_two_header_values("authorization");
+    scheme_token(values.into_iter().map_while(|value| value), scheme)
+}
+
 /// The value of the header `name`, trimmed: `None` without one; an empty or non-text value,
 /// or the header sent twice, is [`ErrorKind::InvalidRequest`]. `what` names the credential in
 /// the error.
@@ -291,24 +313,20 @@ pub(super) fn single_header<'r>(
     name: &str,
     what: &str,
 ) -> Result<Option<&'r str>, Error> {
-    match request.first_two_header_values(name) {
-        [None, _] => Ok(None),
-        [Some(value), None] => std::str::from_utf8(value)
-            .ok()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(Some)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidRequest,
-                    format!("the {what} header is empty or not text"),
-                )
-            }),
-        _ => Err(Error::new(
-            ErrorKind::InvalidRequest,
-            format!("more than one {what} header"),
-        )),
-    }
+    let Some(value) = one_header_value(request, name, what)? else {
+        return Ok(None);
+    };
+    std::str::from_utf8(value)
+        .ok()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(Some)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidRequest,
+                format!("the {what} header is empty or not text"),
+            )
+        })
 }
 
 /// Finds the one token of a request among `locations`.
@@ -380,7 +398,7 @@ where
 /// The token of `Authorization: <scheme> <token>` ([`bearer_token`]'s rules, for `scheme`).
 /// The scheme is compared first, so that a header of another scheme costs a look at its
 /// first word only; the token is then checked in one pass over its bytes.
-pub(super) fn scheme_token<'a, I>(authorization: I, scheme: &str) -> Result<&'a str, Error>
+fn scheme_token<'a, I>(authorization: I, scheme: &str) -> Result<&'a str, Error>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {

@@ -512,11 +512,13 @@ mod tests {
             &schemes,
             None,
         );
-        let challenge = all.www_authenticate.unwrap();
-        assert!(challenge.starts_with(&format!(
-            r#"Bearer {metadata}, DPoP algs="ES256", {metadata}, "#
-        )));
-        assert!(!challenge.ends_with(&metadata), "{challenge}");
+        // The API key's challenge is no OAuth scheme's, and names no metadata.
+        assert_eq!(
+            all.www_authenticate,
+            Some(format!(
+                r#"Bearer {metadata}, DPoP algs="ES256", {metadata}, ApiKey in="header", name="X-API-Key""#
+            ))
+        );
         // A quote or backslash is escaped, never ends the value (RFC 9110 §5.6.4).
         let odd = ResponseOptions::default().with_resource_metadata(r#"https://x/"\"#);
         let odd = render(Error::new(ErrorKind::MissingToken, ""), &odd);

@@ -3,8 +3,9 @@
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ErrorKind};
 use crate::validator::token::VerifiedToken;
 
@@ -173,10 +174,7 @@ impl Requirement {
     /// Checks the requirement against a verified token (the age of its authentication against
     /// the system clock).
     pub fn check(&self, token: &VerifiedToken) -> Result<(), Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        self.check_at(token, now)
+        self.check_at(token, SystemClock.unix_seconds())
     }
 
     /// Checks the requirement against a verified token at `now`, in Unix seconds.
@@ -190,13 +188,7 @@ impl Requirement {
 
     fn check_audience(&self, token: &VerifiedToken) -> Result<(), Error> {
         let aud = token.registered().aud;
-        let named = |audience: &String| aud.contains(audience);
-        let ok = !self.values.is_empty()
-            && match self.mode {
-                Match::Any => self.values.iter().any(named),
-                Match::All => self.values.iter().all(named),
-            };
-        if ok {
+        if self.values_hold(|audience| aud.contains(audience)) {
             return Ok(());
         }
         Err(Error::new(
@@ -231,18 +223,22 @@ impl Requirement {
         ))
     }
 
-    fn check_access(&self, token: &VerifiedToken) -> Result<(), Error> {
-        let has = |value: &String| match self.kind {
-            AccessKind::Role => token.has_role(value),
-            _ => token.has_scope(value),
-        };
-        // An empty requirement is a configuration slip: it refuses rather than lets all in.
-        let ok = !self.values.is_empty()
+    /// Whether `has` holds for any or all of the values, as the mode says. No values is a
+    /// configuration slip: it refuses rather than lets all in.
+    fn values_hold(&self, has: impl Fn(&String) -> bool) -> bool {
+        !self.values.is_empty()
             && match self.mode {
                 Match::Any => self.values.iter().any(has),
                 Match::All => self.values.iter().all(has),
-            };
-        if ok {
+            }
+    }
+
+    fn check_access(&self, token: &VerifiedToken) -> Result<(), Error> {
+        let held = self.values_hold(|value| match self.kind {
+            AccessKind::Role => token.has_role(value),
+            _ => token.has_scope(value),
+        });
+        if held {
             return Ok(());
         }
         let scope = (self.kind == AccessKind::Scope).then(|| self.values.join(" "));
