@@ -162,8 +162,9 @@ fn handler(item: TokenStream, attribute: &str) -> syn::Result<ItemFn> {
 }
 
 /// `function` with a guard in front of its arguments: a marker type whose requirement is
-/// `requirement` (an expression on the adapter's `__private`, which the `private` path stands
-/// for in it), and the OpenAPI entry `entry` (the values of the guard's placeholder).
+/// `requirement` (an expression that names the items of the adapter's `__private` without a
+/// path: they are in scope where it is evaluated), and the OpenAPI entry `entry` (the values
+/// of the guard's placeholder).
 fn guarded(
     framework: Framework,
     mut function: ItemFn,
